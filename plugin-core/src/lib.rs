@@ -1,0 +1,51 @@
+//! The core of the plugin runtime: manifests and the contracts runners and
+//! hosts implement.
+//!
+//! This crate owns
+//! - [`Manifest`]: parsing and validating `plugin.yaml` ([`manifest`]), with
+//!   defaults and ranges in one place ([`manifest::limits`]) and errors that
+//!   name the file and the field;
+//! - [`ConfigSchema`]: a plugin's `config_schema`, compiled at load and checked
+//!   with every violation reported by JSON pointer ([`schema`]);
+//! - the [`Runner`] trait every execution environment implements, with
+//!   [`PluginInfo`], [`HealthStatus`], [`PluginState`] and [`RunnerError`];
+//! - the [`HostApi`] trait a host implements to serve plugin callbacks;
+//! - hardened YAML reading for every file a person writes ([`yaml`]), and
+//!   byte sizes ([`ByteSize`]).
+//!
+//! ```
+//! use plugin_core::{Manifest, RuntimeKind};
+//!
+//! let manifest = Manifest::parse("
+//! name: echo
+//! version: 1.0.0
+//! runtime: wasm
+//! wasm:
+//!   module: echo.wasm
+//!   permissions:
+//!     memory: { max: 16MiB }
+//! ").unwrap();
+//! assert_eq!(manifest.runtime, RuntimeKind::Wasm);
+//! let wasm = manifest.wasm.unwrap();
+//! assert_eq!(wasm.permissions.memory.max.bytes(), 16 * 1024 * 1024);
+//! assert_eq!(wasm.pool.max_instances, 4); // the default
+//! ```
+
+pub mod error;
+pub mod host;
+pub mod manifest;
+pub mod runner;
+pub mod schema;
+pub mod size;
+pub mod yaml;
+
+pub use error::{RunnerError, RunnerErrorKind};
+pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
+pub use manifest::{
+    AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GrpcConfig, HttpPermission,
+    MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind, MemoryLimit, ProviderDecl,
+    Provides, RuntimeKind, WasmConfig, WasmPermissions, WasmPoolConfig,
+};
+pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};
+pub use schema::{ConfigError, ConfigSchema, SchemaError, Violation};
+pub use size::ByteSize;

@@ -1,0 +1,31 @@
+//! Defaults and accepted ranges for every manifest setting: the one place
+//! they are written down.
+
+use std::time::Duration;
+
+use crate::size::ByteSize;
+
+/// Default `wasm.permissions.execution.timeout`: 30 seconds a call.
+pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Accepted `wasm.permissions.execution.timeout`: more than 0, at most 24 hours.
+pub const MAX_EXECUTION_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// Default `wasm.permissions.memory.max`: 64 MiB of linear memory.
+pub const DEFAULT_MEMORY_MAX: ByteSize = ByteSize::mib(64);
+/// Smallest `wasm.permissions.memory.max`: one 64 KiB wasm page.
+pub const MIN_MEMORY_MAX: ByteSize = ByteSize::kib(64);
+/// Largest `wasm.permissions.memory.max`: 4 GiB, all a wasm32 module can address.
+pub const MAX_MEMORY_MAX: ByteSize = ByteSize::gib(4);
+
+/// Default `wasm.pool.max_instances`.
+pub const DEFAULT_POOL_MAX_INSTANCES: u32 = 4;
+/// Largest `wasm.pool.max_instances` (the smallest is 1).
+pub const MAX_POOL_MAX_INSTANCES: u32 = 1024;
+
+/// Default `wasm.pool.wait_timeout`: how long a call waits for a free instance.
+pub const DEFAULT_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest `wasm.pool.wait_timeout` (0 means "do not wait").
+pub const MAX_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Longest plugin name accepted.
+pub const MAX_NAME_LEN: usize = 64;

@@ -1,0 +1,209 @@
+//! The `wasm:` section: the module and the sandbox it runs in.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::FieldError;
+use super::limits::*;
+use super::nullable;
+use crate::size::ByteSize;
+
+/// How a wasm plugin is run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasmConfig {
+    /// The `.wasm` module; relative to the manifest's folder when loaded from a file.
+    pub module: PathBuf,
+    /// What the guest may do.
+    #[serde(default, deserialize_with = "nullable")]
+    pub permissions: WasmPermissions,
+    /// How many instances may run at once.
+    #[serde(default, deserialize_with = "nullable")]
+    pub pool: WasmPoolConfig,
+}
+
+/// The sandbox a wasm plugin runs in. Anything not granted is denied.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WasmPermissions {
+    /// Hosts `http_request` may reach; empty means no HTTP at all.
+    #[serde(deserialize_with = "nullable")]
+    pub http: Vec<HttpPermission>,
+    /// Host folders the guest can see; empty means no filesystem.
+    #[serde(deserialize_with = "nullable")]
+    pub filesystem: Vec<FsPermission>,
+    /// The cap on the guest's linear memory.
+    #[serde(deserialize_with = "nullable")]
+    pub memory: MemoryLimit,
+    /// The cap on one call's running time.
+    #[serde(deserialize_with = "nullable")]
+    pub execution: ExecutionLimit,
+}
+
+/// One allowlist entry for `http_request`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpPermission {
+    /// A host name (`api.example.com`), a subdomain glob (`*.example.com`) or
+    /// `*` for any host.
+    pub host: String,
+}
+
+/// One folder made visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FsPermission {
+    /// The folder.
+    pub path: PathBuf,
+    /// `read` (the default) or `readwrite`.
+    #[serde(default)]
+    pub mode: FsMode,
+}
+
+/// Access granted to a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsMode {
+    /// Files can be listed and read, not written.
+    #[default]
+    Read,
+    /// Files can be read, written, created and removed.
+    ReadWrite,
+}
+
+/// The cap on a guest's linear memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryLimit {
+    /// Largest size the memory may grow to (default 64 MiB).
+    pub max: ByteSize,
+}
+
+impl Default for MemoryLimit {
+    fn default() -> Self {
+        Self {
+            max: DEFAULT_MEMORY_MAX,
+        }
+    }
+}
+
+/// The cap on one call's running time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecutionLimit {
+    /// A call running longer is interrupted (default 30 s).
+    #[serde(with = "plugin_types::duration::serde_str")]
+    pub timeout: Duration,
+}
+
+impl Default for ExecutionLimit {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_EXECUTION_TIMEOUT,
+        }
+    }
+}
+
+/// The bounded pool of instances calls run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WasmPoolConfig {
+    /// The most instances alive at once (default 4).
+    pub max_instances: u32,
+    /// How long a call waits for a free instance before failing (default 5 s).
+    #[serde(with = "plugin_types::duration::serde_str")]
+    pub wait_timeout: Duration,
+}
+
+impl Default for WasmPoolConfig {
+    fn default() -> Self {
+        Self {
+            max_instances: DEFAULT_POOL_MAX_INSTANCES,
+            wait_timeout: DEFAULT_POOL_WAIT_TIMEOUT,
+        }
+    }
+}
+
+impl WasmConfig {
+    pub(super) fn validate(&self) -> Result<(), FieldError> {
+        if self.module.as_os_str().is_empty() {
+            return Err(FieldError::new("wasm.module", "must not be empty"));
+        }
+        for (i, entry) in self.permissions.http.iter().enumerate() {
+            check_host_pattern(&entry.host)
+                .map_err(|m| FieldError::new(format!("wasm.permissions.http[{i}].host"), m))?;
+        }
+        for (i, entry) in self.permissions.filesystem.iter().enumerate() {
+            if entry.path.as_os_str().is_empty() {
+                return Err(FieldError::new(
+                    format!("wasm.permissions.filesystem[{i}].path"),
+                    "must not be empty",
+                ));
+            }
+        }
+        let max = self.permissions.memory.max;
+        if max < MIN_MEMORY_MAX || max > MAX_MEMORY_MAX {
+            return Err(FieldError::new(
+                "wasm.permissions.memory.max",
+                format!("{max} is out of range ({MIN_MEMORY_MAX} to {MAX_MEMORY_MAX})"),
+            ));
+        }
+        let timeout = self.permissions.execution.timeout;
+        if timeout.is_zero() || timeout > MAX_EXECUTION_TIMEOUT {
+            return Err(FieldError::new(
+                "wasm.permissions.execution.timeout",
+                format!(
+                    "{} is out of range (more than 0s, at most {})",
+                    plugin_types::duration::format(timeout),
+                    plugin_types::duration::format(MAX_EXECUTION_TIMEOUT)
+                ),
+            ));
+        }
+        let instances = self.pool.max_instances;
+        if !(1..=MAX_POOL_MAX_INSTANCES).contains(&instances) {
+            return Err(FieldError::new(
+                "wasm.pool.max_instances",
+                format!("{instances} is out of range (1 to {MAX_POOL_MAX_INSTANCES})"),
+            ));
+        }
+        if self.pool.wait_timeout > MAX_POOL_WAIT_TIMEOUT {
+            return Err(FieldError::new(
+                "wasm.pool.wait_timeout",
+                format!(
+                    "{} is out of range (0s to {})",
+                    plugin_types::duration::format(self.pool.wait_timeout),
+                    plugin_types::duration::format(MAX_POOL_WAIT_TIMEOUT)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks that an allowlist entry is a host name, `*.domain` or `*`.
+fn check_host_pattern(pattern: &str) -> Result<(), String> {
+    if pattern == "*" {
+        return Ok(());
+    }
+    let host = pattern.strip_prefix("*.").unwrap_or(pattern);
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if pattern.contains("://") || pattern.contains('/') {
+        return Err(format!(
+            "{pattern:?} is a URL; write a host name like \"api.example.com\" or \"*.example.com\""
+        ));
+    }
+    if host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok) {
+        return Err(format!(
+            "{pattern:?} is not a host name; write one like \"api.example.com\", \"*.example.com\" or \"*\""
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! The `plugins:` section of a host configuration.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Default for [`PluginConfig::drain_timeout`]: 30 seconds.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`PluginConfig::max_plugins`].
+pub const DEFAULT_MAX_PLUGINS: usize = 50;
+
+/// How a host finds, configures and supervises its plugins.
+///
+/// Missing fields take the defaults of [`PluginConfig::default`]: disabled,
+/// no sources, hot reload on, a 30 s drain timeout and at most 50 plugins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginConfig {
+    /// Whether the plugin system runs at all.
+    pub enabled: bool,
+    /// Where plugins come from, in priority order.
+    pub sources: Vec<SourceConfig>,
+    /// Per-plugin configuration, keyed by plugin name; each value is checked
+    /// against that plugin's `config_schema` and handed to it on start.
+    pub config: BTreeMap<String, serde_json::Value>,
+    /// Reload plugins when their files change.
+    pub hot_reload: bool,
+    /// How long an unload or reload waits for in-flight calls to finish.
+    #[serde(with = "crate::duration::serde_str")]
+    pub drain_timeout: Duration,
+    /// The most plugins loaded at once.
+    pub max_plugins: usize,
+}
+
+impl Default for PluginConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            sources: Vec::new(),
+            config: BTreeMap::new(),
+            hot_reload: true,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            max_plugins: DEFAULT_MAX_PLUGINS,
+        }
+    }
+}
+
+/// One place plugins are distributed from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The source kind: `local`, `registry` or `git`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For `local`: the folder holding one sub-folder per plugin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// For `registry`: the registry address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// For `git`: the repositories to follow.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repos: Vec<GitRepoConfig>,
+    /// How often a remote source is polled for changes.
+    #[serde(
+        with = "crate::duration::serde_opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub poll_interval: Option<Duration>,
+}
+
+/// A git repository that plugins are taken from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitRepoConfig {
+    /// The clone URL.
+    pub url: String,
+    /// The branch, tag or commit to follow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r#ref: Option<String>,
+    /// How often the repository is polled, overriding the source's interval.
+    #[serde(
+        with = "crate::duration::serde_opt_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub poll_interval: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_original() {
+        let config = PluginConfig::default();
+        assert!(!config.enabled);
+        assert!(config.hot_reload);
+        assert_eq!(config.drain_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_plugins, 50);
+        // An empty document is the defaults.
+        let parsed: PluginConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(parsed, config);
+    }
+
+    fn sample() -> PluginConfig {
+        PluginConfig {
+            enabled: true,
+            sources: vec![
+                SourceConfig {
+                    kind: "local".into(),
+                    path: Some("plugins".into()),
+                    ..SourceConfig::default()
+                },
+                SourceConfig {
+                    kind: "git".into(),
+                    repos: vec![GitRepoConfig {
+                        url: "https://example.invalid/p.git".into(),
+                        r#ref: Some("main".into()),
+                        poll_interval: Some(Duration::from_secs(90)),
+                    }],
+                    poll_interval: Some(Duration::from_secs(300)),
+                    ..SourceConfig::default()
+                },
+            ],
+            config: BTreeMap::from([(
+                "echo".to_owned(),
+                serde_json::json!({"greeting": "hi", "retries": 3}),
+            )]),
+            hot_reload: false,
+            drain_timeout: Duration::from_secs(90),
+            max_plugins: 7,
+        }
+    }
+
+    #[test]
+    fn round_trips_through_json_and_yaml() {
+        let config = sample();
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(json.contains(r#""drain_timeout":"1m30s""#), "{json}");
+        assert_eq!(serde_json::from_str::<PluginConfig>(&json).unwrap(), config);
+
+        let yaml = serde_saphyr::to_string(&config).unwrap();
+        assert!(yaml.contains("drain_timeout: 1m30s"), "{yaml}");
+        assert_eq!(
+            serde_saphyr::from_str::<PluginConfig>(&yaml).unwrap(),
+            config
+        );
+    }
+
+    #[test]
+    fn reads_a_hand_written_yaml_section() {
+        let yaml = "
+enabled: true
+sources:
+  - type: local
+    path: ./plugins
+config:
+  echo:
+    greeting: hello
+drain_timeout: 1m 5s
+";
+        let config: PluginConfig = serde_saphyr::from_str(yaml).unwrap();
+        assert!(config.enabled && config.hot_reload);
+        assert_eq!(config.drain_timeout, Duration::from_secs(65));
+        assert_eq!(
+            config.sources[0].path.as_deref(),
+            Some("./plugins".as_ref())
+        );
+        assert_eq!(config.config["echo"]["greeting"], "hello");
+        assert_eq!(config.max_plugins, 50);
+    }
+
+    #[test]
+    fn refuses_a_bad_duration_and_unknown_fields() {
+        let err = serde_json::from_str::<PluginConfig>(r#"{"drain_timeout": 30}"#).unwrap_err();
+        assert!(err.to_string().contains("unit is missing"), "{err}");
+        let err = serde_json::from_str::<PluginConfig>(r#"{"hot_reloads": true}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `hot_reloads`"),
+            "{err}"
+        );
+    }
+}

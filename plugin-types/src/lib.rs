@@ -1,0 +1,18 @@
+//! Plain data shared by every layer of the plugin runtime.
+//!
+//! This crate owns the types that cross crate boundaries without carrying any
+//! behaviour: the `plugins:` section of a host configuration
+//! ([`PluginConfig`]), the business event plugins emit ([`DataEvent`]), and the
+//! human duration format (`"30s"`, `"1m30s"`) used wherever a duration is
+//! written by a person ([`duration`]).
+//!
+//! It has no internal dependencies and depends only on serde and small data
+//! crates (`serde_json`, `chrono`, `humantime`), so any crate — a host, a plugin
+//! SDK, a tool — can use it without pulling in a runtime.
+
+pub mod config;
+pub mod duration;
+pub mod event;
+
+pub use config::{GitRepoConfig, PluginConfig, SourceConfig};
+pub use event::DataEvent;

@@ -1,0 +1,124 @@
+//! Developer tasks for this workspace, run as `cargo xtask <task>`.
+//!
+//! - `codegen`: regenerates the checked-in Rust code of `proto/` from its
+//!   `.proto` files, with the `protoc` shipped by `protoc-bin-vendored` (no
+//!   system `protoc` needed).
+//! - `codegen --check`: regenerates into a scratch folder and fails if the
+//!   checked-in code differs (CI runs this).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask codegen [--check]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["codegen"] => codegen(false),
+        ["codegen", "--check"] => codegen(true),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The `.proto` files compiled into the `proto` crate, relative to `proto/`.
+const PROTOS: [&str; 4] = [
+    "plugin.proto",
+    "go-plugin/grpc_broker.proto",
+    "go-plugin/grpc_controller.proto",
+    "go-plugin/grpc_stdio.proto",
+];
+
+fn codegen(check: bool) -> Result<()> {
+    let proto_dir = workspace_root().join("proto");
+    let checked_in = proto_dir.join("src/gen");
+    let scratch = tempfile::tempdir().context("creating a scratch folder")?;
+    generate(&proto_dir, scratch.path())?;
+
+    let fresh = read_dir_files(scratch.path())?;
+    let current = read_dir_files(&checked_in).unwrap_or_default();
+    if check {
+        if fresh != current {
+            let stale: Vec<&String> = fresh
+                .keys()
+                .chain(current.keys())
+                .filter(|name| fresh.get(*name) != current.get(*name))
+                .collect();
+            bail!(
+                "the checked-in code in proto/src/gen is stale ({}); run `cargo xtask codegen`",
+                stale
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        println!("proto/src/gen is up to date");
+        return Ok(());
+    }
+    std::fs::create_dir_all(&checked_in)?;
+    for name in current.keys().filter(|name| !fresh.contains_key(*name)) {
+        std::fs::remove_file(checked_in.join(name))?;
+    }
+    for (name, text) in &fresh {
+        std::fs::write(checked_in.join(name), text)?;
+    }
+    println!("regenerated {} file(s) in proto/src/gen", fresh.len());
+    Ok(())
+}
+
+fn generate(proto_dir: &Path, out_dir: &Path) -> Result<()> {
+    let protoc = protoc_bin_vendored::protoc_bin_path().context("locating the vendored protoc")?;
+    let well_known =
+        protoc_bin_vendored::include_path().context("locating the vendored protobuf includes")?;
+    let mut config = tonic_prost_build::Config::new();
+    config.protoc_executable(protoc);
+    let protos: Vec<PathBuf> = PROTOS.iter().map(|p| proto_dir.join(p)).collect();
+    let includes = [proto_dir.to_path_buf(), well_known];
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .emit_rerun_if_changed(false)
+        .out_dir(out_dir)
+        .compile_with_config(config, &protos, &includes)
+        .context("compiling the .proto files")
+}
+
+fn read_dir_files(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            files.insert(name, std::fs::read_to_string(&path)?);
+        }
+    }
+    Ok(files)
+}
