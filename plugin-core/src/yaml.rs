@@ -72,8 +72,12 @@ pub fn parse_value(text: &str) -> Result<serde_json::Value, YamlError> {
     if text.trim().is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    serde_saphyr::from_str_with_options(text, options())
-        .map_err(|e| YamlError::Syntax(e.to_string()))
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| {
+        // One line ("... at line 2, column 8"): callers already name the file.
+        let message = e.without_snippet().to_string();
+        let message = message.strip_prefix("error: ").unwrap_or(&message);
+        YamlError::Syntax(message.trim().to_owned())
+    })
 }
 
 /// Reads a file of at most [`MAX_YAML_BYTES`] as UTF-8 text.
@@ -125,6 +129,16 @@ mod tests {
     fn refuses_duplicate_keys() {
         let err = parse_value("a: 1\na: 2\n").unwrap_err();
         assert!(matches!(err, YamlError::Syntax(_)), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line_with_a_position() {
+        let err = parse_value("name: [oops\nruntime: wasm\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid YAML: "), "{err}");
+        assert!(err.ends_with("at line 2, column 8"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]

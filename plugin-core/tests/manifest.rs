@@ -1,5 +1,7 @@
 //! Manifest parsing and validation, through the public API, on real files.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

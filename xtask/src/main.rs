@@ -6,7 +6,7 @@
 //! - `codegen --check`: regenerates into a scratch folder and fails if the
 //!   checked-in code differs (CI runs this).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -63,18 +63,16 @@ fn codegen(check: bool) -> Result<()> {
     let current = read_dir_files(&checked_in).unwrap_or_default();
     if check {
         if fresh != current {
-            let stale: Vec<&String> = fresh
+            let stale: BTreeSet<&str> = fresh
                 .keys()
                 .chain(current.keys())
                 .filter(|name| fresh.get(*name) != current.get(*name))
+                .map(String::as_str)
                 .collect();
+            let stale: Vec<&str> = stale.into_iter().collect();
             bail!(
                 "the checked-in code in proto/src/gen is stale ({}); run `cargo xtask codegen`",
-                stale
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                stale.join(", ")
             );
         }
         println!("proto/src/gen is up to date");

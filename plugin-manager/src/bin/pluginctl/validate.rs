@@ -1,0 +1,81 @@
+//! `pluginctl validate PATH... [--config FILE]`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use plugin_core::{MANIFEST_FILE_NAME, yaml};
+
+/// Check plugin manifests (and optionally a configuration against their
+/// config_schema). Prints `ok <name> <version> <runtime>` per valid plugin and
+/// `error <file>: ...` per problem; exits 1 if anything is invalid.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Plugin folders, manifest files, or folders of plugin folders.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// A JSON or YAML file whose value is checked against each plugin's
+    /// config_schema.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let config = args
+        .config
+        .as_deref()
+        .map(|path| yaml::read_value(path).with_context(|| format!("--config {}", path.display())))
+        .transpose()?;
+
+    let mut lines: Vec<(PathBuf, String)> = Vec::new();
+    let mut failed = false;
+    for path in &args.paths {
+        let found = match plugin_source::scan(path) {
+            Ok(found) => found,
+            Err(e) => {
+                failed = true;
+                lines.push((path.clone(), format!("error {e}")));
+                continue;
+            }
+        };
+        for plugin in found.plugins {
+            let manifest = &plugin.manifest;
+            let file = plugin.dir.join(MANIFEST_FILE_NAME);
+            let line = match config.as_ref().map(|c| manifest.validate_config(c)) {
+                Some(Err(e)) => {
+                    failed = true;
+                    format!("error {}: {e}", display(&file))
+                }
+                _ => format!(
+                    "ok {} {} {}",
+                    manifest.name,
+                    if manifest.version.is_empty() {
+                        "-"
+                    } else {
+                        &manifest.version
+                    },
+                    manifest.runtime
+                ),
+            };
+            lines.push((file, line));
+        }
+        for diagnostic in found.diagnostics {
+            failed = true;
+            lines.push((diagnostic.path, format!("error {}", diagnostic.error)));
+        }
+    }
+    lines.sort();
+    for (_, line) in lines {
+        println!("{line}");
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,155 @@
+//! `pluginctl validate`, run as a real process.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pluginctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pluginctl"))
+        .args(args)
+        .output()
+        .expect("pluginctl runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/plugins")
+}
+
+fn write_plugin(root: &Path, folder: &str, text: &str) -> PathBuf {
+    let dir = root.join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plugin.yaml"), text).unwrap();
+    dir
+}
+
+#[test]
+fn the_bundled_examples_are_valid() {
+    let output = pluginctl(&["validate", examples().to_str().unwrap()]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        stdout(&output),
+        "ok hello-grpc 0.1.0 grpc\nok hello-wasm 0.1.0 wasm\n"
+    );
+}
+
+#[test]
+fn a_broken_manifest_exits_1_naming_file_and_field() {
+    let root = tempfile::tempdir().unwrap();
+    write_plugin(
+        root.path(),
+        "good",
+        "name: good\nversion: '1'\nruntime: grpc\ngrpc: {binary: ./g}\n",
+    );
+    let bad = write_plugin(
+        root.path(),
+        "echo",
+        "name: echo\nruntime: wasm\nwasm:\n  module: e.wasm\n  permissions:\n    memory:\n      max: 64XB\n",
+    );
+    let output = pluginctl(&["validate", root.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = stdout(&output);
+    let expected_error = format!(
+        "error {}: wasm.permissions.memory.max: \"64XB\" is not a size",
+        bad.join("plugin.yaml").display()
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with(&expected_error)),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l == "ok good 1 grpc"),
+        "the valid neighbour is still reported: {text}"
+    );
+}
+
+#[test]
+fn several_paths_of_each_kind() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_plugin(
+        root.path(),
+        "one",
+        "name: one\nruntime: wasm\nwasm: {module: a.wasm}\n",
+    );
+    let file = root.path().join("two.yaml");
+    std::fs::write(&file, "name: two\nruntime: grpc\ngrpc: {binary: b}\n").unwrap();
+    let output = pluginctl(&[
+        "validate",
+        dir.to_str().unwrap(),
+        file.to_str().unwrap(),
+        examples().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output).lines().count(), 4, "{}", stdout(&output));
+    assert!(stdout(&output).contains("ok one - wasm\n"));
+
+    let empty = tempfile::tempdir().unwrap();
+    let output = pluginctl(&["validate", empty.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("no plugin.yaml"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn config_is_checked_against_each_schema() {
+    let root = tempfile::tempdir().unwrap();
+    let good = root.path().join("good.json");
+    std::fs::write(&good, r#"{"greeting": "hi"}"#).unwrap();
+    let examples = examples();
+    let output = pluginctl(&[
+        "validate",
+        examples.to_str().unwrap(),
+        "--config",
+        good.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+
+    let bad = root.path().join("bad.yaml");
+    std::fs::write(&bad, "greeting: ''\nvolume: 11\n").unwrap();
+    let output = pluginctl(&[
+        "validate",
+        examples.to_str().unwrap(),
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = stdout(&output);
+    for plugin in ["hello-grpc", "hello-wasm"] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("plugin {plugin}:")))
+            .unwrap_or_else(|| panic!("no error line for {plugin}: {text}"));
+        assert!(
+            line.starts_with("error ") && line.contains("/greeting:"),
+            "{line}"
+        );
+        assert!(
+            line.contains("volume"),
+            "every violation is reported: {line}"
+        );
+    }
+
+    let output = pluginctl(&[
+        "validate",
+        examples.to_str().unwrap(),
+        "--config",
+        "/nonexistent.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("--config /nonexistent.yaml"), "{err}");
+}
+
+#[test]
+fn usage_errors_are_reported_by_clap() {
+    let output = pluginctl(&["validate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PATH"));
+}

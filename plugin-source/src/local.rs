@@ -1,0 +1,168 @@
+//! Plugins in local folders.
+//!
+//! A path given to [`scan`] is one of
+//! - a manifest file (any name), read as it is;
+//! - a plugin folder: a folder holding a `plugin.yaml`;
+//! - a folder of plugin folders: each immediate sub-folder holding a
+//!   `plugin.yaml` is a plugin; sub-folders without one are not plugins and
+//!   are passed over; hidden sub-folders (`.git`...) are never read.
+//!
+//! A broken manifest never hides the others: it becomes a [`Diagnostic`]
+//! naming its file, and scanning goes on. Results are in path order.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use plugin_core::{MANIFEST_FILE_NAME, Manifest, ManifestError};
+
+/// The outcome of scanning one path.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Plugins whose manifest is valid.
+    pub plugins: Vec<Discovered>,
+    /// Manifests that could not be used, with why.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A plugin found on disk with a valid manifest.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    /// The plugin's folder.
+    pub dir: PathBuf,
+    /// Its manifest, with artifact paths resolved against `dir`.
+    pub manifest: Manifest,
+}
+
+/// A manifest that could not be used.
+#[derive(Debug)]
+pub struct Diagnostic {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// What is wrong with it (its message names the file and the field).
+    pub error: ManifestError,
+}
+
+/// Scans `path` for plugins; see the [module docs](self) for what a path may be.
+///
+/// Fails only when `path` itself cannot be read, or holds no plugin at all.
+pub fn scan(path: &Path) -> io::Result<Discovery> {
+    let mut discovery = Discovery::default();
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    if metadata.is_file() {
+        discovery.add(path.to_path_buf());
+    } else if path.join(MANIFEST_FILE_NAME).is_file() {
+        discovery.add(path.join(MANIFEST_FILE_NAME));
+    } else {
+        let mut manifests = Vec::new();
+        for entry in std::fs::read_dir(path)? {
+            let entry = entry?;
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            let manifest = entry.path().join(MANIFEST_FILE_NAME);
+            if !hidden && entry.file_type()?.is_dir() && manifest.is_file() {
+                manifests.push(manifest);
+            }
+        }
+        if manifests.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{}: no {MANIFEST_FILE_NAME} here or in any sub-folder",
+                    path.display()
+                ),
+            ));
+        }
+        manifests.sort();
+        for manifest in manifests {
+            discovery.add(manifest);
+        }
+    }
+    Ok(discovery)
+}
+
+impl Discovery {
+    fn add(&mut self, manifest_path: PathBuf) {
+        match Manifest::from_file(&manifest_path) {
+            Ok(manifest) => self.plugins.push(Discovered {
+                dir: manifest.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+                manifest,
+            }),
+            Err(error) => self.diagnostics.push(Diagnostic {
+                path: manifest_path,
+                error,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plugin(root: &Path, name: &str, text: &str) -> PathBuf {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(MANIFEST_FILE_NAME), text).unwrap();
+        dir
+    }
+
+    fn wasm(name: &str) -> String {
+        format!("name: {name}\nruntime: wasm\nwasm: {{module: {name}.wasm}}\n")
+    }
+
+    #[test]
+    fn a_folder_of_plugins_with_a_broken_neighbour() {
+        let root = tempfile::tempdir().unwrap();
+        plugin(root.path(), "b", &wasm("bravo"));
+        plugin(root.path(), "a", &wasm("alpha"));
+        plugin(root.path(), "c", "name: broken\nruntime: wasm\n");
+        plugin(root.path(), ".hidden", &wasm("hidden"));
+        std::fs::create_dir(root.path().join("not-a-plugin")).unwrap();
+        std::fs::write(root.path().join("README.md"), "hi").unwrap();
+
+        let found = scan(root.path()).unwrap();
+        let names: Vec<&str> = found
+            .plugins
+            .iter()
+            .map(|p| p.manifest.name.as_str())
+            .collect();
+        assert_eq!(names, ["alpha", "bravo"]);
+        assert_eq!(found.plugins[0].dir, root.path().join("a"));
+        assert_eq!(found.diagnostics.len(), 1);
+        let diagnostic = &found.diagnostics[0];
+        assert_eq!(
+            diagnostic.path,
+            root.path().join("c").join(MANIFEST_FILE_NAME)
+        );
+        assert!(
+            diagnostic.error.to_string().contains("wasm: is required"),
+            "{}",
+            diagnostic.error
+        );
+    }
+
+    #[test]
+    fn a_plugin_folder_or_a_manifest_file() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = plugin(root.path(), "echo", &wasm("echo"));
+        let by_dir = scan(&dir).unwrap();
+        assert_eq!(by_dir.plugins.len(), 1);
+        assert_eq!(
+            by_dir.plugins[0].manifest.wasm.as_ref().unwrap().module,
+            dir.join("echo.wasm")
+        );
+
+        let other = root.path().join("other.yaml");
+        std::fs::write(&other, wasm("other")).unwrap();
+        assert_eq!(scan(&other).unwrap().plugins[0].manifest.name, "other");
+    }
+
+    #[test]
+    fn nothing_to_find_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        let err = scan(root.path()).unwrap_err();
+        assert!(err.to_string().contains("no plugin.yaml"), "{err}");
+        let err = scan(&root.path().join("missing")).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+}
