@@ -9,7 +9,8 @@
 //!   with every violation reported by JSON pointer ([`schema`]);
 //! - the [`Runner`] trait every execution environment implements, with
 //!   [`PluginInfo`], [`HealthStatus`], [`PluginState`] and [`RunnerError`];
-//! - the [`HostApi`] trait a host implements to serve plugin callbacks;
+//! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
+//!   [`MemoryHost`], a complete in-memory one;
 //! - hardened YAML reading for every file a person writes ([`yaml`]), and
 //!   byte sizes ([`ByteSize`]).
 //!
@@ -34,6 +35,7 @@
 pub mod error;
 pub mod host;
 pub mod manifest;
+pub mod memory_host;
 pub mod runner;
 pub mod schema;
 pub mod size;
@@ -46,6 +48,7 @@ pub use manifest::{
     MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind, MemoryLimit, ProviderDecl,
     Provides, RuntimeKind, WasmConfig, WasmPermissions, WasmPoolConfig,
 };
+pub use memory_host::MemoryHost;
 pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};
 pub use schema::{ConfigError, ConfigSchema, SchemaError, Violation};
 pub use size::ByteSize;

@@ -1,8 +1,34 @@
 //! The WebAssembly plugin runner.
 //!
-//! This crate will own `WasmRunner`, the [`plugin_core::Runner`] that executes
-//! wasm plugins in-process on wasmtime: the guest ABI (see
-//! `docs/wasm-abi.md`), the `flowbot` host-function table backed by a
-//! [`plugin_core::HostApi`], the sandbox limits a manifest declares (memory,
-//! execution time, HTTP allowlist, filesystem preopens), the bounded instance
-//! pool, and the on-disk compilation cache.
+//! This crate owns [`WasmRunner`], the [`plugin_core::Runner`] that executes
+//! wasm plugins in-process on wasmtime: the guest ABI (`docs/wasm-abi.md`),
+//! the `flowbot` host-function table backed by a [`plugin_core::HostApi`],
+//! WASI preview 1, the sandbox limits of the manifest and the bounded
+//! instance pool.
+//!
+//! Limits that hold:
+//! - **memory**: a guest cannot grow its memory past `memory.max`; the call
+//!   fails with "limit exceeded" and the host is unaffected;
+//! - **execution time**: a call running past `execution.timeout` (busy in
+//!   wasm or waiting on the host) fails with "timed out" within about one
+//!   epoch tick, and its instance is discarded;
+//! - **filesystem**: only the folders the manifest grants are visible, each
+//!   at its own path, read-only unless `readwrite`;
+//! - **pool**: at most `pool.max_instances` instances exist; a call finding
+//!   none free waits up to `pool.wait_timeout`, then fails "pool exhausted";
+//! - **faults**: a trap, a bad pointer, a malformed envelope or a missing
+//!   export fails that call only; an instance that trapped is never reused,
+//!   and the next call runs on a fresh, initialised instance.
+
+mod abi;
+mod engine;
+mod host_functions;
+mod instance;
+mod limits;
+mod output;
+mod pool;
+mod runner;
+mod state;
+
+pub use engine::EPOCH_TICK;
+pub use runner::WasmRunner;

@@ -1,0 +1,202 @@
+//! The `flowbot` host-function table: the imports a guest calls to reach
+//! its [`HostApi`](plugin_core::HostApi). Signatures are in `docs/wasm-abi.md`.
+//!
+//! Every pointer and length from the guest is bounds-checked; results are
+//! written into a buffer the guest allocates itself (through `alloc`), so
+//! the host never writes where the guest did not ask. A failing request
+//! returns a failure code to the guest and is logged under the plugin's
+//! name; it never traps the guest.
+
+use std::collections::BTreeMap;
+
+use plugin_core::LogLevel;
+use plugin_types::DataEvent;
+use wasmtime::{Caller, Extern, Linker, Memory};
+
+use crate::abi::{self, ABSENT, FAILED};
+use crate::state::InstanceState;
+
+/// The import module name.
+pub(crate) const MODULE: &str = "flowbot";
+
+type Ctx<'a> = Caller<'a, InstanceState>;
+
+/// Adds the `flowbot` imports to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+    linker.func_wrap_async(
+        MODULE,
+        "get_config",
+        |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
+            Box::new(async move {
+                let result = async {
+                    let key = read_string(&mut cx, ptr, len)?;
+                    let host = cx.data().plugin.host.clone();
+                    host.get_config(&key).await.map_err(|e| e.to_string())
+                }
+                .await;
+                Ok(match result {
+                    Ok(Some(value)) => write_result(&mut cx, "get_config", value.as_bytes()).await,
+                    Ok(None) => ABSENT,
+                    Err(e) => failed(&cx, "get_config", &e),
+                })
+            })
+        },
+    )?;
+
+    linker.func_wrap(
+        MODULE,
+        "log",
+        |mut cx: Ctx<'_>, level: i32, ptr: i32, len: i32| {
+            let message = match read_string(&mut cx, ptr, len) {
+                Ok(message) => message,
+                Err(e) => {
+                    failed(&cx, "log", &e);
+                    return;
+                }
+            };
+            let level = match level {
+                0 => LogLevel::Debug,
+                2 => LogLevel::Warn,
+                3 => LogLevel::Error,
+                _ => LogLevel::Info,
+            };
+            cx.data().plugin.host.log(level, &message, &BTreeMap::new());
+        },
+    )?;
+
+    linker.func_wrap_async(
+        MODULE,
+        "kv_get",
+        |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
+            Box::new(async move {
+                let result = async {
+                    let key = read_string(&mut cx, ptr, len)?;
+                    let host = cx.data().plugin.host.clone();
+                    host.kv_get(&key).await.map_err(|e| e.to_string())
+                }
+                .await;
+                Ok(match result {
+                    Ok(Some(value)) => write_result(&mut cx, "kv_get", &value).await,
+                    Ok(None) => ABSENT,
+                    Err(e) => failed(&cx, "kv_get", &e),
+                })
+            })
+        },
+    )?;
+
+    linker.func_wrap_async(
+        MODULE,
+        "kv_set",
+        |mut cx: Ctx<'_>, (key_ptr, key_len, value_ptr, value_len): (i32, i32, i32, i32)| {
+            Box::new(async move {
+                let result = async {
+                    let key = read_string(&mut cx, key_ptr, key_len)?;
+                    let value = read_bytes(&mut cx, value_ptr, value_len)?;
+                    let host = cx.data().plugin.host.clone();
+                    host.kv_set(&key, &value).await.map_err(|e| e.to_string())
+                }
+                .await;
+                Ok(status(&cx, "kv_set", result))
+            })
+        },
+    )?;
+
+    linker.func_wrap_async(
+        MODULE,
+        "kv_delete",
+        |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
+            Box::new(async move {
+                let result = async {
+                    let key = read_string(&mut cx, ptr, len)?;
+                    let host = cx.data().plugin.host.clone();
+                    host.kv_delete(&key).await.map_err(|e| e.to_string())
+                }
+                .await;
+                Ok(status(&cx, "kv_delete", result))
+            })
+        },
+    )?;
+
+    linker.func_wrap_async(
+        MODULE,
+        "emit_event",
+        |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
+            Box::new(async move {
+                let result = async {
+                    let bytes = read_bytes(&mut cx, ptr, len)?;
+                    let mut event: DataEvent = serde_json::from_slice(&bytes)
+                        .map_err(|e| format!("event is not a DataEvent: {e}"))?;
+                    if event.source.is_empty() {
+                        event.source = cx.data().plugin.name.to_string();
+                    }
+                    let host = cx.data().plugin.host.clone();
+                    host.emit_event(event).await.map_err(|e| e.to_string())
+                }
+                .await;
+                Ok(status(&cx, "emit_event", result))
+            })
+        },
+    )?;
+    Ok(())
+}
+
+fn memory(cx: &mut Ctx<'_>) -> Result<Memory, String> {
+    cx.get_export(abi::MEMORY)
+        .and_then(Extern::into_memory)
+        .ok_or_else(|| "the guest exports no memory".to_owned())
+}
+
+fn read_bytes(cx: &mut Ctx<'_>, ptr: i32, len: i32) -> Result<Vec<u8>, String> {
+    let memory = memory(cx)?;
+    abi::guest_slice(memory.data(&*cx), ptr as u32, len as u32).map(<[u8]>::to_vec)
+}
+
+fn read_string(cx: &mut Ctx<'_>, ptr: i32, len: i32) -> Result<String, String> {
+    String::from_utf8(read_bytes(cx, ptr, len)?).map_err(|_| "text is not UTF-8".to_owned())
+}
+
+/// Copies `bytes` into a buffer from the guest's `alloc` and returns its
+/// packed pointer and length, or [`FAILED`].
+async fn write_result(cx: &mut Ctx<'_>, import: &str, bytes: &[u8]) -> i64 {
+    match write_guest(cx, bytes).await {
+        Ok(packed) => packed,
+        Err(e) => failed(cx, import, &e),
+    }
+}
+
+async fn write_guest(cx: &mut Ctx<'_>, bytes: &[u8]) -> Result<i64, String> {
+    let len = u32::try_from(bytes.len()).map_err(|_| "result larger than 4 GiB".to_owned())?;
+    if len == 0 {
+        return Ok(abi::pack(0, 0));
+    }
+    let alloc = cx
+        .get_export(abi::ALLOC)
+        .and_then(Extern::into_func)
+        .ok_or_else(|| "the guest exports no alloc".to_owned())?
+        .typed::<i32, i32>(&*cx)
+        .map_err(|e| format!("alloc: {e}"))?;
+    let ptr = alloc
+        .call_async(&mut *cx, len as i32)
+        .await
+        .map_err(|e| format!("alloc trapped: {e}"))? as u32;
+    let memory = memory(cx)?;
+    memory
+        .write(&mut *cx, ptr as usize, bytes)
+        .map_err(|_| format!("alloc returned {ptr}, outside guest memory for {len} bytes"))?;
+    Ok(abi::pack(ptr, len))
+}
+
+fn status(cx: &Ctx<'_>, import: &str, result: Result<(), String>) -> i32 {
+    match result {
+        Ok(()) => 1,
+        Err(e) => {
+            failed(cx, import, &e);
+            0
+        }
+    }
+}
+
+fn failed(cx: &Ctx<'_>, import: &str, error: &str) -> i64 {
+    tracing::warn!(plugin = %cx.data().plugin.name, import, "host call failed: {error}");
+    FAILED
+}

@@ -1,0 +1,320 @@
+//! [`WasmRunner`]: the [`Runner`] for wasm plugins.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use plugin_core::{
+    HealthStatus, HostApi, Manifest, PluginInfo, Runner, RunnerError, RunnerErrorKind,
+};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use wasmtime::{Linker, Module};
+
+use crate::engine::shared_engine;
+use crate::host_functions;
+use crate::instance::{Failure, Grant, PluginInstance, Template};
+use crate::pool::{AcquireError, InstancePool, Lease};
+use crate::state::{InstanceState, PluginContext};
+
+const LOADED: u8 = 0;
+const STARTED: u8 = 1;
+const STOPPING: u8 = 2;
+
+/// Runs one wasm plugin in-process on wasmtime, sandboxed by its manifest.
+///
+/// `load` compiles the module on the process-wide engine and links it
+/// (WASI preview 1 plus the `flowbot` host functions, backed by the
+/// [`HostApi`] given to [`WasmRunner::new`]). `start` creates the first
+/// instance and runs its `init`; calls then run on a bounded pool of
+/// instances, each initialised with the same configuration. See the crate
+/// docs for the limits that hold.
+pub struct WasmRunner {
+    host: Arc<dyn HostApi>,
+    loaded: RwLock<Option<Arc<Loaded>>>,
+}
+
+struct Loaded {
+    template: Template,
+    pool: Arc<InstancePool>,
+    timeout: Duration,
+    config: RwLock<Arc<str>>,
+    phase: AtomicU8,
+    started_at: Mutex<Option<Instant>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl WasmRunner {
+    /// A runner whose plugin reaches its host through `host`.
+    pub fn new(host: Arc<dyn HostApi>) -> Self {
+        Self {
+            host,
+            loaded: RwLock::new(None),
+        }
+    }
+
+    fn loaded(&self, plugin: &str) -> Result<Arc<Loaded>, RunnerError> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| RunnerError::new(plugin, RunnerErrorKind::NotLoaded))
+    }
+
+    fn name(&self) -> String {
+        self.loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|l| l.template.plugin.name.to_string())
+            .unwrap_or_else(|| "<not loaded>".into())
+    }
+}
+
+fn other(plugin: &str, message: String) -> RunnerError {
+    RunnerError::new(plugin, RunnerErrorKind::Other(message.into()))
+}
+
+#[async_trait]
+impl Runner for WasmRunner {
+    async fn load(&self, manifest: &Manifest) -> Result<PluginInfo, RunnerError> {
+        let name = manifest.name.as_str();
+        let wasm = manifest
+            .wasm
+            .as_ref()
+            .ok_or_else(|| other(name, "the manifest has no wasm section".into()))?;
+        if self
+            .loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Err(other(
+                name,
+                "this runner already has a plugin loaded".into(),
+            ));
+        }
+        let engine = shared_engine().map_err(|e| other(name, e))?;
+        let path = wasm.module.clone();
+        let module = tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("cannot read module {}: {e}", path.display()))?;
+            Module::new(engine, bytes)
+                .map_err(|e| format!("invalid module {}: {e:#}", path.display()))
+        })
+        .await
+        .map_err(|e| other(name, format!("compiling module: {e}")))?
+        .map_err(|e| other(name, e))?;
+
+        let mut linker: Linker<InstanceState> = Linker::new(engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut InstanceState| {
+            &mut state.wasi
+        })
+        .and_then(|()| host_functions::add_to_linker(&mut linker))
+        .map_err(|e| other(name, format!("linking host functions: {e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| other(name, format!("module {}: {e:#}", wasm.module.display())))?;
+
+        let base = manifest.dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let filesystem = wasm
+            .permissions
+            .filesystem
+            .iter()
+            .map(|grant| Grant {
+                host: base.join(&grant.path),
+                guest: grant.path.to_string_lossy().into_owned(),
+                mode: grant.mode,
+            })
+            .collect();
+        let loaded = Loaded {
+            template: Template {
+                plugin: Arc::new(PluginContext::new(name, self.host.clone())),
+                pre,
+                memory_max: wasm.permissions.memory.max.bytes(),
+                filesystem,
+            },
+            pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
+            timeout: wasm.permissions.execution.timeout,
+            config: RwLock::new(Arc::from("null")),
+            phase: AtomicU8::new(LOADED),
+            started_at: Mutex::new(None),
+            last_error: Mutex::new(None),
+        };
+        *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(loaded));
+        Ok(PluginInfo::from(manifest))
+    }
+
+    async fn start(&self, config: &Value) -> Result<(), RunnerError> {
+        let loaded = self.loaded(&self.name())?;
+        let name = loaded.template.plugin.name.clone();
+        if loaded.phase.load(Ordering::SeqCst) != LOADED {
+            return Err(other(&name, "already started".into()));
+        }
+        let config: Arc<str> = Arc::from(config.to_string());
+        *loaded.config.write().unwrap_or_else(|p| p.into_inner()) = config.clone();
+        let created = tokio::time::timeout(
+            loaded.timeout,
+            PluginInstance::create(&loaded.template, &config),
+        )
+        .await;
+        let instance = match created {
+            Ok(Ok(instance)) => instance,
+            Ok(Err(failure)) => return Err(loaded.fail(None, failure.kind)),
+            Err(_) => return Err(loaded.fail(None, RunnerErrorKind::Timeout(loaded.timeout))),
+        };
+        loaded.pool.add_idle(instance);
+        *loaded.started_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        loaded.phase.store(STARTED, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn stop(&self, drain: Duration) -> Result<(), RunnerError> {
+        let loaded = self.loaded(&self.name())?;
+        loaded.phase.store(STOPPING, Ordering::SeqCst);
+        if !loaded.pool.close(drain).await {
+            // Calls still running past the drain deadline are interrupted at
+            // the next epoch tick and fail as "stopped".
+            loaded.template.plugin.cancel();
+        }
+        Ok(())
+    }
+
+    async fn call(&self, function: &str, params: &RawValue) -> Result<Box<RawValue>, RunnerError> {
+        let loaded = self.loaded(&self.name())?;
+        let fail = |kind| loaded.fail(Some(function), kind);
+        match loaded.phase.load(Ordering::SeqCst) {
+            STARTED => {}
+            LOADED => return Err(fail(RunnerErrorKind::NotStarted)),
+            _ => return Err(fail(RunnerErrorKind::Stopped)),
+        }
+        let mut lease = match loaded.pool.acquire().await {
+            Ok(lease) => lease,
+            Err(AcquireError::Exhausted(waited)) => {
+                return Err(fail(RunnerErrorKind::PoolExhausted(waited)));
+            }
+            Err(AcquireError::Closed) => return Err(fail(RunnerErrorKind::Stopped)),
+        };
+        let run = loaded.run(&mut lease, function, params.get().as_bytes());
+        match tokio::time::timeout(loaded.timeout, run).await {
+            Ok(Ok(result)) => {
+                lease.release();
+                Ok(result)
+            }
+            Ok(Err(failure)) => {
+                if !failure.poisoned {
+                    lease.release();
+                }
+                Err(fail(failure.kind))
+            }
+            // The interrupted instance is dropped with the lease.
+            Err(_) => Err(fail(RunnerErrorKind::Timeout(loaded.timeout))),
+        }
+    }
+
+    async fn health(&self) -> Result<HealthStatus, RunnerError> {
+        let loaded = self.loaded(&self.name())?;
+        let uptime = loaded
+            .started_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        let last_error = || {
+            loaded
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        if loaded.phase.load(Ordering::SeqCst) != STARTED {
+            return Ok(HealthStatus {
+                ready: false,
+                last_error: last_error(),
+                uptime,
+            });
+        }
+        let ready = match loaded.pool.acquire().await {
+            Ok(mut lease) => {
+                let check = loaded.check_ready(&mut lease);
+                match tokio::time::timeout(loaded.timeout, check).await {
+                    Ok(Ok(ready)) => {
+                        lease.release();
+                        ready
+                    }
+                    Ok(Err(failure)) => {
+                        if !failure.poisoned {
+                            lease.release();
+                        }
+                        loaded.fail(Some("is_ready"), failure.kind);
+                        false
+                    }
+                    Err(_) => {
+                        loaded.fail(Some("is_ready"), RunnerErrorKind::Timeout(loaded.timeout));
+                        false
+                    }
+                }
+            }
+            // Every instance is busy serving calls: the plugin is alive.
+            Err(AcquireError::Exhausted(_)) => true,
+            Err(AcquireError::Closed) => false,
+        };
+        Ok(HealthStatus {
+            ready,
+            last_error: last_error(),
+            uptime,
+        })
+    }
+}
+
+impl Loaded {
+    /// Runs `function` on the lease's instance, creating (and initialising)
+    /// one first when the lease has none.
+    async fn run(
+        &self,
+        lease: &mut Lease,
+        function: &str,
+        params: &[u8],
+    ) -> Result<Box<RawValue>, Failure> {
+        let instance = self.instance(lease).await?;
+        instance.call(function, params).await
+    }
+
+    async fn check_ready(&self, lease: &mut Lease) -> Result<bool, Failure> {
+        self.instance(lease).await?.is_ready().await
+    }
+
+    async fn instance<'a>(&self, lease: &'a mut Lease) -> Result<&'a mut PluginInstance, Failure> {
+        let instance = match lease.instance.take() {
+            Some(instance) => instance,
+            None => {
+                let config = self
+                    .config
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                PluginInstance::create(&self.template, &config).await?
+            }
+        };
+        Ok(lease.instance.insert(instance))
+    }
+
+    /// Records `kind` as the last error and returns it as a [`RunnerError`].
+    fn fail(&self, function: Option<&str>, kind: RunnerErrorKind) -> RunnerError {
+        let name = self.template.plugin.name.as_ref();
+        let error = match function {
+            Some(function) => RunnerError::in_call(name, function, kind),
+            None => RunnerError::new(name, kind),
+        };
+        let benign = matches!(
+            error.kind(),
+            RunnerErrorKind::Plugin(_) | RunnerErrorKind::Unsupported | RunnerErrorKind::NotStarted
+        );
+        if !benign {
+            *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+        }
+        error
+    }
+}

@@ -1,0 +1,45 @@
+//! What each store carries: the plugin it belongs to, WASI, and limits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use plugin_core::HostApi;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use crate::limits::MemoryLimiter;
+
+/// What all instances of one loaded plugin share.
+pub(crate) struct PluginContext {
+    /// The plugin's name, for errors and logs.
+    pub(crate) name: Arc<str>,
+    /// The host services behind the `flowbot` imports.
+    pub(crate) host: Arc<dyn HostApi>,
+    /// Set when `stop` gives up draining: running guests are interrupted at
+    /// the next epoch tick.
+    cancelled: AtomicBool,
+}
+
+impl PluginContext {
+    pub(crate) fn new(name: &str, host: Arc<dyn HostApi>) -> Self {
+        Self {
+            name: name.into(),
+            host,
+            cancelled: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+/// The data of one instance's store.
+pub(crate) struct InstanceState {
+    pub(crate) wasi: WasiP1Ctx,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) plugin: Arc<PluginContext>,
+}

@@ -1,0 +1,401 @@
+//! The wasm runner against real modules: a hand-written ABI guest with
+//! hostile functions (`guests/abi.wat`) and small hostile modules.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
+use plugin_wasm::WasmRunner;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+const ABI_GUEST: &str = include_str!("guests/abi.wat");
+
+struct Plugin {
+    runner: Arc<WasmRunner>,
+    host: Arc<MemoryHost>,
+    _dir: tempfile::TempDir,
+}
+
+/// Loads `wat` as plugin "guest" with extra `wasm:` settings, started with `config`.
+async fn start(wat: &str, wasm_settings: &str, config: Value) -> Plugin {
+    let (plugin, result) = start_result(wat, wasm_settings, config).await;
+    result.unwrap();
+    plugin
+}
+
+async fn start_result(
+    wat: &str,
+    wasm_settings: &str,
+    config: Value,
+) -> (Plugin, Result<(), plugin_core::RunnerError>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("guest.wat"), wat).unwrap();
+    let indented: String = wasm_settings.lines().map(|l| format!("  {l}\n")).collect();
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        format!("name: guest\nruntime: wasm\nwasm:\n  module: guest.wat\n{indented}"),
+    )
+    .unwrap();
+    let manifest = Manifest::from_file(dir.path()).unwrap();
+    let host = Arc::new(MemoryHost::new("guest", config.clone()));
+    let runner = Arc::new(WasmRunner::new(host.clone()));
+    runner.load(&manifest).await.unwrap();
+    let result = runner.start(&config).await;
+    (
+        Plugin {
+            runner,
+            host,
+            _dir: dir,
+        },
+        result,
+    )
+}
+
+fn raw(text: &str) -> Box<RawValue> {
+    RawValue::from_string(text.to_owned()).unwrap()
+}
+
+impl Plugin {
+    async fn call(&self, function: &str, params: &str) -> Result<Value, plugin_core::RunnerError> {
+        let out = self.runner.call(function, &raw(params)).await?;
+        Ok(serde_json::from_str(out.get()).unwrap())
+    }
+
+    async fn ok(&self, function: &str) -> Value {
+        self.call(function, "{}")
+            .await
+            .unwrap_or_else(|e| panic!("{function}: {e}"))
+    }
+}
+
+#[tokio::test]
+async fn json_round_trips_through_the_guest() {
+    let plugin = start(ABI_GUEST, "", json!({})).await;
+    let params = r#"{"text":"héllo","n":[1,2,3]}"#;
+    assert_eq!(
+        plugin.call("echo", params).await.unwrap(),
+        serde_json::from_str::<Value>(params).unwrap()
+    );
+    for _ in 0..3_000 {
+        plugin.call("echo", r#""x""#).await.unwrap();
+    }
+    let err = plugin.call("fail", "{}").await.unwrap_err();
+    assert!(
+        matches!(err.kind(), RunnerErrorKind::Plugin(m) if m == "nope"),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), "plugin guest: call fail: nope");
+    // An error envelope does not poison the instance: the counter keeps going.
+    assert_eq!(plugin.ok("calls").await, json!(1));
+    assert_eq!(plugin.ok("calls").await, json!(2));
+}
+
+#[tokio::test]
+async fn unknown_reserved_and_mistyped_functions() {
+    let plugin = start(ABI_GUEST, "", json!({})).await;
+    for name in ["nope", "alloc", "init", "memory", "is_ready", "_start"] {
+        let err = plugin.call(name, "{}").await.unwrap_err();
+        assert!(
+            matches!(err.kind(), RunnerErrorKind::Unsupported),
+            "{name}: {err}"
+        );
+    }
+    let err = plugin.call("wrong_type", "{}").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is not a function (i32, i32) -> i64"),
+        "{err}"
+    );
+    assert_eq!(plugin.ok("calls").await, json!(1));
+}
+
+#[tokio::test]
+async fn every_instance_is_initialised_now_or_later() {
+    let config = json!({"greeting": "bonjour"});
+    let config_len = config.to_string().len();
+    let plugin = start(ABI_GUEST, "", config).await;
+    assert_eq!(plugin.ok("config_len").await, json!(config_len));
+    // A trap discards the instance; the next one is created and initialised.
+    assert!(plugin.call("trap", "{}").await.is_err());
+    assert_eq!(plugin.ok("calls").await, json!(1), "a fresh instance");
+    assert_eq!(plugin.ok("config_len").await, json!(config_len));
+    assert_eq!(plugin.ok("greeting").await, json!("bonjour"));
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_interrupted_by_the_timeout() {
+    let plugin = start(
+        ABI_GUEST,
+        "permissions: {execution: {timeout: 300ms}}",
+        json!({}),
+    )
+    .await;
+    let started = Instant::now();
+    let err = plugin.call("spin", "{}").await.unwrap_err();
+    assert!(matches!(err.kind(), RunnerErrorKind::Timeout(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "plugin guest: call spin: timed out after 300ms"
+    );
+    // Generous bound: the point is that the loop was stopped at all.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        plugin.ok("calls").await,
+        json!(1),
+        "the spinning instance was discarded"
+    );
+    let health = plugin.runner.health().await.unwrap();
+    assert!(health.ready);
+    assert!(health.last_error.unwrap().contains("timed out"));
+}
+
+#[tokio::test]
+async fn memory_cannot_grow_past_the_limit() {
+    let plugin = start(ABI_GUEST, "permissions: {memory: {max: 1MiB}}", json!({})).await;
+    let err = plugin.call("grow", "{}").await.unwrap_err();
+    assert!(
+        matches!(err.kind(), RunnerErrorKind::LimitExceeded(_)),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("memory limit of 1MiB reached"),
+        "{err}"
+    );
+    assert_eq!(plugin.ok("calls").await, json!(1));
+
+    // A module whose initial memory is over the limit cannot even start.
+    let big = ABI_GUEST.replace(
+        "(memory (export \"memory\") 4)",
+        "(memory (export \"memory\") 64)",
+    );
+    let (_, result) = start_result(&big, "permissions: {memory: {max: 1MiB}}", json!({})).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err.kind(), RunnerErrorKind::LimitExceeded(_)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn broken_results_fail_that_call_only() {
+    let plugin = start(ABI_GUEST, "", json!({})).await;
+    for (function, expect) in [
+        ("bad_pointer", "result pointer"),
+        ("huge_length", "result pointer"),
+        ("garbage", "malformed result envelope"),
+        ("trap", "guest trapped in trap"),
+    ] {
+        plugin.ok("calls").await;
+        let err = plugin.call(function, "{}").await.unwrap_err();
+        assert!(
+            matches!(err.kind(), RunnerErrorKind::Protocol(_)),
+            "{function}: {err}"
+        );
+        assert!(err.to_string().contains(expect), "{function}: {err}");
+        assert_eq!(
+            plugin.ok("calls").await,
+            json!(1),
+            "{function}: instance was not reused"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_storm_leaves_the_plugin_serving() {
+    let plugin = start(ABI_GUEST, "pool: {max_instances: 3}", json!({})).await;
+    let calls: Vec<_> = (0..60)
+        .map(|i| {
+            let runner = plugin.runner.clone();
+            tokio::spawn(async move {
+                let function = if i % 2 == 0 { "trap" } else { "echo" };
+                (function, runner.call(function, &raw("[1]")).await)
+            })
+        })
+        .collect();
+    for call in calls {
+        let (function, result) = call.await.unwrap();
+        assert_eq!(result.is_ok(), function == "echo", "{function}: {result:?}");
+    }
+    assert_eq!(plugin.call("echo", "7").await.unwrap(), json!(7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_callers_share_a_small_pool() {
+    let plugin = start(
+        ABI_GUEST,
+        "pool: {max_instances: 2, wait_timeout: 10s}",
+        json!({}),
+    )
+    .await;
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let runner = plugin.runner.clone();
+            tokio::spawn(async move { runner.call("echo", &raw(&i.to_string())).await })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        let out = call.await.unwrap().unwrap();
+        assert_eq!(out.get(), i.to_string());
+    }
+    // Every instance's init counts itself: never more than the pool's bound.
+    let inits = plugin.host.kv()["inits"][0] - b'0';
+    assert!((1..=2).contains(&inits), "{inits} instances were created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pool_makes_callers_wait_then_fail() {
+    let plugin = start(
+        ABI_GUEST,
+        "permissions: {execution: {timeout: 3s}}\npool: {max_instances: 1, wait_timeout: 200ms}",
+        json!({}),
+    )
+    .await;
+    let runner = plugin.runner.clone();
+    let spinning = tokio::spawn(async move { runner.call("spin", &raw("{}")).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let err = plugin.call("echo", "1").await.unwrap_err();
+    assert!(
+        matches!(err.kind(), RunnerErrorKind::PoolExhausted(_)),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin guest: call echo: pool exhausted: no free instance after 200ms"
+    );
+    let spun = spinning.await.unwrap().unwrap_err();
+    assert!(matches!(spun.kind(), RunnerErrorKind::Timeout(_)), "{spun}");
+    assert_eq!(plugin.call("echo", "1").await.unwrap(), json!(1));
+}
+
+#[tokio::test]
+async fn host_functions_reach_the_host() {
+    let plugin = start(ABI_GUEST, "", json!({"greeting": "hi"})).await;
+    assert_eq!(plugin.ok("bump_counter").await, json!(1));
+    assert_eq!(plugin.ok("bump_counter").await, json!(2));
+    assert_eq!(
+        plugin.host.kv().get("counter").map(Vec::as_slice),
+        Some(&b"2"[..])
+    );
+    assert_eq!(plugin.ok("greeting").await, json!("hi"));
+
+    assert_eq!(plugin.ok("announce").await, json!(1));
+    let events = plugin.host.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "hello.said");
+    assert_eq!(
+        events[0].source, "guest",
+        "the source defaults to the plugin name"
+    );
+
+    // A hostile pointer handed to the host is refused, not followed.
+    assert_eq!(plugin.ok("hostile_key").await, json!(0));
+    assert_eq!(plugin.ok("calls").await, json!(1), "the instance survived");
+
+    let absent = start(ABI_GUEST, "", json!({})).await;
+    assert_eq!(absent.ok("greeting").await, Value::Null);
+}
+
+#[tokio::test]
+async fn lifecycle_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Arc::new(MemoryHost::new("guest", json!({})));
+    let runner = WasmRunner::new(host);
+    let err = runner.call("echo", &raw("1")).await.unwrap_err();
+    assert!(matches!(err.kind(), RunnerErrorKind::NotLoaded), "{err}");
+
+    std::fs::write(dir.path().join("guest.wat"), ABI_GUEST).unwrap();
+    let manifest = Manifest::parse(&format!(
+        "name: guest\nruntime: wasm\nwasm: {{module: {}}}\n",
+        dir.path().join("guest.wat").display()
+    ))
+    .unwrap();
+    runner.load(&manifest).await.unwrap();
+    let err = runner.call("echo", &raw("1")).await.unwrap_err();
+    assert_eq!(err.to_string(), "plugin guest: call echo: not started");
+    assert!(!runner.health().await.unwrap().ready);
+    runner.start(&json!({})).await.unwrap();
+    assert!(runner.health().await.unwrap().ready);
+
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+    let err = runner.call("echo", &raw("1")).await.unwrap_err();
+    assert_eq!(err.to_string(), "plugin guest: call echo: stopped");
+    assert!(!runner.health().await.unwrap().ready);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_drains_then_interrupts() {
+    let plugin = start(
+        ABI_GUEST,
+        "permissions: {execution: {timeout: 1h}}",
+        json!({}),
+    )
+    .await;
+    let runner = plugin.runner.clone();
+    let spinning = tokio::spawn(async move { runner.call("spin", &raw("{}")).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    plugin
+        .runner
+        .stop(Duration::from_millis(200))
+        .await
+        .unwrap();
+    let err = spinning.await.unwrap().unwrap_err();
+    assert!(matches!(err.kind(), RunnerErrorKind::Stopped), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+async fn load_error(wat: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.wat");
+    std::fs::write(&path, wat).unwrap();
+    let manifest = Manifest::parse(&format!(
+        "name: bad\nruntime: wasm\nwasm: {{module: {}}}\n",
+        path.display()
+    ))
+    .unwrap();
+    let runner = WasmRunner::new(Arc::new(MemoryHost::new("bad", json!({}))));
+    if let Err(e) = runner.load(&manifest).await {
+        return e.to_string();
+    }
+    runner.start(&json!({})).await.unwrap_err().to_string()
+}
+
+#[tokio::test]
+async fn broken_modules_are_named_errors() {
+    let no_alloc = load_error(r#"(module (memory (export "memory") 1))"#).await;
+    assert!(
+        no_alloc.contains("plugin bad") && no_alloc.contains("`alloc`"),
+        "{no_alloc}"
+    );
+    let no_memory =
+        load_error(r#"(module (func (export "alloc") (param i32) (result i32) i32.const 0))"#)
+            .await;
+    assert!(no_memory.contains("no `memory`"), "{no_memory}");
+    let unknown_import = load_error(r#"(module (import "env" "system" (func)))"#).await;
+    assert!(unknown_import.contains("env::system"), "{unknown_import}");
+    let not_wasm = load_error("this is not a module").await;
+    assert!(not_wasm.contains("invalid module"), "{not_wasm}");
+    let init_fails = load_error(&ABI_GUEST.replace(
+        "(call $respond (i32.const 144) (i32.const 4)))",
+        "(call $pack (i32.const 32) (i32.const 16)))",
+    ))
+    .await;
+    assert!(init_fails.contains("init: nope"), "{init_fails}");
+    let missing = WasmRunner::new(Arc::new(MemoryHost::new("x", json!({}))))
+        .load(
+            &Manifest::parse("name: x\nruntime: wasm\nwasm: {module: /nonexistent.wasm}").unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .contains("cannot read module /nonexistent.wasm"),
+        "{missing}"
+    );
+    let _ = Path::new("");
+}
