@@ -34,6 +34,7 @@
 
 pub mod error;
 pub mod host;
+pub mod http_allowlist;
 pub mod manifest;
 pub mod memory_host;
 pub mod runner;
@@ -43,6 +44,7 @@ pub mod yaml;
 
 pub use error::{RunnerError, RunnerErrorKind};
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
+pub use http_allowlist::HttpAllowlist;
 pub use manifest::{
     AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GrpcConfig, HttpPermission,
     MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind, MemoryLimit, ProviderDecl,

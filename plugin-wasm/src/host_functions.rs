@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use plugin_core::LogLevel;
+use plugin_core::{HostHttpRequest, LogLevel};
 use plugin_types::DataEvent;
 use wasmtime::{Caller, Extern, Linker, Memory};
 
@@ -116,6 +116,29 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
             })
         },
     )?;
+
+    linker.func_wrap_async(MODULE, "http_request", |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
+        Box::new(async move {
+            let result = async {
+                let bytes = read_bytes(&mut cx, ptr, len)?;
+                let request: HostHttpRequest = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("request is not an HTTP request: {e}"))?;
+                let plugin = cx.data().plugin.clone();
+                plugin.http.check(&request.url).map_err(|e| format!("permission denied: {e}"))?;
+                plugin.host.http_request(request).await.map_err(|e| e.to_string())
+            }
+            .await;
+            // The guest always gets an envelope, so it can read why a request failed.
+            let envelope = match result {
+                Ok(response) => serde_json::json!({ "data": response }),
+                Err(error) => {
+                    tracing::debug!(plugin = %cx.data().plugin.name, "http_request refused: {error}");
+                    serde_json::json!({ "error": error })
+                }
+            };
+            Ok(write_result(&mut cx, "http_request", envelope.to_string().as_bytes()).await)
+        })
+    })?;
 
     linker.func_wrap_async(
         MODULE,

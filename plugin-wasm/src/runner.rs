@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use plugin_core::{
-    HealthStatus, HostApi, Manifest, PluginInfo, Runner, RunnerError, RunnerErrorKind,
+    HealthStatus, HostApi, HttpAllowlist, Manifest, PluginInfo, Runner, RunnerError,
+    RunnerErrorKind,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -131,7 +132,11 @@ impl Runner for WasmRunner {
             .collect();
         let loaded = Loaded {
             template: Template {
-                plugin: Arc::new(PluginContext::new(name, self.host.clone())),
+                plugin: Arc::new(PluginContext::new(
+                    name,
+                    self.host.clone(),
+                    HttpAllowlist::new(&wasm.permissions.http),
+                )),
                 pre,
                 memory_max: wasm.permissions.memory.max.bytes(),
                 filesystem,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use plugin_core::HostApi;
+use plugin_core::{HostApi, HttpAllowlist};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::limits::MemoryLimiter;
@@ -14,16 +14,19 @@ pub(crate) struct PluginContext {
     pub(crate) name: Arc<str>,
     /// The host services behind the `flowbot` imports.
     pub(crate) host: Arc<dyn HostApi>,
+    /// Where `http_request` may go.
+    pub(crate) http: HttpAllowlist,
     /// Set when `stop` gives up draining: running guests are interrupted at
     /// the next epoch tick.
     cancelled: AtomicBool,
 }
 
 impl PluginContext {
-    pub(crate) fn new(name: &str, host: Arc<dyn HostApi>) -> Self {
+    pub(crate) fn new(name: &str, host: Arc<dyn HostApi>, http: HttpAllowlist) -> Self {
         Self {
             name: name.into(),
             host,
+            http,
             cancelled: AtomicBool::new(false),
         }
     }

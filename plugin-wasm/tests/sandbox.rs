@@ -300,6 +300,50 @@ async fn host_functions_reach_the_host() {
 }
 
 #[tokio::test]
+async fn http_goes_only_to_allowlisted_hosts() {
+    let request = |url: &str| json!({"method": "GET", "url": url}).to_string();
+    let allowed = start(
+        ABI_GUEST,
+        "permissions: {http: [{host: api.example.com}, {host: '*.example.org'}]}",
+        json!({}),
+    )
+    .await;
+    for url in [
+        "https://evil.net/",
+        "https://example.org/",
+        "file:///etc/passwd",
+        "https://api.example.com.evil.net/",
+    ] {
+        let err = allowed.call("http", &request(url)).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{url}: {err}"
+        );
+    }
+    // An allowed host reaches the host's HTTP service (MemoryHost refuses
+    // every request itself, with its own message).
+    for url in ["https://api.example.com/v1", "https://a.example.org/"] {
+        let err = allowed.call("http", &request(url)).await.unwrap_err();
+        assert!(
+            err.to_string().contains("this host makes no HTTP requests"),
+            "{url}: {err}"
+        );
+    }
+    let malformed = allowed.call("http", r#"{"url": 5}"#).await.unwrap_err();
+    assert!(
+        malformed.to_string().contains("not an HTTP request"),
+        "{malformed}"
+    );
+
+    let none = start(ABI_GUEST, "", json!({})).await;
+    let err = none
+        .call("http", &request("https://api.example.com/"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no HTTP permission"), "{err}");
+}
+
+#[tokio::test]
 async fn lifecycle_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let host = Arc::new(MemoryHost::new("guest", json!({})));

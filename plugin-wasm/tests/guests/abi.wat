@@ -7,6 +7,7 @@
   (import "flowbot" "kv_get" (func $kv_get (param i32 i32) (result i64)))
   (import "flowbot" "emit_event" (func $emit_event (param i32 i32) (result i32)))
   (import "flowbot" "log" (func $log (param i32 i32 i32)))
+  (import "flowbot" "http_request" (func $http_request (param i32 i32) (result i64)))
 
   (memory (export "memory") 4)
   (global $bump (mut i32) (i32.const 1024))
@@ -136,6 +137,10 @@
   (func (export "announce") (param i32 i32) (result i64)
     (call $log (i32.const 1) (i32.const 128) (i32.const 15))
     (call $respond_int (call $emit_event (i32.const 80) (i32.const 27))))
+
+  ;; Passes the params (an HTTP request) to the host; returns its envelope as is.
+  (func (export "http") (param $p i32) (param $n i32) (result i64)
+    (call $http_request (local.get $p) (local.get $n)))
 
   ;; Hands the host an out-of-bounds key: the host refuses, the guest lives on.
   (func (export "hostile_key") (param i32 i32) (result i64)
