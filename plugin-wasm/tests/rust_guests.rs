@@ -17,32 +17,22 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Builds the Rust guests once per test process; returns their folder.
+/// Builds the Rust guests once per test process (with `cargo xtask
+/// examples`, the one place that knows how); returns their folder.
 fn guests() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "hello-wasm",
-                "-p",
-                "fs-guest",
-                "--target",
-                "wasm32-wasip1",
-            ])
+        let output = Command::new(cargo)
+            .args(["run", "--quiet", "--package", "xtask", "--", "examples"])
             .current_dir(workspace())
-            .status()
+            .output()
             .unwrap();
         assert!(
-            status.success(),
-            "building the wasm guests failed (is the wasm32-wasip1 target installed?)"
+            output.status.success(),
+            "cargo xtask examples failed: {output:?}"
         );
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| workspace().join("target"), PathBuf::from);
-        target.join("wasm32-wasip1/debug")
+        PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
     })
 }
 

@@ -5,6 +5,9 @@
 //!   system `protoc` needed).
 //! - `codegen --check`: regenerates into a scratch folder and fails if the
 //!   checked-in code differs (CI runs this).
+//! - `examples`: builds the wasm guests (the example plugins and the test
+//!   guests) for `wasm32-wasip1`, adding the target with rustup if it is
+//!   missing, and installs each example's module into its plugin folder.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -12,7 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask codegen [--check]";
+const USAGE: &str = "usage: cargo xtask codegen [--check] | cargo xtask examples";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     {
         ["codegen"] => codegen(false),
         ["codegen", "--check"] => codegen(true),
+        ["examples"] => examples(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -87,6 +91,75 @@ fn codegen(check: bool) -> Result<()> {
     }
     println!("regenerated {} file(s) in proto/src/gen", fresh.len());
     Ok(())
+}
+
+/// Wasm guest crates: (package, module file, example folder to install into).
+const WASM_GUESTS: [(&str, &str, Option<&str>); 2] = [
+    (
+        "hello-wasm",
+        "hello_wasm.wasm",
+        Some("examples/plugins/hello-wasm"),
+    ),
+    ("fs-guest", "fs_guest.wasm", None),
+];
+
+const WASM_TARGET: &str = "wasm32-wasip1";
+
+fn examples() -> Result<()> {
+    let root = workspace_root();
+    ensure_wasm_target()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build
+        .current_dir(&root)
+        .args(["build", "--quiet", "--target", WASM_TARGET]);
+    for (package, _, _) in WASM_GUESTS {
+        build.args(["--package", package]);
+    }
+    let status = build.status().context("running cargo build")?;
+    if !status.success() {
+        bail!("building the wasm guests failed");
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join(WASM_TARGET)
+        .join("debug");
+    for (_, module, folder) in WASM_GUESTS {
+        if let Some(folder) = folder {
+            std::fs::copy(target_dir.join(module), root.join(folder).join(module))
+                .with_context(|| format!("installing {module} into {folder}"))?;
+        }
+    }
+    println!("{}", target_dir.display());
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match installed {
+        Ok(output)
+            if String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|l| l == WASM_TARGET) =>
+        {
+            Ok(())
+        }
+        Ok(_) => {
+            let status = std::process::Command::new("rustup")
+                .args(["target", "add", WASM_TARGET])
+                .status()
+                .context("running rustup")?;
+            if status.success() {
+                Ok(())
+            } else {
+                bail!("rustup target add {WASM_TARGET} failed")
+            }
+        }
+        // No rustup: the toolchain may still have the target; cargo will say.
+        Err(_) => Ok(()),
+    }
 }
 
 fn generate(proto_dir: &Path, out_dir: &Path) -> Result<()> {

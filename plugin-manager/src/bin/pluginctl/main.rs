@@ -1,5 +1,6 @@
 //! `pluginctl`: inspect and run plugins from the command line.
 
+mod call;
 mod validate;
 
 use std::process::ExitCode;
@@ -10,6 +11,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "pluginctl", version, about)]
 struct Cli {
+    /// Log more to stderr (-v: info, -vv: debug). Plugin output is logged at info.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -17,12 +21,25 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Validate(validate::Args),
+    Call(call::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => tracing_subscriber::filter::LevelFilter::WARN,
+        1 => tracing_subscriber::filter::LevelFilter::INFO,
+        _ => tracing_subscriber::filter::LevelFilter::DEBUG,
+    };
+    // Logs go to stderr: stdout carries results only.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_max_level(level)
+        .init();
     let outcome = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Call(args) => call::run(&args),
     };
     match outcome {
         Ok(code) => code,

@@ -1,0 +1,143 @@
+//! `pluginctl call` on the real wasm example, run as a process.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The hello-wasm example folder, with its module built (once per process).
+fn hello_wasm() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = Command::new(cargo)
+            .args(["run", "--quiet", "--package", "xtask", "--", "examples"])
+            .current_dir(workspace())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "cargo xtask examples failed: {output:?}"
+        );
+    });
+    workspace().join("examples/plugins/hello-wasm")
+}
+
+fn pluginctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pluginctl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn calls_a_wasm_plugin_and_prints_json() {
+    let plugin = hello_wasm();
+    let output = pluginctl(&[
+        "call",
+        plugin.to_str().unwrap(),
+        "greet",
+        r#"{"name":"Ada"}"#,
+        "--config",
+        r#"{"greeting":"Hi"}"#,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        text(&output.stdout),
+        "{\"text\":\"Hi, Ada!\",\"total\":1}\n"
+    );
+
+    let output = pluginctl(&["call", plugin.to_str().unwrap(), "help"]);
+    assert!(output.status.success(), "{output:?}");
+    let help: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(help["hello"].is_array());
+}
+
+#[test]
+fn config_from_a_yaml_file() {
+    let plugin = hello_wasm();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "greeting: Salut\n").unwrap();
+    let at_file = format!("@{}", config.display());
+    let output = pluginctl(&[
+        "call",
+        plugin.to_str().unwrap(),
+        "command",
+        r#"{"content":"hello Zoe"}"#,
+        "--config",
+        &at_file,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(text(&output.stdout), "{\"text\":\"Salut, Zoe!\"}\n");
+}
+
+#[test]
+fn failures_print_error_and_exit_1() {
+    let plugin = hello_wasm();
+    let plugin = plugin.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["call", plugin, "nope"],
+            "error: plugin hello-wasm: call nope: unsupported by plugin",
+        ),
+        (
+            &["call", plugin, "command", r#"{"content":"dance"}"#],
+            "unknown command",
+        ),
+        (
+            &["call", plugin, "greet", "--config", r#"{"greeting":""}"#],
+            "config does not match config_schema: /greeting",
+        ),
+        (
+            &["call", plugin, "greet", "{bad"],
+            "error: PARAMS_JSON is not valid JSON",
+        ),
+        (
+            &["call", plugin, "greet", "--config", "{bad"],
+            "error: --config is not valid JSON",
+        ),
+        (
+            &["call", plugin, "greet", "--config", "@/nonexistent.yaml"],
+            "error: --config @/nonexistent.yaml",
+        ),
+        (
+            &["call", "/nonexistent", "greet"],
+            "error: /nonexistent: cannot read",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = pluginctl(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_module_that_is_not_there_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        "name: ghost\nruntime: wasm\nwasm: {module: ghost.wasm}\n",
+    )
+    .unwrap();
+    let output = pluginctl(&["call", dir.path().to_str().unwrap(), "f"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("plugin ghost: cannot read module") && stderr.contains("ghost.wasm"),
+        "{stderr}"
+    );
+}
