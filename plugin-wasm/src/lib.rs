@@ -21,6 +21,7 @@
 //!   and the next call runs on a fresh, initialised instance.
 
 mod abi;
+mod cache;
 mod engine;
 mod host_functions;
 mod instance;

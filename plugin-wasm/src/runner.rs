@@ -14,6 +14,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use wasmtime::{Linker, Module};
 
+use crate::cache::ModuleCache;
 use crate::engine::shared_engine;
 use crate::host_functions;
 use crate::instance::{Failure, Grant, PluginInstance, Template};
@@ -34,6 +35,7 @@ const STOPPING: u8 = 2;
 /// docs for the limits that hold.
 pub struct WasmRunner {
     host: Arc<dyn HostApi>,
+    cache: Option<ModuleCache>,
     loaded: RwLock<Option<Arc<Loaded>>>,
 }
 
@@ -52,8 +54,17 @@ impl WasmRunner {
     pub fn new(host: Arc<dyn HostApi>) -> Self {
         Self {
             host,
+            cache: None,
             loaded: RwLock::new(None),
         }
+    }
+
+    /// Caches compiled modules in `dir`, so loading an unchanged module again
+    /// skips compilation. Entries are checked before use and rebuilt when
+    /// corrupt or stale. `dir` must be writable only by the host's user.
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache = Some(ModuleCache::new(dir.into()));
+        self
     }
 
     fn loaded(&self, plugin: &str) -> Result<Arc<Loaded>, RunnerError> {
@@ -99,11 +110,15 @@ impl Runner for WasmRunner {
         }
         let engine = shared_engine().map_err(|e| other(name, e))?;
         let path = wasm.module.clone();
+        let cache = self.cache.clone();
         let module = tokio::task::spawn_blocking(move || {
             let bytes = std::fs::read(&path)
                 .map_err(|e| format!("cannot read module {}: {e}", path.display()))?;
-            Module::new(engine, bytes)
-                .map_err(|e| format!("invalid module {}: {e:#}", path.display()))
+            match cache {
+                Some(cache) => cache.load_or_compile(engine, &bytes),
+                None => Module::new(engine, bytes),
+            }
+            .map_err(|e| format!("invalid module {}: {e:#}", path.display()))
         })
         .await
         .map_err(|e| other(name, format!("compiling module: {e}")))?

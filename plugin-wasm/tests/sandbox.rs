@@ -443,3 +443,29 @@ async fn broken_modules_are_named_errors() {
     );
     let _ = Path::new("");
 }
+
+#[tokio::test]
+async fn the_compile_cache_serves_the_next_load() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("guest.wat"), ABI_GUEST).unwrap();
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        "name: guest\nruntime: wasm\nwasm: {module: guest.wat}\n",
+    )
+    .unwrap();
+    let manifest = Manifest::from_file(dir.path()).unwrap();
+    for round in 0..2 {
+        let runner = WasmRunner::new(Arc::new(MemoryHost::new("guest", json!({}))))
+            .with_cache_dir(cache.path());
+        runner.load(&manifest).await.unwrap();
+        runner.start(&json!({})).await.unwrap();
+        let out = runner.call("echo", &raw("[1]")).await.unwrap();
+        assert_eq!(out.get(), "[1]", "round {round}");
+        assert_eq!(
+            std::fs::read_dir(cache.path()).unwrap().count(),
+            1,
+            "round {round}"
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! Benchmarks of the wasm runner (`cargo bench -p plugin-wasm`):
+//! - `call_100b/runner`: a call with ~100 bytes of JSON params through
+//!   `WasmRunner::call` on a warm instance (pool lease, async call, params
+//!   copy, envelope decode);
+//! - `call_100b/bare_typed_func`: the same guest export called as a bare
+//!   wasmtime typed function with the params copied in: the floor;
+//! - `instance/create`: a new instance (instantiate + init) via `start`;
+//! - `load/compile` and `load/cached`: loading a module without and with the
+//!   on-disk compile cache.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use plugin_core::{Manifest, MemoryHost, Runner};
+use plugin_wasm::WasmRunner;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+/// An echo guest with no imports, so the bare floor needs no linker.
+const ECHO: &str = r#"(module
+  (memory (export "memory") 2)
+  (global $bump (mut i32) (i32.const 1024))
+  (data (i32.const 0) "{\"data\":")
+  (func $alloc (export "alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (if (i32.gt_u (i32.add (global.get $bump) (local.get $n)) (i32.const 131072))
+      (then (global.set $bump (i32.const 1024))))
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (global.get $bump) (local.get $n)))
+    (local.get $p))
+  (func (export "echo") (param $p i32) (param $n i32) (result i64)
+    (local $out i32)
+    (local.set $out (call $alloc (i32.add (local.get $n) (i32.const 9))))
+    (memory.copy (local.get $out) (i32.const 0) (i32.const 8))
+    (memory.copy (i32.add (local.get $out) (i32.const 8)) (local.get $p) (local.get $n))
+    (i32.store8 (i32.add (local.get $out) (i32.add (local.get $n) (i32.const 8))) (i32.const 125))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32))
+            (i64.extend_i32_u (i32.add (local.get $n) (i32.const 9))))))"#;
+
+fn params() -> Box<RawValue> {
+    let text = json!({"user": "ada", "text": "hello there, this is about a hundred bytes", "n": [1, 2, 3]}).to_string();
+    assert!((90..=110).contains(&text.len()), "{}", text.len());
+    RawValue::from_string(text).unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    manifest: Manifest,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("echo.wat"), ECHO).unwrap();
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        "name: echo\nruntime: wasm\nwasm: {module: echo.wat}\n",
+    )
+    .unwrap();
+    let manifest = Manifest::from_file(dir.path()).unwrap();
+    Fixture {
+        _dir: dir,
+        manifest,
+    }
+}
+
+fn runner() -> WasmRunner {
+    WasmRunner::new(Arc::new(MemoryHost::new("echo", json!({}))))
+}
+
+fn calls(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fixture = fixture();
+    let runner = runner();
+    rt.block_on(async {
+        runner.load(&fixture.manifest).await.unwrap();
+        runner.start(&json!({})).await.unwrap();
+    });
+    let params = params();
+    let mut group = c.benchmark_group("call_100b");
+    group.bench_function("runner", |b| {
+        b.iter(|| {
+            rt.block_on(runner.call("echo", black_box(&params)))
+                .unwrap()
+        })
+    });
+
+    // The floor: the same export, called directly on a synchronous store.
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(&engine, ECHO).unwrap();
+    let mut store = wasmtime::Store::new(&engine, ());
+    let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    let alloc = instance
+        .get_typed_func::<i32, i32>(&mut store, "alloc")
+        .unwrap();
+    let echo = instance
+        .get_typed_func::<(i32, i32), i64>(&mut store, "echo")
+        .unwrap();
+    let bytes = params.get().as_bytes();
+    group.bench_function("bare_typed_func", |b| {
+        b.iter(|| {
+            let ptr = alloc.call(&mut store, bytes.len() as i32).unwrap();
+            memory.write(&mut store, ptr as usize, bytes).unwrap();
+            let packed = echo.call(&mut store, (ptr, bytes.len() as i32)).unwrap() as u64;
+            let (out, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+            black_box(memory.data(&store)[out..out + len].to_vec())
+        })
+    });
+    group.finish();
+}
+
+fn lifecycle(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fixture = fixture();
+    c.bench_function("instance/create", |b| {
+        b.iter_batched(
+            || {
+                let runner = runner();
+                rt.block_on(runner.load(&fixture.manifest)).unwrap();
+                runner
+            },
+            |runner| rt.block_on(runner.start(&json!({}))).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+
+    let mut group = c.benchmark_group("load");
+    group.bench_function("compile", |b| {
+        b.iter(|| rt.block_on(runner().load(&fixture.manifest)).unwrap())
+    });
+    let cache = tempfile::tempdir().unwrap();
+    rt.block_on(
+        runner()
+            .with_cache_dir(cache.path())
+            .load(&fixture.manifest),
+    )
+    .unwrap();
+    group.bench_function("cached", |b| {
+        b.iter(|| {
+            rt.block_on(
+                runner()
+                    .with_cache_dir(cache.path())
+                    .load(&fixture.manifest),
+            )
+            .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, calls, lifecycle);
+criterion_main!(benches);
