@@ -41,7 +41,7 @@ const ECHO: &str = r#"(module
             (i64.extend_i32_u (i32.add (local.get $n) (i32.const 9))))))"#;
 
 fn params() -> Box<RawValue> {
-    let text = json!({"user": "ada", "text": "hello there, this is about a hundred bytes", "n": [1, 2, 3]}).to_string();
+    let text = json!({"user": "ada", "text": "hello there, this message is about a hundred bytes long", "n": [1, 2, 3, 4, 5, 6]}).to_string();
     assert!((90..=110).contains(&text.len()), "{}", text.len());
     RawValue::from_string(text).unwrap()
 }

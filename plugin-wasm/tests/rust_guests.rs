@@ -215,6 +215,50 @@ async fn a_missing_granted_folder_fails_the_start() {
     assert!(err.to_string().contains("shelf"), "{err}");
 }
 
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn guest_stdout_goes_to_tracing_with_the_plugin_name() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let plugin = start(
+        "fs_guest.wasm",
+        "name: fs-guest\nruntime: wasm\nwasm: {module: fs_guest.wasm}\n",
+        json!({}),
+    )
+    .await;
+    plugin
+        .call("print", json!("a line from the guest"))
+        .await
+        .unwrap();
+    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("a line from the guest"))
+        .unwrap_or_else(|| panic!("not logged: {logged}"));
+    assert!(
+        line.contains("plugin=fs-guest") && line.contains("stream=\"stdout\""),
+        "{line}"
+    );
+}
+
 #[tokio::test]
 async fn a_rust_memory_bomb_and_a_panic_fail_only_their_call() {
     let plugin = start("fs_guest.wasm", "name: fs-guest\nruntime: wasm\nwasm:\n  module: fs_guest.wasm\n  permissions: {memory: {max: 16MiB}}\n", json!({})).await;

@@ -271,6 +271,36 @@ async fn a_full_pool_makes_callers_wait_then_fail() {
     assert_eq!(plugin.call("echo", "1").await.unwrap(), json!(1));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_on_different_instances_run_in_parallel() {
+    // With no waiting allowed, two spinning calls can only both be running
+    // if they hold two instances at once; a third finds the pool full.
+    let plugin = start(
+        ABI_GUEST,
+        "permissions: {execution: {timeout: 2s}}\npool: {max_instances: 2, wait_timeout: 0s}",
+        json!({}),
+    )
+    .await;
+    let spin = || {
+        let runner = plugin.runner.clone();
+        tokio::spawn(async move { runner.call("spin", &raw("{}")).await })
+    };
+    let (a, b) = (spin(), spin());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let err = plugin.call("echo", "1").await.unwrap_err();
+    assert!(
+        matches!(err.kind(), RunnerErrorKind::PoolExhausted(_)),
+        "{err}"
+    );
+    for call in [a, b] {
+        let err = call.await.unwrap().unwrap_err();
+        assert!(
+            matches!(err.kind(), RunnerErrorKind::Timeout(_)),
+            "both ran until the timeout: {err}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn host_functions_reach_the_host() {
     let plugin = start(ABI_GUEST, "", json!({"greeting": "hi"})).await;
