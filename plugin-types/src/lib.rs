@@ -7,12 +7,14 @@
 //! written by a person ([`duration`]).
 //!
 //! It has no internal dependencies and depends only on serde and small data
-//! crates (`serde_json`, `chrono`, `humantime`), so any crate — a host, a plugin
+//! crates (`serde_json`, `chrono`, `humantime`, `base64`), so any crate — a host, a plugin
 //! SDK, a tool — can use it without pulling in a runtime.
 
 pub mod config;
 pub mod duration;
 pub mod event;
+pub mod http;
 
 pub use config::{GitRepoConfig, PluginConfig, SourceConfig};
 pub use event::DataEvent;
+pub use http::{HostHttpRequest, HostHttpResponse};

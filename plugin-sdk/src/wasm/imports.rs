@@ -1,14 +1,10 @@
 //! Safe wrappers over the raw `flowbot` imports.
 #![allow(unsafe_code)] // calling imported functions is unsafe by definition
 
-use std::collections::BTreeMap;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::abi;
-use crate::types::DataEvent;
+use crate::types::{DataEvent, HostHttpRequest as HttpRequest, HostHttpResponse as HttpResponse};
 
 #[link(wasm_import_module = "flowbot")]
 unsafe extern "C" {
@@ -94,42 +90,6 @@ pub(super) fn kv_delete(key: &str) -> Result<(), String> {
     let (ptr, len) = raw(key.as_bytes());
     // SAFETY: as above.
     status(unsafe { host_kv_delete(ptr, len) }, "kv_delete")
-}
-
-/// An HTTP request for [`http_request`](super::http_request).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct HttpRequest {
-    /// `GET`, `POST`, ...
-    pub method: String,
-    /// The absolute URL.
-    pub url: String,
-    /// Request headers.
-    pub headers: BTreeMap<String, String>,
-    /// Request body.
-    #[serde(serialize_with = "as_base64")]
-    pub body: Vec<u8>,
-}
-
-/// The host's answer to an [`HttpRequest`].
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct HttpResponse {
-    /// HTTP status code.
-    pub status: u16,
-    /// Response headers.
-    pub headers: BTreeMap<String, String>,
-    /// Response body (decoded from the wire's base64).
-    #[serde(deserialize_with = "from_base64")]
-    pub body: Vec<u8>,
-}
-
-fn as_base64<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&STANDARD.encode(bytes))
-}
-
-fn from_base64<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    STANDARD.decode(text).map_err(serde::de::Error::custom)
 }
 
 pub(super) fn http_request(request: &HttpRequest) -> Result<HttpResponse, String> {

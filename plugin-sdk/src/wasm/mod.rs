@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::types::DataEvent;
 
-pub use imports::{HttpRequest, HttpResponse};
+pub use crate::types::{HostHttpRequest as HttpRequest, HostHttpResponse as HttpResponse};
 
 thread_local! {
     static CONFIG: RefCell<Value> = const { RefCell::new(Value::Null) };
