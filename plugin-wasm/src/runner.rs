@@ -67,21 +67,13 @@ impl WasmRunner {
         self
     }
 
-    fn loaded(&self, plugin: &str) -> Result<Arc<Loaded>, RunnerError> {
+    /// The loaded plugin; one lock, no allocation on success.
+    fn loaded(&self) -> Result<Arc<Loaded>, RunnerError> {
         self.loaded
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| RunnerError::new(plugin, RunnerErrorKind::NotLoaded))
-    }
-
-    fn name(&self) -> String {
-        self.loaded
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|l| l.template.plugin.name.to_string())
-            .unwrap_or_else(|| "<not loaded>".into())
+            .ok_or_else(|| RunnerError::new("<not loaded>", RunnerErrorKind::NotLoaded))
     }
 }
 
@@ -168,7 +160,7 @@ impl Runner for WasmRunner {
     }
 
     async fn start(&self, config: &Value) -> Result<(), RunnerError> {
-        let loaded = self.loaded(&self.name())?;
+        let loaded = self.loaded()?;
         let name = loaded.template.plugin.name.clone();
         if loaded.phase.load(Ordering::SeqCst) != LOADED {
             return Err(other(&name, "already started".into()));
@@ -192,7 +184,7 @@ impl Runner for WasmRunner {
     }
 
     async fn stop(&self, drain: Duration) -> Result<(), RunnerError> {
-        let loaded = self.loaded(&self.name())?;
+        let loaded = self.loaded()?;
         loaded.phase.store(STOPPING, Ordering::SeqCst);
         if !loaded.pool.close(drain).await {
             // Calls still running past the drain deadline are interrupted at
@@ -203,7 +195,7 @@ impl Runner for WasmRunner {
     }
 
     async fn call(&self, function: &str, params: &RawValue) -> Result<Box<RawValue>, RunnerError> {
-        let loaded = self.loaded(&self.name())?;
+        let loaded = self.loaded()?;
         let fail = |kind| loaded.fail(Some(function), kind);
         match loaded.phase.load(Ordering::SeqCst) {
             STARTED => {}
@@ -235,7 +227,7 @@ impl Runner for WasmRunner {
     }
 
     async fn health(&self) -> Result<HealthStatus, RunnerError> {
-        let loaded = self.loaded(&self.name())?;
+        let loaded = self.loaded()?;
         let uptime = loaded
             .started_at
             .lock()

@@ -23,7 +23,8 @@ pub(crate) fn leak(bytes: Vec<u8>) -> (i32, i32) {
     (ptr as i32, len as i32)
 }
 
-/// Takes back ownership of a buffer this module handed out.
+/// Takes back ownership of a buffer this module handed out (including the
+/// ones the host filled with an import's result, which it got from `alloc`).
 pub(crate) fn take(ptr: i32, len: i32) -> Vec<u8> {
     let capacity = BUFFERS.with(|b| b.borrow_mut().remove(&(ptr as u32 as usize)));
     match capacity {
@@ -38,11 +39,6 @@ pub(crate) fn take(ptr: i32, len: i32) -> Vec<u8> {
         },
         _ => Vec::new(),
     }
-}
-
-/// Reads a buffer the host filled (not one of ours): copies it out.
-pub(crate) fn read(ptr: i32, len: i32) -> Vec<u8> {
-    take(ptr, len)
 }
 
 /// Packs a pointer and length into the ABI's `i64`.

@@ -41,7 +41,7 @@ fn owned(packed: i64, import: &str) -> Result<Option<Vec<u8>>, String> {
             Ok(Some(if len == 0 {
                 Vec::new()
             } else {
-                abi::read(ptr, len)
+                abi::take(ptr, len)
             }))
         }
     }
