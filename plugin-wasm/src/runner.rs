@@ -202,28 +202,20 @@ impl Runner for WasmRunner {
             LOADED => return Err(fail(RunnerErrorKind::NotStarted)),
             _ => return Err(fail(RunnerErrorKind::Stopped)),
         }
-        let mut lease = match loaded.pool.acquire().await {
+        let lease = match loaded.pool.acquire().await {
             Ok(lease) => lease,
             Err(AcquireError::Exhausted(waited)) => {
                 return Err(fail(RunnerErrorKind::PoolExhausted(waited)));
             }
             Err(AcquireError::Closed) => return Err(fail(RunnerErrorKind::Stopped)),
         };
-        let run = loaded.run(&mut lease, function, params.get().as_bytes());
-        match tokio::time::timeout(loaded.timeout, run).await {
-            Ok(Ok(result)) => {
-                lease.release();
-                Ok(result)
-            }
-            Ok(Err(failure)) => {
-                if !failure.poisoned {
-                    lease.release();
-                }
-                Err(fail(failure.kind))
-            }
-            // The interrupted instance is dropped with the lease.
-            Err(_) => Err(fail(RunnerErrorKind::Timeout(loaded.timeout))),
-        }
+        let params = params.get().as_bytes();
+        loaded
+            .on_instance(lease, async |instance| {
+                instance.call(function, params).await
+            })
+            .await
+            .map_err(fail)
     }
 
     async fn health(&self) -> Result<HealthStatus, RunnerError> {
@@ -249,26 +241,13 @@ impl Runner for WasmRunner {
             });
         }
         let ready = match loaded.pool.acquire().await {
-            Ok(mut lease) => {
-                let check = loaded.check_ready(&mut lease);
-                match tokio::time::timeout(loaded.timeout, check).await {
-                    Ok(Ok(ready)) => {
-                        lease.release();
-                        ready
-                    }
-                    Ok(Err(failure)) => {
-                        if !failure.poisoned {
-                            lease.release();
-                        }
-                        loaded.fail(Some("is_ready"), failure.kind);
-                        false
-                    }
-                    Err(_) => {
-                        loaded.fail(Some("is_ready"), RunnerErrorKind::Timeout(loaded.timeout));
-                        false
-                    }
-                }
-            }
+            Ok(lease) => loaded
+                .on_instance(lease, async |instance| instance.is_ready().await)
+                .await
+                .unwrap_or_else(|kind| {
+                    loaded.fail(Some("is_ready"), kind);
+                    false
+                }),
             // Every instance is busy serving calls: the plugin is alive.
             Err(AcquireError::Exhausted(_)) => true,
             Err(AcquireError::Closed) => false,
@@ -282,35 +261,42 @@ impl Runner for WasmRunner {
 }
 
 impl Loaded {
-    /// Runs `function` on the lease's instance, creating (and initialising)
-    /// one first when the lease has none.
-    async fn run(
+    /// Runs `op` on the lease's instance (creating and initialising one when
+    /// the lease has none), bounded by the execution timeout. The instance
+    /// goes back to the pool only if `op` succeeded or failed cleanly; one
+    /// that trapped, broke the protocol or timed out is dropped with the lease.
+    async fn on_instance<T>(
         &self,
-        lease: &mut Lease,
-        function: &str,
-        params: &[u8],
-    ) -> Result<Box<RawValue>, Failure> {
-        let instance = self.instance(lease).await?;
-        instance.call(function, params).await
-    }
-
-    async fn check_ready(&self, lease: &mut Lease) -> Result<bool, Failure> {
-        self.instance(lease).await?.is_ready().await
-    }
-
-    async fn instance<'a>(&self, lease: &'a mut Lease) -> Result<&'a mut PluginInstance, Failure> {
-        let instance = match lease.instance.take() {
-            Some(instance) => instance,
-            None => {
-                let config = self
-                    .config
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                PluginInstance::create(&self.template, &config).await?
-            }
+        mut lease: Lease,
+        op: impl AsyncFnOnce(&mut PluginInstance) -> Result<T, Failure>,
+    ) -> Result<T, RunnerErrorKind> {
+        let run = async {
+            let instance = match lease.instance.take() {
+                Some(instance) => instance,
+                None => {
+                    let config = self
+                        .config
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    PluginInstance::create(&self.template, &config).await?
+                }
+            };
+            op(lease.instance.insert(instance)).await
         };
-        Ok(lease.instance.insert(instance))
+        match tokio::time::timeout(self.timeout, run).await {
+            Ok(Ok(value)) => {
+                lease.release();
+                Ok(value)
+            }
+            Ok(Err(failure)) => {
+                if !failure.poisoned {
+                    lease.release();
+                }
+                Err(failure.kind)
+            }
+            Err(_) => Err(RunnerErrorKind::Timeout(self.timeout)),
+        }
     }
 
     /// Records `kind` as the last error and returns it as a [`RunnerError`].
