@@ -1,8 +1,32 @@
-//! The external-process (gRPC) plugin runner.
+//! The gRPC plugin runner: plugins that are external executables, spoken to
+//! over gRPC with hashicorp/go-plugin's protocol.
 //!
-//! This crate will own `GrpcRunner`, the [`plugin_core::Runner`] that launches a
-//! plugin binary and speaks hashicorp/go-plugin's protocol to it: the
-//! handshake line, the tonic channel over a unix or TCP socket, the
-//! `PluginService` calls, the `HostService` callbacks served through the
-//! go-plugin broker, log forwarding, and the process lifecycle (drain,
-//! controller shutdown, kill, exit notification).
+//! This crate owns the host half of that protocol:
+//! - `process`: starting the executable (own process group, parent-death
+//!   signal, one launcher thread) and noticing its exit at once;
+//! - `launch`: checksum, go-plugin's environment and handshake line, the
+//!   tonic channel and the `grpc.health.v1` check;
+//! - `broker`: `HostService` offered to the plugin through go-plugin's
+//!   `GRPCBroker` (`host_service` serves it from the runner's
+//!   [`HostApi`](plugin_core::HostApi));
+//! - `functions`: how runner calls map to `PluginService` RPCs;
+//! - `logs` and `stdio`: the plugin's stderr, stdout and go-plugin stdio
+//!   stream forwarded to `tracing`, tagged with the plugin name;
+//! - [`GrpcRunner`]: the [`Runner`](plugin_core::Runner) tying them together,
+//!   with draining, `GRPCController.Shutdown`, a grace period and a kill.
+//!
+//! A plugin written with go-plugin in Go, with this workspace's SDK, or by
+//! hand in any gRPC language loads unchanged. Unix only.
+
+mod broker;
+mod error;
+mod functions;
+mod host_service;
+mod launch;
+mod logs;
+mod process;
+mod runner;
+mod stdio;
+
+pub use error::LaunchError;
+pub use runner::{GrpcRunner, PluginExit};

@@ -2,30 +2,23 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+#[path = "../../test-support/examples.rs"]
+mod examples;
+use examples::workspace;
 
 /// The hello-wasm example folder, with its module built (once per process).
 fn hello_wasm() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let output = Command::new(cargo)
-            .args(["run", "--quiet", "--package", "xtask", "--", "examples"])
-            .current_dir(workspace())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "cargo xtask examples failed: {output:?}"
-        );
-    });
+    examples::built();
     workspace().join("examples/plugins/hello-wasm")
+}
+
+/// The hello-grpc example folder, with its binary built (once per process).
+fn hello_grpc() -> PathBuf {
+    examples::built();
+    workspace().join("examples/plugins/hello-grpc")
 }
 
 fn pluginctl(args: &[&str]) -> Output {
@@ -138,6 +131,68 @@ fn a_module_that_is_not_there_is_a_clear_error() {
     let stderr = text(&output.stderr);
     assert!(
         stderr.contains("plugin ghost: cannot read module") && stderr.contains("ghost.wasm"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn calls_a_grpc_plugin_exactly_like_a_wasm_one() {
+    let plugin = hello_grpc();
+    let plugin = plugin.to_str().unwrap();
+    // Host callbacks: config through get_config, the count through KV.
+    let output = pluginctl(&[
+        "call",
+        plugin,
+        "greet",
+        r#"{"name":"Ada"}"#,
+        "--config",
+        r#"{"greeting":"Hi"}"#,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        text(&output.stdout),
+        "{\"text\":\"Hi, Ada!\",\"total\":1}\n"
+    );
+
+    let output = pluginctl(&["call", plugin, "command", r#"{"content":"hello Zoe"}"#]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(text(&output.stdout), "{\"text\":\"Hello, Zoe!\"}\n");
+
+    let output = pluginctl(&["call", plugin, "help"]);
+    assert!(output.status.success(), "{output:?}");
+    let help: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(help["hello"].is_array());
+
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["call", plugin, "nope"],
+            "error: plugin hello-grpc: call nope: unsupported by plugin",
+        ),
+        (
+            &["call", plugin, "command", r#"{"content":"dance"}"#],
+            "error: plugin hello-grpc: call command: unknown command \"dance\"",
+        ),
+        (
+            &["call", plugin, "greet", "--config", r#"{"greeting":""}"#],
+            "config does not match config_schema: /greeting",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = pluginctl(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn error_causes_are_not_repeated() {
+    let output = pluginctl(&["call", "/nonexistent", "greet"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
         "{stderr}"
     );
 }

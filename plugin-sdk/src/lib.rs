@@ -1,10 +1,11 @@
 //! The plugin author's SDK.
 //!
 //! This crate owns both halves of writing a plugin in Rust:
-//! - **wasm plugins** ([`wasm`], compiled only for `wasm32` targets): the
+//! - **wasm plugins** (`wasm`, compiled only for `wasm32` targets): the
 //!   guest ABI exports, a one-line way to export a typed function, and typed
 //!   wrappers around the `flowbot` host imports (`docs/wasm-abi.md`);
-//! - **gRPC plugins** (to come): a `Module` trait and a `serve` function
+//! - **gRPC plugins** ([`grpc`], compiled for every other target): a
+//!   [`Module`](grpc::Module) trait and a [`serve`](grpc::serve) function
 //!   implementing go-plugin's server side, with a typed host client.
 //!
 //! Shared wire shapes come from [`plugin_types`], re-exported as [`types`].
@@ -25,6 +26,11 @@
 
 pub use plugin_types as types;
 
+mod level;
+pub use level::Level;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod grpc;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 

@@ -37,24 +37,26 @@ pub struct HostHttpResponse {
     pub body: Vec<u8>,
 }
 
-/// Bytes as standard base64 text, as Go's `encoding/json` writes `[]byte`.
-mod base64_bytes {
+/// Bytes as standard base64 text, as Go's `encoding/json` writes `[]byte`:
+/// use with `#[serde(with = "plugin_types::http::base64_bytes")]`. `null`
+/// reads as no bytes.
+pub mod base64_bytes {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
 
-    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    /// Writes `bytes` as base64 text.
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&STANDARD.encode(bytes))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<u8>, D::Error> {
+    /// Reads base64 text (or `null`) as bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         match Option::<String>::deserialize(deserializer)? {
             None => Ok(Vec::new()),
             Some(text) => STANDARD
                 .decode(text)
-                .map_err(|e| D::Error::custom(format!("body is not base64: {e}"))),
+                .map_err(|e| D::Error::custom(format!("not base64: {e}"))),
         }
     }
 }

@@ -4,36 +4,21 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::path::Path;
+use std::sync::Arc;
 
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
 use plugin_wasm::WasmRunner;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+#[path = "../../test-support/examples.rs"]
+mod examples;
+use examples::workspace;
 
-/// Builds the Rust guests once per test process (with `cargo xtask
-/// examples`, the one place that knows how); returns their folder.
+/// The folder of the built wasm guests.
 fn guests() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let output = Command::new(cargo)
-            .args(["run", "--quiet", "--package", "xtask", "--", "examples"])
-            .current_dir(workspace())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "cargo xtask examples failed: {output:?}"
-        );
-        PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
-    })
+    &examples::built().wasm
 }
 
 struct Plugin {

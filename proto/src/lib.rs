@@ -7,9 +7,16 @@
 //! broker, the process controller and stdio forwarding). Health checking uses
 //! the standard `grpc.health.v1` service from `tonic-health`.
 //!
+//! [`handshake`] holds go-plugin's process handshake as flowbot configures
+//! it (magic cookie, versions, the line a plugin prints), shared by host and
+//! SDK; [`transport::connect`] opens a channel to the address it names.
+//!
 //! The generated code is checked in under `src/gen`, so building needs no
 //! `protoc`. After editing a `.proto` file run `cargo xtask codegen`; CI runs
 //! `cargo xtask codegen --check` to catch stale code.
+
+pub mod handshake;
+pub mod transport;
 
 /// flowbot's plugin protocol: `PluginService`, `HostService` and their messages.
 pub mod flowbot {

@@ -7,7 +7,9 @@
 //!   checked-in code differs (CI runs this).
 //! - `examples`: builds the wasm guests (the example plugins and the test
 //!   guests) for `wasm32-wasip1`, adding the target with rustup if it is
-//!   missing, and installs each example's module into its plugin folder.
+//!   missing, and the gRPC plugin binaries for the host; installs each
+//!   example's module or binary into its plugin folder, and prints the two
+//!   output folders as `wasm32-wasip1=DIR` and `host=DIR`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -105,32 +107,69 @@ const WASM_GUESTS: [(&str, &str, Option<&str>); 2] = [
 
 const WASM_TARGET: &str = "wasm32-wasip1";
 
+/// gRPC plugin binaries: (package, example folder to install into).
+const GRPC_BINARIES: [(&str, Option<&str>); 2] = [
+    ("hello-grpc", Some("examples/plugins/hello-grpc")),
+    ("raw-grpc-plugin", None),
+];
+
 fn examples() -> Result<()> {
     let root = workspace_root();
     ensure_wasm_target()?;
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+
+    let wasm_packages = WASM_GUESTS.map(|(package, _, _)| package);
+    cargo_build(&root, Some(WASM_TARGET), &wasm_packages)?;
+    let wasm_dir = target_dir.join(WASM_TARGET).join("debug");
+    for (_, module, folder) in WASM_GUESTS {
+        if let Some(folder) = folder {
+            install(&wasm_dir.join(module), &root.join(folder).join(module))?;
+        }
+    }
+
+    let grpc_packages = GRPC_BINARIES.map(|(package, _)| package);
+    cargo_build(&root, None, &grpc_packages)?;
+    let host_dir = target_dir.join("debug");
+    for (binary, folder) in GRPC_BINARIES {
+        if let Some(folder) = folder {
+            install(&host_dir.join(binary), &root.join(folder).join(binary))?;
+        }
+    }
+    println!("{WASM_TARGET}={}", wasm_dir.display());
+    println!("host={}", host_dir.display());
+    Ok(())
+}
+
+fn cargo_build(root: &Path, target: Option<&str>, packages: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
-    build
-        .current_dir(&root)
-        .args(["build", "--quiet", "--target", WASM_TARGET]);
-    for (package, _, _) in WASM_GUESTS {
+    build.current_dir(root).args(["build", "--quiet"]);
+    if let Some(target) = target {
+        build.args(["--target", target]);
+    }
+    for package in packages {
         build.args(["--package", package]);
     }
     let status = build.status().context("running cargo build")?;
     if !status.success() {
-        bail!("building the wasm guests failed");
+        bail!("building {} failed", packages.join(", "));
     }
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join(WASM_TARGET)
-        .join("debug");
-    for (_, module, folder) in WASM_GUESTS {
-        if let Some(folder) = folder {
-            std::fs::copy(target_dir.join(module), root.join(folder).join(module))
-                .with_context(|| format!("installing {module} into {folder}"))?;
-        }
-    }
-    println!("{}", target_dir.display());
+    Ok(())
+}
+
+/// Copies `from` to `to` through a temporary file and a rename, so a process
+/// running the old `to` (tests run in parallel) is never disturbed and never
+/// sees a half-written file.
+fn install(from: &Path, to: &Path) -> Result<()> {
+    let folder = to.parent().unwrap_or(Path::new("."));
+    let temporary = tempfile::NamedTempFile::new_in(folder)
+        .with_context(|| format!("creating a file in {}", folder.display()))?;
+    std::fs::copy(from, temporary.path())
+        .with_context(|| format!("copying {} into {}", from.display(), folder.display()))?;
+    temporary
+        .persist(to)
+        .with_context(|| format!("installing {}", to.display()))?;
     Ok(())
 }
 

@@ -42,18 +42,7 @@ pub fn get_config(key: &str) -> Result<Option<String>, String> {
     imports::get_config(key)
 }
 
-/// Log severity for [`log`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Debugging detail.
-    Debug = 0,
-    /// Normal operation.
-    Info = 1,
-    /// Something unexpected, handled.
-    Warn = 2,
-    /// A failure.
-    Error = 3,
-}
+pub use crate::Level;
 
 /// Writes a log line through the host, tagged with the plugin's name.
 pub fn log(level: Level, message: &str) {

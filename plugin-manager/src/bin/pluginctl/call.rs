@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use plugin_core::{Manifest, MemoryHost, Runner, RuntimeKind, yaml};
+use plugin_grpc::GrpcRunner;
 use plugin_wasm::WasmRunner;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -28,7 +29,7 @@ pub(crate) struct Args {
     config: Option<String>,
 }
 
-/// How long `stop` lets the call's instance wind down.
+/// How long `stop` lets the call's instance (or process) wind down.
 const STOP_DRAIN: Duration = Duration::from_secs(5);
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -46,16 +47,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let host = Arc::new(MemoryHost::new(&manifest.name, config.clone()));
         let runner: Box<dyn Runner> = match manifest.runtime {
             RuntimeKind::Wasm => Box::new(WasmRunner::new(host)),
-            RuntimeKind::Grpc => bail!(
-                "plugin {}: `call` does not run gRPC plugins yet",
-                manifest.name
-            ),
+            RuntimeKind::Grpc => Box::new(GrpcRunner::new(host)),
         };
         runner.load(&manifest).await?;
         runner.start(&config).await?;
         let result = runner.call(&args.function, &params).await;
         runner.stop(STOP_DRAIN).await?;
-        Ok(result?)
+        anyhow::Ok(result?)
     })?;
     println!("{}", result.get());
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,120 @@
+//! An example gRPC plugin built with `plugin-sdk`: the same chat module as
+//! `hello-wasm` (it says hello, uses its configuration, keeps a count in the
+//! host's KV store and emits an event per greeting), run as a separate
+//! process and reaching its host through go-plugin's broker.
+//!
+//! Build it with `cargo xtask examples` (which also installs it next to its
+//! `plugin.yaml`) and call it with
+//! `pluginctl call examples/plugins/hello-grpc greet '{"name":"Ada"}'`.
+
+use std::collections::HashMap;
+
+use plugin_sdk::Level;
+use plugin_sdk::grpc::{self, HostCallError, Module, ModuleError};
+use plugin_sdk::types::DataEvent;
+use serde_json::{Value, json};
+
+struct Hello;
+
+fn failed(error: HostCallError) -> ModuleError {
+    ModuleError::Failed(error.to_string())
+}
+
+impl Hello {
+    /// The ability operation `greeting/greet`.
+    async fn greet(&self, params: &Value) -> Result<Value, ModuleError> {
+        let host = grpc::host().map_err(failed)?;
+        let greeting = host
+            .get_config("greeting")
+            .await
+            .map_err(failed)?
+            .unwrap_or_else(|| "Hello".to_owned());
+        let name = match params.get("name").and_then(Value::as_str) {
+            Some(name) if !name.is_empty() => name.to_owned(),
+            _ => "world".to_owned(),
+        };
+        let total = count().await? + 1;
+        host.kv_set("greetings", total.to_string().as_bytes())
+            .await
+            .map_err(failed)?;
+        host.emit_event(&DataEvent {
+            event_type: "greeting.sent".into(),
+            capability: "greeting".into(),
+            operation: "greet".into(),
+            entity_id: name.clone(),
+            data: json!({ "total": total })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            ..DataEvent::default()
+        })
+        .await
+        .map_err(failed)?;
+        host.log(
+            Level::Info,
+            &format!("greeted {name} (#{total})"),
+            HashMap::new(),
+        )
+        .await
+        .map_err(failed)?;
+        Ok(json!({ "text": format!("{greeting}, {name}!"), "total": total }))
+    }
+}
+
+/// Greetings so far, from the host's KV store.
+async fn count() -> Result<u64, ModuleError> {
+    let stored = grpc::host()
+        .map_err(failed)?
+        .kv_get("greetings")
+        .await
+        .map_err(failed)?;
+    Ok(stored
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(0))
+}
+
+#[grpc::async_trait]
+impl Module for Hello {
+    async fn help(&self) -> Result<Value, ModuleError> {
+        Ok(json!({
+            "hello": ["hello [name] - greets you", "count - greetings so far"]
+        }))
+    }
+
+    async fn command(&self, _ctx: Value, content: Value) -> Result<Value, ModuleError> {
+        let text = content.as_str().unwrap_or_default().trim().to_owned();
+        let (verb, rest) = text
+            .split_once(' ')
+            .map_or((text.as_str(), ""), |(a, b)| (a, b.trim()));
+        let reply = match verb {
+            "hello" => self.greet(&json!({ "name": rest })).await?["text"].clone(),
+            "count" => json!(format!("{} greetings so far", count().await?)),
+            _ => {
+                return Err(ModuleError::Failed(format!(
+                    "unknown command {text:?}; try `hello`"
+                )));
+            }
+        };
+        Ok(json!({ "text": reply }))
+    }
+
+    async fn ability_call(&self, operation: &str, params: Value) -> Result<Value, ModuleError> {
+        match operation {
+            "greet" => self.greet(&params).await,
+            _ => Err(ModuleError::Unsupported),
+        }
+    }
+
+    async fn call(&self, function: &str, params: Value) -> Result<Value, ModuleError> {
+        match function {
+            "greet" => self.greet(&params).await,
+            _ => Err(ModuleError::Unsupported),
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), grpc::ServeError> {
+    grpc::serve(Hello).await
+}

@@ -1,0 +1,57 @@
+//! Why a gRPC plugin could not be loaded.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A failure between "run this binary" and "the plugin answers": reported
+/// inside a [`RunnerError`](plugin_core::RunnerError) that names the plugin.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaunchError {
+    /// The executable does not match `grpc.checksum`; it was not run.
+    #[error("{}: checksum mismatch: the manifest expects {expected}, the file is {actual}; not run", binary.display())]
+    ChecksumMismatch {
+        /// The executable.
+        binary: PathBuf,
+        /// What `grpc.checksum` says.
+        expected: String,
+        /// What the file hashes to.
+        actual: String,
+    },
+    /// The executable could not be read or started.
+    #[error("cannot run {}: {source}", binary.display())]
+    Spawn {
+        /// The executable.
+        binary: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Nothing was printed on stdout within the start timeout.
+    #[error("no go-plugin handshake on stdout within {}", plugin_types::duration::format(*.0))]
+    HandshakeTimeout(Duration),
+    /// The process exited before printing its handshake.
+    #[error("exited ({status}) before the go-plugin handshake")]
+    ExitedBeforeHandshake {
+        /// How it ended.
+        status: String,
+    },
+    /// The first line on stdout is not a handshake this host accepts.
+    #[error("bad handshake {line:?}: {reason}")]
+    BadHandshake {
+        /// What the plugin printed.
+        line: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The plugin's socket did not accept a gRPC connection.
+    #[error("cannot connect to {address}: {reason}")]
+    Connect {
+        /// The socket path or `host:port` from the handshake.
+        address: String,
+        /// The transport's error.
+        reason: String,
+    },
+    /// The plugin's `grpc.health.v1` service says it is not serving.
+    #[error("health check of service \"plugin\" failed: {0}")]
+    Unhealthy(String),
+}

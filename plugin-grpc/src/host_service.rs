@@ -1,0 +1,150 @@
+//! `HostService`: the plugin's callbacks into its host, served over the
+//! go-plugin broker and backed by the runner's [`HostApi`].
+//!
+//! Host failures travel in the responses' `error` fields where the message
+//! has one (as flowbot's host does); `KVSet`, `KVDelete` and `EmitEvent`,
+//! which answer `Empty`, fail with a gRPC status instead of pretending to
+//! succeed (flowbot drops those errors).
+
+use std::sync::Arc;
+
+use plugin_core::{HostApi, HostError, HostHttpRequest, LogLevel};
+use plugin_types::DataEvent;
+use proto::flowbot::plugin as pb;
+use tonic::{Request, Response, Status};
+
+/// Serves one plugin's host callbacks.
+pub(crate) struct HostServiceImpl {
+    plugin: Arc<str>,
+    host: Arc<dyn HostApi>,
+}
+
+impl HostServiceImpl {
+    pub(crate) fn new(plugin: Arc<str>, host: Arc<dyn HostApi>) -> Self {
+        Self { plugin, host }
+    }
+}
+
+fn status(error: HostError) -> Status {
+    match error {
+        HostError::PermissionDenied(_) => Status::permission_denied(error.to_string()),
+        HostError::InvalidRequest(_) => Status::invalid_argument(error.to_string()),
+        _ => Status::internal(error.to_string()),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::host_service_server::HostService for HostServiceImpl {
+    async fn get_config(
+        &self,
+        request: Request<pb::GetConfigRequest>,
+    ) -> Result<Response<pb::GetConfigResponse>, Status> {
+        let response = match self.host.get_config(&request.get_ref().key).await {
+            Ok(value) => pb::GetConfigResponse {
+                value: value.unwrap_or_default(),
+                error: String::new(),
+            },
+            Err(e) => pb::GetConfigResponse {
+                value: String::new(),
+                error: e.to_string(),
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn log(&self, request: Request<pb::LogRequest>) -> Result<Response<()>, Status> {
+        let request = request.into_inner();
+        let level = request.level.parse().unwrap_or(LogLevel::Info);
+        let fields = request.fields.into_iter().collect();
+        self.host.log(level, &request.message, &fields);
+        Ok(Response::new(()))
+    }
+
+    async fn kv_get(
+        &self,
+        request: Request<pb::KvGetRequest>,
+    ) -> Result<Response<pb::KvGetResponse>, Status> {
+        let response = match self.host.kv_get(&request.get_ref().key).await {
+            Ok(value) => pb::KvGetResponse {
+                value: value.unwrap_or_default(),
+                error: String::new(),
+            },
+            Err(e) => pb::KvGetResponse {
+                value: Vec::new(),
+                error: e.to_string(),
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn kv_set(&self, request: Request<pb::KvSetRequest>) -> Result<Response<()>, Status> {
+        let request = request.get_ref();
+        self.host
+            .kv_set(&request.key, &request.value)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(()))
+    }
+
+    async fn kv_delete(
+        &self,
+        request: Request<pb::KvDeleteRequest>,
+    ) -> Result<Response<()>, Status> {
+        self.host
+            .kv_delete(&request.get_ref().key)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(()))
+    }
+
+    async fn http_request(
+        &self,
+        request: Request<pb::HttpCallRequest>,
+    ) -> Result<Response<pb::HttpCallResponse>, Status> {
+        let request = request.into_inner();
+        let request = HostHttpRequest {
+            method: request.method,
+            url: request.url,
+            headers: request.headers.into_iter().collect(),
+            body: request.body,
+        };
+        let response = match self.host.http_request(request).await {
+            Ok(response) => pb::HttpCallResponse {
+                status: i32::from(response.status),
+                headers: response.headers.into_iter().collect(),
+                body: response.body,
+                error: String::new(),
+            },
+            Err(e) => pb::HttpCallResponse {
+                error: e.to_string(),
+                ..Default::default()
+            },
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn emit_event(
+        &self,
+        request: Request<pb::EmitEventRequest>,
+    ) -> Result<Response<()>, Status> {
+        let request = request.into_inner();
+        let mut event: DataEvent = if request.payload.trim().is_empty() {
+            DataEvent::default()
+        } else {
+            serde_json::from_str(&request.payload)
+                .map_err(|e| Status::invalid_argument(format!("payload is not a DataEvent: {e}")))?
+        };
+        if event.event_type.is_empty() {
+            event.event_type = request.event_type;
+        }
+        if event.source.is_empty() {
+            event.source = if request.source.is_empty() {
+                self.plugin.to_string()
+            } else {
+                request.source
+            };
+        }
+        self.host.emit_event(event).await.map_err(status)?;
+        Ok(Response::new(()))
+    }
+}

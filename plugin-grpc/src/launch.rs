@@ -1,0 +1,222 @@
+//! From a manifest's `grpc:` section to a healthy gRPC channel: checksum,
+//! spawn with go-plugin's environment, handshake, connect, health check.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use plugin_core::manifest::Checksum;
+use proto::handshake::{self, HandshakeLine};
+use sha2::{Digest as _, Sha256};
+use tokio::io::BufReader;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::error::LaunchError;
+use crate::logs::{self, Stream};
+use crate::process::PluginProcess;
+
+/// What to run, and for how long to wait for it.
+pub(crate) struct LaunchSpec<'a> {
+    pub(crate) plugin: &'a Arc<str>,
+    pub(crate) binary: &'a Path,
+    pub(crate) args: &'a [String],
+    pub(crate) dir: &'a Path,
+    pub(crate) checksum: Option<&'a Checksum>,
+    pub(crate) socket_dir: &'a Path,
+    pub(crate) start_timeout: Duration,
+}
+
+/// A plugin process that answered its handshake and health check.
+pub(crate) struct Launched {
+    pub(crate) process: PluginProcess,
+    pub(crate) channel: Channel,
+}
+
+/// Runs the plugin and connects to it. On any error the process is killed
+/// (dropping [`PluginProcess`] does it).
+pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchError> {
+    if let Some(expected) = spec.checksum {
+        verify_checksum(spec.binary, expected).await?;
+    }
+    let socket_dir = spec.socket_dir.to_string_lossy();
+    let versions = handshake::APP_PROTOCOL_VERSION.to_string();
+    let env = [
+        (handshake::MAGIC_COOKIE_KEY, handshake::MAGIC_COOKIE_VALUE),
+        (handshake::ENV_PROTOCOL_VERSIONS, versions.as_str()),
+        (handshake::ENV_UNIX_SOCKET_DIR, &socket_dir),
+        // go-plugin's defaults, for plugins that listen on TCP.
+        (handshake::ENV_MIN_PORT, "10000"),
+        (handshake::ENV_MAX_PORT, "25000"),
+    ];
+    let (process, output) = PluginProcess::spawn(spec.binary, spec.args, spec.dir, &env)
+        .await
+        .map_err(|source| LaunchError::Spawn {
+            binary: spec.binary.to_owned(),
+            source,
+        })?;
+    tokio::spawn(logs::forward(
+        spec.plugin.to_string(),
+        Stream::Stderr,
+        output.stderr,
+    ));
+
+    let mut stdout = BufReader::new(output.stdout);
+    let line = read_handshake(&process, &mut stdout, spec.start_timeout).await?;
+    // Whatever the plugin prints after the handshake is log output.
+    tokio::spawn(logs::forward(
+        spec.plugin.to_string(),
+        Stream::Stdout,
+        stdout,
+    ));
+
+    let handshake = check_handshake(&line)?;
+    let channel = tokio::time::timeout(
+        spec.start_timeout,
+        proto::transport::connect(handshake.network, &handshake.address),
+    )
+    .await
+    .map_err(|_| LaunchError::Connect {
+        address: handshake.address.clone(),
+        reason: "timed out".to_owned(),
+    })?
+    .map_err(|e| LaunchError::Connect {
+        address: handshake.address.clone(),
+        reason: error_chain(&e),
+    })?;
+    check_health(channel.clone(), spec.start_timeout).await?;
+    Ok(Launched { process, channel })
+}
+
+/// Hashes the executable and compares it with `grpc.checksum`.
+async fn verify_checksum(binary: &Path, expected: &Checksum) -> Result<(), LaunchError> {
+    let path = binary.to_owned();
+    let digest = tokio::task::spawn_blocking(move || -> std::io::Result<[u8; 32]> {
+        let mut file = std::fs::File::open(&path)?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)?;
+        Ok(hasher.finalize().into())
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|r| r)
+    .map_err(|source| LaunchError::Spawn {
+        binary: binary.to_owned(),
+        source,
+    })?;
+    let actual = Checksum::sha256(digest);
+    if &actual == expected {
+        Ok(())
+    } else {
+        Err(LaunchError::ChecksumMismatch {
+            binary: binary.to_owned(),
+            expected: expected.to_string(),
+            actual: actual.to_string(),
+        })
+    }
+}
+
+/// Reads the first line of stdout, within the start timeout.
+async fn read_handshake(
+    process: &PluginProcess,
+    stdout: &mut BufReader<tokio::process::ChildStdout>,
+    timeout: Duration,
+) -> Result<String, LaunchError> {
+    let mut line = Vec::new();
+    let read = tokio::time::timeout(timeout, logs::read_bounded_line(stdout, &mut line)).await;
+    match read {
+        Err(_) => Err(LaunchError::HandshakeTimeout(timeout)),
+        Ok(Ok(0) | Err(_)) => {
+            // Stdout closed: the plugin is exiting (or closed stdout, which
+            // is as good as never answering).
+            let status = tokio::time::timeout(Duration::from_secs(2), process.wait())
+                .await
+                .unwrap_or_else(|_| "closed its stdout".to_owned());
+            Err(LaunchError::ExitedBeforeHandshake { status })
+        }
+        Ok(Ok(_)) => Ok(String::from_utf8_lossy(&line).into_owned()),
+    }
+}
+
+/// Checks a handshake line against what this host speaks.
+fn check_handshake(line: &str) -> Result<HandshakeLine, LaunchError> {
+    let bad = |reason: String| LaunchError::BadHandshake {
+        line: line.to_owned(),
+        reason,
+    };
+    let handshake: HandshakeLine = line.parse().map_err(|e| bad(format!("{e}")))?;
+    if handshake.core_version != handshake::CORE_PROTOCOL_VERSION {
+        return Err(bad(format!(
+            "go-plugin core protocol version {} (this host speaks {})",
+            handshake.core_version,
+            handshake::CORE_PROTOCOL_VERSION
+        )));
+    }
+    if handshake.app_version != handshake::APP_PROTOCOL_VERSION {
+        return Err(bad(format!(
+            "plugin protocol version {} (this host speaks {})",
+            handshake.app_version,
+            handshake::APP_PROTOCOL_VERSION
+        )));
+    }
+    if handshake.protocol != "grpc" {
+        return Err(bad(format!(
+            "protocol {:?} is not supported; this host speaks grpc only",
+            handshake.protocol
+        )));
+    }
+    Ok(handshake)
+}
+
+/// Asks `grpc.health.v1` about service `plugin`; a plugin without the health
+/// service is taken as healthy (the handshake already proved it listens).
+async fn check_health(channel: Channel, timeout: Duration) -> Result<(), LaunchError> {
+    let mut client = HealthClient::new(channel);
+    let request = HealthCheckRequest {
+        service: handshake::HEALTH_SERVICE.to_owned(),
+    };
+    match tokio::time::timeout(timeout, client.check(request)).await {
+        Err(_) => Err(LaunchError::Unhealthy("no answer".to_owned())),
+        Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => Ok(()),
+        Ok(Err(status)) => Err(LaunchError::Unhealthy(status.message().to_owned())),
+        Ok(Ok(response)) => match response.into_inner().status() {
+            ServingStatus::Serving => Ok(()),
+            other => Err(LaunchError::Unhealthy(format!(
+                "status {}",
+                other.as_str_name()
+            ))),
+        },
+    }
+}
+
+/// An error and its sources on one line.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handshake_checks_name_what_is_wrong() {
+        assert!(check_handshake("1|1|unix|/s|grpc").is_ok());
+        let message = |line: &str| check_handshake(line).unwrap_err().to_string();
+        assert_eq!(
+            message("1|2|unix|/s|grpc"),
+            "bad handshake \"1|2|unix|/s|grpc\": plugin protocol version 2 (this host speaks 1)"
+        );
+        assert!(message("2|1|unix|/s|grpc").contains("core protocol version 2"));
+        assert!(message("1|1|unix|/s|netrpc").contains("\"netrpc\" is not supported"));
+        assert!(message("Starting up...").contains("not a go-plugin handshake line"));
+    }
+}

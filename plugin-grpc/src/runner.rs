@@ -1,0 +1,491 @@
+//! [`GrpcRunner`]: the [`Runner`] for plugins that are external processes.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use plugin_core::{
+    HealthStatus, HostApi, Manifest, PluginInfo, Runner, RunnerError, RunnerErrorKind,
+};
+use proto::flowbot::plugin as pb;
+use proto::go_plugin::grpc_controller_client::GrpcControllerClient;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+use crate::broker::{HOST_SERVICE_ID, HostBroker};
+use crate::functions::{self, Failure};
+use crate::launch::{LaunchSpec, Launched, launch};
+use crate::process::PluginProcess;
+use crate::stdio;
+
+const LOADED: u8 = 0;
+const STARTED: u8 = 1;
+const STOPPING: u8 = 2;
+
+/// Permits of the in-flight call gate: one per call; `stop` takes them all.
+const MAX_IN_FLIGHT: u32 = u32::MAX >> 3;
+
+/// How a plugin process ended, as published by [`GrpcRunner::exit_watch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginExit {
+    /// How it ended: `exit status 3`, `signal 9 (SIGKILL)`.
+    pub status: String,
+    /// Whether the host asked for it (`stop`), as opposed to a crash.
+    pub expected: bool,
+}
+
+/// Runs one gRPC plugin as a child process, speaking go-plugin's protocol.
+///
+/// `load` checks the executable against `grpc.checksum`, starts it in its
+/// plugin folder, reads its handshake, connects, checks its health and offers
+/// it `HostService` (backed by the [`HostApi`] given to [`GrpcRunner::new`])
+/// through the go-plugin broker. `start` sends `Init` with the configuration.
+/// Calls map to `PluginService` RPCs (the table is in `src/functions.rs`),
+/// each bounded by the call timeout. `stop` drains calls, asks the plugin to
+/// shut down, and kills it after a grace period.
+///
+/// The process never outlives the runner or the host (it runs in its own
+/// process group with a parent-death signal; see `src/process.rs`). When it exits on its own, calls fail with
+/// "plugin NAME exited (STATUS)" and [`GrpcRunner::exit_watch`] reports it.
+pub struct GrpcRunner {
+    host: Arc<dyn HostApi>,
+    start_timeout: Duration,
+    call_timeout: Duration,
+    shutdown_grace: Duration,
+    exit: watch::Sender<Option<PluginExit>>,
+    session: RwLock<Option<Arc<Session>>>,
+}
+
+/// A loaded plugin: its process, connection and state.
+struct Session {
+    name: Arc<str>,
+    client: pb::plugin_service_client::PluginServiceClient<Channel>,
+    channel: Channel,
+    process: PluginProcess,
+    /// `HostService` offered over the plugin's broker; closed before the
+    /// plugin is asked to shut down (as go-plugin does), so its streams end.
+    broker: Mutex<Option<HostBroker>>,
+    phase: AtomicU8,
+    /// Set before `stop` ends the process, so its exit is not a crash.
+    stopping: AtomicBool,
+    calls: Semaphore,
+    started_at: Mutex<Option<Instant>>,
+    last_error: Mutex<Option<String>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Holds the sockets; removed when the session goes.
+    _socket_dir: tempfile::TempDir,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for task in self.tasks.get_mut().unwrap_or_else(|p| p.into_inner()) {
+            task.abort();
+        }
+    }
+}
+
+impl GrpcRunner {
+    /// A runner whose plugin reaches its host through `host`, with the default
+    /// timeouts: 10 s to start, 30 s per call, 2 s of shutdown grace.
+    pub fn new(host: Arc<dyn HostApi>) -> Self {
+        Self {
+            host,
+            start_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(2),
+            exit: watch::Sender::new(None),
+            session: RwLock::new(None),
+        }
+    }
+
+    /// How long the plugin has to print its handshake and answer its first
+    /// health check.
+    pub fn with_start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
+        self
+    }
+
+    /// The deadline of each call (also sent to the plugin as the gRPC
+    /// deadline).
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// How long `stop` waits for the plugin to exit after asking it to,
+    /// before killing it.
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// A receiver that holds `Some(exit)` once the plugin process has exited,
+    /// for a supervisor to act on (`changed().await`, then read it).
+    pub fn exit_watch(&self) -> watch::Receiver<Option<PluginExit>> {
+        self.exit.subscribe()
+    }
+
+    /// The plugin's process id, while it is loaded.
+    pub fn process_id(&self) -> Option<u32> {
+        self.session().ok().and_then(|s| s.process.id())
+    }
+
+    fn session(&self) -> Result<Arc<Session>, RunnerError> {
+        self.session
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| RunnerError::new("<not loaded>", RunnerErrorKind::NotLoaded))
+    }
+}
+
+fn other(plugin: &str, error: impl std::error::Error + Send + Sync + 'static) -> RunnerError {
+    RunnerError::new(plugin, RunnerErrorKind::Other(Box::new(error)))
+}
+
+impl Session {
+    fn record(&self, error: &RunnerError) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+    }
+
+    /// The error for a failed RPC: the exit status if the process is gone
+    /// (or goes within a moment: a broken connection usually means it died).
+    async fn rpc_error(&self, status: tonic::Status, timeout: Duration) -> RunnerErrorKind {
+        use tonic::Code;
+        // A status the plugin sent has no source; one made by the client from
+        // a broken connection carries the transport error.
+        let transport = matches!(status.code(), Code::Unavailable | Code::Cancelled)
+            || std::error::Error::source(&status).is_some();
+        if transport {
+            let exited =
+                tokio::time::timeout(Duration::from_millis(500), self.process.wait()).await;
+            return match exited {
+                Ok(status) => RunnerErrorKind::Exited(status),
+                Err(_) => RunnerErrorKind::Protocol(format!("transport: {}", status.message())),
+            };
+        }
+        match status.code() {
+            Code::Unimplemented => RunnerErrorKind::Unsupported,
+            Code::DeadlineExceeded => RunnerErrorKind::Timeout(timeout),
+            _ => RunnerErrorKind::Plugin(status.message().to_owned()),
+        }
+    }
+}
+
+#[async_trait]
+impl Runner for GrpcRunner {
+    async fn load(&self, manifest: &Manifest) -> Result<PluginInfo, RunnerError> {
+        let name: Arc<str> = manifest.name.as_str().into();
+        let Some(grpc) = &manifest.grpc else {
+            return Err(RunnerError::new(
+                &*name,
+                RunnerErrorKind::Protocol("the manifest has no grpc section".to_owned()),
+            ));
+        };
+        if self
+            .session
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Err(RunnerError::new(
+                &*name,
+                RunnerErrorKind::Protocol("already loaded; use a new runner".to_owned()),
+            ));
+        }
+        // The process runs in the plugin folder: a relative path must not be
+        // resolved against it a second time.
+        let binary = std::path::absolute(&grpc.binary).map_err(|e| other(&name, e))?;
+        let dir = manifest
+            .dir
+            .clone()
+            .or_else(|| grpc.binary.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| ".".into());
+        let socket_dir = tempfile::Builder::new()
+            .prefix("flowbot-plugin-")
+            .tempdir()
+            .map_err(|e| other(&name, e))?;
+        let Launched { process, channel } = launch(&LaunchSpec {
+            plugin: &name,
+            binary: &binary,
+            args: &grpc.args,
+            dir: &dir,
+            checksum: grpc.checksum.as_ref(),
+            socket_dir: socket_dir.path(),
+            start_timeout: self.start_timeout,
+        })
+        .await
+        .map_err(|e| other(&name, e))?;
+
+        let broker = HostBroker::start(
+            channel.clone(),
+            name.clone(),
+            self.host.clone(),
+            socket_dir.path(),
+        )
+        .await
+        .map_err(|e| other(&name, e))?;
+        let stdio = stdio::forward(channel.clone(), name.clone());
+        let client = pb::plugin_service_client::PluginServiceClient::new(channel.clone())
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX);
+
+        let session = Arc::new(Session {
+            name: name.clone(),
+            client,
+            channel,
+            process,
+            broker: Mutex::new(Some(broker)),
+            phase: AtomicU8::new(LOADED),
+            stopping: AtomicBool::new(false),
+            calls: Semaphore::new(MAX_IN_FLIGHT as usize),
+            started_at: Mutex::new(None),
+            last_error: Mutex::new(None),
+            tasks: Mutex::new(vec![stdio]),
+            _socket_dir: socket_dir,
+        });
+        let watcher = watch_exit(&session, self.exit.clone());
+        session
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(watcher);
+        tracing::debug!(plugin = %name, pid = ?session.process.id(), "gRPC plugin loaded");
+        *self.session.write().unwrap_or_else(|p| p.into_inner()) = Some(session);
+        Ok(PluginInfo::from(manifest))
+    }
+
+    async fn start(&self, config: &Value) -> Result<(), RunnerError> {
+        let session = self.session()?;
+        let name = &*session.name;
+        match session.phase.load(Ordering::Acquire) {
+            LOADED => {}
+            STARTED => return Ok(()),
+            _ => return Err(RunnerError::new(name, RunnerErrorKind::Stopped)),
+        }
+        let request = pb::InitRequest {
+            config: config.to_string(),
+            broker_id: HOST_SERVICE_ID,
+        };
+        let mut client = session.client.clone();
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(self.start_timeout);
+        let init = tokio::time::timeout(self.start_timeout, client.init(request)).await;
+        let result = match init {
+            Err(_) => Err(RunnerErrorKind::Timeout(self.start_timeout)),
+            Ok(Err(status)) => Err(session.rpc_error(status, self.start_timeout).await),
+            Ok(Ok(_)) => Ok(()),
+        };
+        if let Err(kind) = result {
+            let error = RunnerError::in_call(name, "init", kind);
+            session.record(&error);
+            return Err(error);
+        }
+        *session.started_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        session.phase.store(STARTED, Ordering::Release);
+        Ok(())
+    }
+
+    async fn stop(&self, drain: Duration) -> Result<(), RunnerError> {
+        let Some(session) = self
+            .session
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return Ok(());
+        };
+        session.phase.store(STOPPING, Ordering::Release);
+        // Drain: every call holds a permit; taking them all waits for them.
+        let drained = tokio::time::timeout(drain, session.calls.acquire_many(MAX_IN_FLIGHT)).await;
+        if drained.is_err() {
+            tracing::warn!(plugin = %session.name, "calls still running after the drain deadline; ending them");
+        }
+        session.calls.close();
+        session.stopping.store(true, Ordering::Release);
+
+        drop(
+            session
+                .broker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        if session.process.exit_status().is_none() {
+            let mut controller = GrpcControllerClient::new(session.channel.clone());
+            let asked = tokio::time::timeout(
+                self.shutdown_grace,
+                controller.shutdown(proto::go_plugin::Empty {}),
+            )
+            .await;
+            if !matches!(asked, Ok(Ok(_))) {
+                tracing::debug!(plugin = %session.name, "no answer to GRPCController.Shutdown");
+            }
+            if tokio::time::timeout(self.shutdown_grace, session.process.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(plugin = %session.name, "did not exit within the grace period; killing it");
+            }
+        }
+        // Kill what is left of the process group (the plugin's own children
+        // included) and wait for the exit to be recorded.
+        session.process.kill();
+        let status = session.process.wait().await;
+        publish(
+            &self.exit,
+            PluginExit {
+                status,
+                expected: true,
+            },
+        );
+        tracing::debug!(plugin = %session.name, "gRPC plugin stopped");
+        Ok(())
+    }
+
+    async fn call(&self, function: &str, params: &RawValue) -> Result<Box<RawValue>, RunnerError> {
+        let session = self.session()?;
+        let fail = |kind| {
+            let error = RunnerError::in_call(&*session.name, function, kind);
+            session.record(&error);
+            error
+        };
+        match session.phase.load(Ordering::Acquire) {
+            STARTED => {}
+            LOADED => return Err(fail(RunnerErrorKind::NotStarted)),
+            _ => return Err(fail(RunnerErrorKind::Stopped)),
+        }
+        let Ok(_permit) = session.calls.try_acquire() else {
+            return Err(fail(RunnerErrorKind::Stopped));
+        };
+        if let Some(status) = session.process.exit_status() {
+            return Err(fail(RunnerErrorKind::Exited(status)));
+        }
+        let mut client = session.client.clone();
+        let mut exit = session.process.exit_watch();
+        let timeout = self.call_timeout;
+        let outcome = tokio::select! {
+            biased;
+            result = tokio::time::timeout(timeout, functions::invoke(&mut client, function, params, timeout)) => result,
+            status = exit.wait_for(Option::is_some) => {
+                let status = status.map(|s| s.clone().unwrap_or_default()).unwrap_or_default();
+                return Err(fail(RunnerErrorKind::Exited(status)));
+            }
+        };
+        let kind = match outcome {
+            Ok(Ok(result)) => return Ok(result),
+            Err(_) => RunnerErrorKind::Timeout(timeout),
+            Ok(Err(Failure::Status(status))) => session.rpc_error(status, timeout).await,
+            Ok(Err(Failure::Plugin(message))) => RunnerErrorKind::Plugin(message),
+            Ok(Err(Failure::Params(message))) => {
+                RunnerErrorKind::Protocol(format!("params do not fit {function}: {message}"))
+            }
+            Ok(Err(Failure::Answer(message))) => RunnerErrorKind::Protocol(message),
+        };
+        Err(fail(kind))
+    }
+
+    async fn health(&self) -> Result<HealthStatus, RunnerError> {
+        let session = self.session()?;
+        let uptime = session
+            .started_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        let last_error = || {
+            session
+                .last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        if let Some(status) = session.process.exit_status() {
+            let error = RunnerError::new(&*session.name, RunnerErrorKind::Exited(status));
+            return Ok(HealthStatus {
+                ready: false,
+                last_error: Some(error.to_string()),
+                uptime,
+            });
+        }
+        let mut client = session.client.clone();
+        let mut request = tonic::Request::new(());
+        request.set_timeout(self.call_timeout);
+        let ready = tokio::time::timeout(self.call_timeout, client.is_ready(request)).await;
+        Ok(match ready {
+            Ok(Ok(answer)) => HealthStatus {
+                ready: answer.into_inner().ready,
+                last_error: last_error(),
+                uptime,
+            },
+            Ok(Err(status)) => {
+                let kind = session.rpc_error(status, self.call_timeout).await;
+                HealthStatus {
+                    ready: false,
+                    last_error: Some(
+                        RunnerError::in_call(&*session.name, "is_ready", kind).to_string(),
+                    ),
+                    uptime,
+                }
+            }
+            Err(_) => HealthStatus {
+                ready: false,
+                last_error: Some(
+                    RunnerError::in_call(
+                        &*session.name,
+                        "is_ready",
+                        RunnerErrorKind::Timeout(self.call_timeout),
+                    )
+                    .to_string(),
+                ),
+                uptime,
+            },
+        })
+    }
+}
+
+/// Publishes the process's exit on `exit`, and logs a crash.
+fn watch_exit(session: &Arc<Session>, exit: watch::Sender<Option<PluginExit>>) -> JoinHandle<()> {
+    let weak = Arc::downgrade(session);
+    let mut process_exit = session.process.exit_watch();
+    let name = session.name.clone();
+    tokio::spawn(async move {
+        let Ok(status) = process_exit
+            .wait_for(Option::is_some)
+            .await
+            .map(|s| s.clone())
+        else {
+            return;
+        };
+        let status = status.unwrap_or_default();
+        let expected = weak
+            .upgrade()
+            .is_none_or(|s| s.stopping.load(Ordering::Acquire));
+        if expected {
+            tracing::debug!(plugin = %name, "plugin exited ({status})");
+        } else {
+            tracing::warn!(plugin = %name, "plugin exited unexpectedly ({status})");
+            if let Some(session) = weak.upgrade() {
+                let error = RunnerError::new(&*name, RunnerErrorKind::Exited(status.clone()));
+                session.record(&error);
+            }
+        }
+        publish(&exit, PluginExit { status, expected });
+    })
+}
+
+/// Records the first exit of the process; later reports of it are the same.
+fn publish(exit: &watch::Sender<Option<PluginExit>>, event: PluginExit) {
+    exit.send_if_modified(|current| {
+        if current.is_some() {
+            return false;
+        }
+        *current = Some(event);
+        true
+    });
+}

@@ -1,0 +1,243 @@
+//! A test plugin that follows go-plugin's protocol by hand, without the
+//! SDK: it shows that any gRPC program printing the handshake line loads.
+//! Its first argument picks a behaviour, most of them hostile:
+//!
+//! - `serve` (default): serves `PluginService` (`Init`, `Command`, `Call`),
+//!   health, `GRPCController` and `GRPCStdio` (no broker);
+//! - `junk`: prints a line of text before the handshake;
+//! - `silent`: never prints a handshake;
+//! - `exit`: exits with status 3 at once;
+//! - `version`: answers with app protocol version 7;
+//! - `netrpc`: answers with protocol `netrpc`;
+//! - `unhealthy`: reports service `plugin` as not serving.
+//!
+//! `Call` functions: `echo` (returns its params), `config` (the config from
+//! `Init`), `pid`, `crash` (aborts mid-call), `hang` (never answers),
+//! `spawn_child` (starts a `sleep` child and returns its pid).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use proto::flowbot::plugin as pb;
+use proto::flowbot::plugin::plugin_service_server::{PluginService, PluginServiceServer};
+use proto::go_plugin::grpc_controller_server::{GrpcController, GrpcControllerServer};
+use proto::go_plugin::grpc_stdio_server::{GrpcStdio, GrpcStdioServer};
+use proto::go_plugin::{Empty, StdioData, stdio_data};
+use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
+use tonic::{Request, Response, Status};
+
+#[derive(Default)]
+struct Raw {
+    config: Mutex<String>,
+}
+
+fn unimplemented<T>() -> Result<Response<T>, Status> {
+    Err(Status::unimplemented("not in the raw plugin"))
+}
+
+#[tonic::async_trait]
+impl PluginService for Raw {
+    async fn init(
+        &self,
+        r: Request<pb::InitRequest>,
+    ) -> Result<Response<pb::InitResponse>, Status> {
+        let config = r.into_inner().config;
+        if config.contains("\"fail_init\"") {
+            return Err(Status::failed_precondition("refusing this config"));
+        }
+        *self.config.lock().unwrap_or_else(|p| p.into_inner()) = config;
+        Ok(Response::new(pb::InitResponse {}))
+    }
+    async fn bootstrap(&self, _: Request<()>) -> Result<Response<()>, Status> {
+        Ok(Response::new(()))
+    }
+    async fn command(
+        &self,
+        r: Request<pb::CommandRequest>,
+    ) -> Result<Response<pb::CommandResponse>, Status> {
+        let r = r.into_inner();
+        Ok(Response::new(pb::CommandResponse {
+            payload: format!(r#"{{"context":{},"content":{}}}"#, r.context, r.content),
+            error: String::new(),
+        }))
+    }
+    async fn form(
+        &self,
+        _: Request<pb::FormRequest>,
+    ) -> Result<Response<pb::FormResponse>, Status> {
+        unimplemented()
+    }
+    async fn rules(&self, _: Request<()>) -> Result<Response<pb::RulesResponse>, Status> {
+        Ok(Response::new(pb::RulesResponse {
+            rules: "not json".to_owned(),
+            error: String::new(),
+        }))
+    }
+    async fn help(&self, _: Request<()>) -> Result<Response<pb::HelpResponse>, Status> {
+        Ok(Response::new(pb::HelpResponse {
+            help: String::new(),
+            error: "no help here".to_owned(),
+        }))
+    }
+    async fn is_ready(&self, _: Request<()>) -> Result<Response<pb::IsReadyResponse>, Status> {
+        Ok(Response::new(pb::IsReadyResponse { ready: true }))
+    }
+    async fn ability_call(
+        &self,
+        _: Request<pb::CallRequest>,
+    ) -> Result<Response<pb::CallResponse>, Status> {
+        unimplemented()
+    }
+    async fn webhook_convert(
+        &self,
+        _: Request<pb::WebhookConvertRequest>,
+    ) -> Result<Response<pb::CallResponse>, Status> {
+        unimplemented()
+    }
+    async fn o_auth_callback(
+        &self,
+        _: Request<pb::OAuthCallbackRequest>,
+    ) -> Result<Response<pb::CallResponse>, Status> {
+        unimplemented()
+    }
+    async fn call(
+        &self,
+        r: Request<pb::FunctionCallRequest>,
+    ) -> Result<Response<pb::CallResponse>, Status> {
+        let r = r.into_inner();
+        let result = match r.function.as_str() {
+            "echo" => r.params,
+            "config" => self
+                .config
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            "pid" => std::process::id().to_string(),
+            "crash" => std::process::abort(),
+            "hang" => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                String::new()
+            }
+            "spawn_child" => match std::process::Command::new("sleep").arg("300").spawn() {
+                Ok(child) => child.id().to_string(),
+                Err(e) => return Err(Status::internal(e.to_string())),
+            },
+            _ => return unimplemented(),
+        };
+        Ok(Response::new(pb::CallResponse {
+            result,
+            error: String::new(),
+        }))
+    }
+    async fn input(
+        &self,
+        _: Request<pb::InputRequest>,
+    ) -> Result<Response<pb::InputResponse>, Status> {
+        unimplemented()
+    }
+    async fn o_auth_authorize(
+        &self,
+        r: Request<pb::OAuthAuthorizeRequest>,
+    ) -> Result<Response<pb::OAuthAuthorizeResponse>, Status> {
+        Ok(Response::new(pb::OAuthAuthorizeResponse {
+            url: format!("https://auth.example/?state={}", r.into_inner().state),
+            error: String::new(),
+        }))
+    }
+}
+
+struct Controller;
+
+#[tonic::async_trait]
+impl GrpcController for Controller {
+    async fn shutdown(&self, _: Request<Empty>) -> Result<Response<Empty>, Status> {
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            std::process::exit(0);
+        });
+        Ok(Response::new(Empty {}))
+    }
+}
+
+struct Stdio;
+
+#[tonic::async_trait]
+impl GrpcStdio for Stdio {
+    type StreamStdioStream = ReceiverStream<Result<StdioData, Status>>;
+
+    async fn stream_stdio(
+        &self,
+        _: Request<()>,
+    ) -> Result<Response<Self::StreamStdioStream>, Status> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let _ = tx
+                .send(Ok(StdioData {
+                    channel: stdio_data::Channel::Stderr as i32,
+                    data: b"raw plugin says hi via stdio\n".to_vec(),
+                }))
+                .await;
+            // Keep the stream open for the life of the process.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            drop(tx);
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let mode = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_owned());
+    if std::env::var("FLOWBOT_PLUGIN").as_deref() != Ok("flowbot-plugin-v1") {
+        eprintln!("run me from a host");
+        std::process::exit(1);
+    }
+    match mode.as_str() {
+        "exit" => std::process::exit(3),
+        "silent" => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return;
+        }
+        _ => {}
+    }
+    let dir = std::env::var("PLUGIN_UNIX_SOCKET_DIR").unwrap_or_else(|_| "/tmp".to_owned());
+    let path = format!("{dir}/raw-{}.sock", std::process::id());
+    let listener = match tokio::net::UnixListener::bind(&path) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("cannot listen on {path}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let (version, protocol) = match mode.as_str() {
+        "version" => (7, "grpc"),
+        "netrpc" => (1, "netrpc"),
+        _ => (1, "grpc"),
+    };
+    if mode == "junk" {
+        println!("Starting up, please wait...");
+    }
+    println!("1|{version}|unix|{path}|{protocol}");
+    eprintln!(r#"{{"@level":"warn","@message":"raw plugin started","@module":"raw"}}"#);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let status = if mode == "unhealthy" {
+        tonic_health::ServingStatus::NotServing
+    } else {
+        tonic_health::ServingStatus::Serving
+    };
+    health.set_service_status("plugin", status).await;
+    let served = tonic::transport::Server::builder()
+        .add_service(PluginServiceServer::new(Raw::default()))
+        .add_service(health_service)
+        .add_service(GrpcControllerServer::new(Controller))
+        .add_service(GrpcStdioServer::new(Stdio))
+        .serve_with_incoming(UnixListenerStream::new(listener))
+        .await;
+    if let Err(e) = served {
+        eprintln!("server failed: {e}");
+        std::process::exit(2);
+    }
+}

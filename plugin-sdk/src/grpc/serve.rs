@@ -1,0 +1,191 @@
+//! [`serve`]: go-plugin's server half for a [`Module`].
+
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::flowbot::plugin::plugin_service_server::PluginServiceServer;
+use proto::go_plugin::grpc_broker_server::GrpcBrokerServer;
+use proto::go_plugin::grpc_controller_server::{GrpcController, GrpcControllerServer};
+use proto::go_plugin::grpc_stdio_server::{GrpcStdio, GrpcStdioServer};
+use proto::go_plugin::{Empty, StdioData};
+use proto::handshake::{self, HandshakeLine, Network};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
+use tonic::transport::Server;
+use tonic::{Request, Response, Status};
+
+use super::broker::Broker;
+use super::module::Module;
+use super::service::ModuleService;
+
+/// How long in-flight requests get to finish once shutdown is asked for.
+const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(1);
+/// How often the plugin checks that its host is still alive.
+const PARENT_POLL: Duration = Duration::from_millis(250);
+
+/// Why [`serve`] could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The socket could not be created.
+    #[error("cannot listen on {path}: {source}")]
+    Listen {
+        /// The socket path.
+        path: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The handshake line could not be written to stdout.
+    #[error("cannot write the handshake to stdout: {0}")]
+    Handshake(std::io::Error),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves `module` as a go-plugin gRPC plugin, until the host asks it to
+/// shut down (`GRPCController.Shutdown`) or goes away; then returns `Ok`.
+///
+/// It does the server half of go-plugin's protocol: checks the magic cookie
+/// (run by hand, without a host, it prints an explanation to stderr and
+/// exits the process with status 1), listens on a unix socket in the folder
+/// the host names, prints the handshake line on stdout, and serves
+/// `PluginService`, `grpc.health.v1` (service `plugin`), `GRPCBroker`,
+/// `GRPCController` and `GRPCStdio`. Host callbacks are available through
+/// [`host()`](super::host) from `Module::init` on.
+///
+/// After the handshake, stdout and stderr are free for the plugin's own
+/// output: the host logs them line by line.
+pub async fn serve<M: Module>(module: M) -> Result<(), ServeError> {
+    if std::env::var(handshake::MAGIC_COOKIE_KEY).as_deref() != Ok(handshake::MAGIC_COOKIE_VALUE) {
+        eprintln!(
+            "This binary is a plugin. It is not meant to be run directly: a host \
+             (`pluginctl`, or any go-plugin host using the flowbot handshake) \
+             starts it and talks to it over gRPC."
+        );
+        std::process::exit(1);
+    }
+    let versions = std::env::var(handshake::ENV_PROTOCOL_VERSIONS).ok();
+    if !handshake::host_offers_our_version(versions.as_deref()) {
+        // As go-plugin does: answer with our version and let the host report
+        // the mismatch, naming both.
+        eprintln!(
+            "the host offers protocol versions {versions:?}; this plugin speaks {}",
+            handshake::APP_PROTOCOL_VERSION
+        );
+    }
+
+    let parent = std::env::var_os(handshake::ENV_UNIX_SOCKET_DIR)
+        .map_or_else(std::env::temp_dir, Into::into);
+    let dir = tempfile::Builder::new()
+        .prefix("plugin")
+        .tempdir_in(&parent)
+        .map_err(|source| ServeError::Listen {
+            path: parent.display().to_string(),
+            source,
+        })?;
+    let path = dir.path().join("plugin.sock");
+    let listener = UnixListener::bind(&path).map_err(|source| ServeError::Listen {
+        path: path.display().to_string(),
+        source,
+    })?;
+
+    let (shutdown, stop) = watch::channel(false);
+    let broker = Broker::new(stop.clone());
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status(
+            handshake::HEALTH_SERVICE,
+            tonic_health::ServingStatus::Serving,
+        )
+        .await;
+    let plugin = PluginServiceServer::new(ModuleService::new(Arc::new(module), broker.clone()))
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    let server = Server::builder()
+        .add_service(plugin)
+        .add_service(health_service)
+        .add_service(GrpcBrokerServer::new(broker))
+        .add_service(GrpcControllerServer::new(Controller {
+            shutdown: shutdown.clone(),
+        }))
+        .add_service(GrpcStdioServer::new(Stdio { stop: stop.clone() }))
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stopped(stop.clone()));
+
+    let line = HandshakeLine::grpc(Network::Unix, path.to_string_lossy());
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(ServeError::Handshake)?;
+    drop(stdout);
+
+    tokio::spawn(watch_parent(shutdown));
+    tokio::select! {
+        result = server => result?,
+        // Streams or calls that outlive the grace period do not keep the
+        // plugin alive.
+        () = async { stopped(stop).await; tokio::time::sleep(GRACEFUL_SHUTDOWN).await } => {}
+    }
+    drop(dir);
+    Ok(())
+}
+
+/// Resolves once shutdown has been asked for.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Asks for shutdown when the host process goes away (the plugin is then
+/// re-parented), for hosts that do not kill their plugins themselves.
+async fn watch_parent(shutdown: watch::Sender<bool>) {
+    let parent = std::os::unix::process::parent_id();
+    loop {
+        tokio::time::sleep(PARENT_POLL).await;
+        if std::os::unix::process::parent_id() != parent {
+            shutdown.send_replace(true);
+            return;
+        }
+    }
+}
+
+/// `GRPCController`: `Shutdown` stops serving and lets `serve` return.
+struct Controller {
+    shutdown: watch::Sender<bool>,
+}
+
+#[tonic::async_trait]
+impl GrpcController for Controller {
+    async fn shutdown(&self, _: Request<Empty>) -> Result<Response<Empty>, Status> {
+        self.shutdown.send_replace(true);
+        Ok(Response::new(Empty {}))
+    }
+}
+
+/// `GRPCStdio`: this SDK leaves stdout and stderr to the process (the host
+/// reads them directly), so the stream stays open and quiet until shutdown.
+struct Stdio {
+    stop: watch::Receiver<bool>,
+}
+
+type StdioStream = Pin<Box<dyn Stream<Item = Result<StdioData, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl GrpcStdio for Stdio {
+    type StreamStdioStream = StdioStream;
+
+    async fn stream_stdio(
+        &self,
+        _: Request<()>,
+    ) -> Result<Response<Self::StreamStdioStream>, Status> {
+        let (outbound, stream) = mpsc::channel(1);
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            stopped(stop).await;
+            drop(outbound);
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(stream))))
+    }
+}
