@@ -21,7 +21,7 @@ fn failed(error: HostCallError) -> ModuleError {
 }
 
 impl Hello {
-    /// The ability operation `greeting/greet`.
+    /// `greet`, also the ability operation `greeting/greet_remote`.
     async fn greet(&self, params: &Value) -> Result<Value, ModuleError> {
         let host = grpc::host().map_err(failed)?;
         let greeting = host
@@ -101,7 +101,7 @@ impl Module for Hello {
 
     async fn ability_call(&self, operation: &str, params: Value) -> Result<Value, ModuleError> {
         match operation {
-            "greet" => self.greet(&params).await,
+            "greet_remote" => self.greet(&params).await,
             _ => Err(ModuleError::Unsupported),
         }
     }
