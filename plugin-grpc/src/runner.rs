@@ -157,10 +157,17 @@ impl Session {
     /// (or goes within a moment: a broken connection usually means it died).
     async fn rpc_error(&self, status: tonic::Status, timeout: Duration) -> RunnerErrorKind {
         use tonic::Code;
+        // The client's own deadline (the call timeout, sent as grpc-timeout).
+        // tonic turns its own deadline into CANCELLED with this message.
+        let timed_out = status.code() == Code::Cancelled
+            && status.message() == tonic::TimeoutExpired(()).to_string();
+        let has_source = std::error::Error::source(&status).is_some();
+        if status.code() == Code::DeadlineExceeded || timed_out {
+            return RunnerErrorKind::Timeout(timeout);
+        }
         // A status the plugin sent has no source; one made by the client from
         // a broken connection carries the transport error.
-        let transport = matches!(status.code(), Code::Unavailable | Code::Cancelled)
-            || std::error::Error::source(&status).is_some();
+        let transport = matches!(status.code(), Code::Unavailable | Code::Cancelled) || has_source;
         if transport {
             let exited =
                 tokio::time::timeout(Duration::from_millis(500), self.process.wait()).await;
@@ -171,7 +178,6 @@ impl Session {
         }
         match status.code() {
             Code::Unimplemented => RunnerErrorKind::Unsupported,
-            Code::DeadlineExceeded => RunnerErrorKind::Timeout(timeout),
             _ => RunnerErrorKind::Plugin(status.message().to_owned()),
         }
     }

@@ -12,7 +12,8 @@
 //! - `unhealthy`: reports service `plugin` as not serving.
 //!
 //! `Call` functions: `echo` (returns its params), `config` (the config from
-//! `Init`), `pid`, `crash` (aborts mid-call), `hang` (never answers),
+//! `Init`), `pid`, `sleep` (params: milliseconds), `crash` (aborts
+//! mid-call), `hang` (never answers),
 //! `spawn_child` (starts a `sleep` child and returns its pid).
 
 use std::sync::Mutex;
@@ -114,6 +115,11 @@ impl PluginService for Raw {
                 .clone(),
             "pid" => std::process::id().to_string(),
             "crash" => std::process::abort(),
+            "sleep" => {
+                let ms = r.params.trim().parse().unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                "\"slept\"".to_owned()
+            }
             "hang" => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 String::new()

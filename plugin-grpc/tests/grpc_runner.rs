@@ -1,0 +1,604 @@
+//! The gRPC runner against real plugin processes over real unix sockets:
+//! `hello-grpc` (built with the SDK) and `raw-grpc-plugin` (the protocol by
+//! hand, with hostile modes), both built by `cargo xtask examples`.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+#[path = "../../test-support/examples.rs"]
+mod examples;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plugin_core::{Manifest, MemoryHost, Runner, RunnerError, RunnerErrorKind};
+use plugin_grpc::GrpcRunner;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+fn raw(value: &Value) -> Box<RawValue> {
+    RawValue::from_string(value.to_string()).unwrap()
+}
+
+fn hello_manifest() -> Manifest {
+    examples::built();
+    Manifest::from_file(&examples::workspace().join("examples/plugins/hello-grpc")).unwrap()
+}
+
+/// A folder with a manifest running `raw-grpc-plugin MODE MARKER`; the
+/// marker (the folder's path) finds the process in /proc.
+struct RawPlugin {
+    dir: tempfile::TempDir,
+    manifest: Manifest,
+}
+
+impl RawPlugin {
+    fn new(mode: &str) -> Self {
+        Self::with_checksum(mode, None)
+    }
+
+    fn with_checksum(mode: &str, checksum: Option<String>) -> Self {
+        let binary = examples::built().host.join("raw-grpc-plugin");
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().display().to_string();
+        let checksum = checksum.map_or(String::new(), |c| format!("  checksum: {c}\n"));
+        let yaml = format!(
+            "name: raw\nruntime: grpc\ngrpc:\n  binary: {}\n  args: [{mode}, {marker}]\n{checksum}",
+            binary.display()
+        );
+        std::fs::write(dir.path().join("plugin.yaml"), yaml).unwrap();
+        let manifest = Manifest::from_file(dir.path()).unwrap();
+        Self { dir, manifest }
+    }
+
+    fn marker(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+}
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| is_running(*pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(marker))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Whether `pid` exists and is not a zombie.
+fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+        .unwrap_or(false)
+}
+
+/// Polls until `gone()` holds; panics with `what` after a generous deadline
+/// (a correctness check, not a timing one).
+async fn eventually(what: &str, gone: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !gone() {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn started(runner: &GrpcRunner, manifest: &Manifest, config: Value) {
+    runner.load(manifest).await.unwrap();
+    runner.start(&config).await.unwrap();
+}
+
+fn kind(error: &RunnerError) -> &RunnerErrorKind {
+    error.kind()
+}
+
+#[tokio::test]
+async fn the_sdk_example_answers_every_function_and_calls_back_its_host() {
+    let manifest = hello_manifest();
+    let host = Arc::new(MemoryHost::new("hello-grpc", json!({"greeting": "Hi"})));
+    let runner = GrpcRunner::new(host.clone());
+    let info = runner.load(&manifest).await.unwrap();
+    assert_eq!(info.name, "hello-grpc");
+    let error = runner.call("help", &raw(&json!(null))).await.unwrap_err();
+    assert!(
+        matches!(kind(&error), RunnerErrorKind::NotStarted),
+        "{error}"
+    );
+    runner.start(&json!({"greeting": "Hi"})).await.unwrap();
+
+    // `Call` reaches the module's `call`; the module reads its config and
+    // writes KV through HostService, and the host sees it.
+    let answer = runner
+        .call("greet", &raw(&json!({"name": "Ada"})))
+        .await
+        .unwrap();
+    assert_eq!(answer.get(), r#"{"text":"Hi, Ada!","total":1}"#);
+    assert_eq!(host.kv()["greetings"], b"1");
+    let events = host.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "greeting.sent");
+    assert_eq!(events[0].source, "hello-grpc");
+    assert_eq!(events[0].entity_id, "Ada");
+    assert_eq!(events[0].data["total"], 1);
+
+    // The module reads back what it wrote (KV round trip through the host).
+    let answer = runner
+        .call(
+            "command",
+            &raw(&json!({"context": {"uid": "u1"}, "content": "count"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.get(), r#"{"text":"1 greetings so far"}"#);
+    let answer = runner
+        .call(
+            "ability_call",
+            &raw(&json!({"operation": "greet_remote", "params": {"name": "Bo"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.get(), r#"{"text":"Hi, Bo!","total":2}"#);
+
+    let help: Value =
+        serde_json::from_str(runner.call("help", &raw(&json!(null))).await.unwrap().get()).unwrap();
+    assert!(help["hello"].is_array());
+    assert_eq!(
+        runner
+            .call("rules", &raw(&json!(null)))
+            .await
+            .unwrap()
+            .get(),
+        "[]"
+    );
+    assert_eq!(
+        runner
+            .call("bootstrap", &raw(&json!(null)))
+            .await
+            .unwrap()
+            .get(),
+        "null"
+    );
+
+    // What the module does not implement is "unsupported by plugin".
+    for (function, params) in [
+        ("form", json!({"values": {"a": "b"}})),
+        ("input", json!({"content": "hi"})),
+        ("webhook_convert", json!({"payload": "aGk="})),
+        ("oauth_authorize", json!({"state": "s"})),
+        ("oauth_callback", json!({"state": "s", "code": "c"})),
+        ("no_such_function", json!({})),
+    ] {
+        let error = runner.call(function, &raw(&params)).await.unwrap_err();
+        assert!(
+            matches!(kind(&error), RunnerErrorKind::Unsupported),
+            "{function}: {error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("plugin hello-grpc: call {function}: unsupported by plugin")
+        );
+    }
+    // The module's own failure is the plugin's error.
+    let error = runner
+        .call("command", &raw(&json!({"content": "dance"})))
+        .await
+        .unwrap_err();
+    assert!(matches!(kind(&error), RunnerErrorKind::Plugin(m) if m.contains("unknown command")));
+    // Params of the wrong shape are refused before anything is sent.
+    let error = runner
+        .call("ability_call", &raw(&json!({"operation": 3})))
+        .await
+        .unwrap_err();
+    assert!(matches!(kind(&error), RunnerErrorKind::Protocol(m) if m.contains("params")));
+
+    let health = runner.health().await.unwrap();
+    assert!(health.ready, "{health:?}");
+
+    // Stop asks the SDK plugin to shut down: it exits cleanly, on its own.
+    let exit = runner.exit_watch();
+    let pid = runner.process_id().unwrap();
+    runner.stop(Duration::from_secs(5)).await.unwrap();
+    let exit = exit.borrow().clone().unwrap();
+    assert_eq!(exit.status, "exit status 0");
+    assert!(exit.expected);
+    assert!(!is_running(pid));
+    let error = runner.call("help", &raw(&json!(null))).await.unwrap_err();
+    assert!(
+        matches!(kind(&error), RunnerErrorKind::NotLoaded),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_written_without_the_sdk_loads_and_answers() {
+    let plugin = RawPlugin::new("serve");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
+    started(&runner, &plugin.manifest, json!({"answer": 42})).await;
+
+    let echo = runner
+        .call("echo", &raw(&json!({"a": [1, 2]})))
+        .await
+        .unwrap();
+    assert_eq!(echo.get(), r#"{"a":[1,2]}"#);
+    let config = runner.call("config", &raw(&json!(null))).await.unwrap();
+    assert_eq!(config.get(), r#"{"answer":42}"#);
+    // JSON values in params travel as JSON text and come back intact.
+    let command = runner
+        .call(
+            "command",
+            &raw(&json!({"context": {"uid": "u"}, "content": "hi"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(command.get(), r#"{"context":{"uid":"u"},"content":"hi"}"#);
+    let url = runner
+        .call("oauth_authorize", &raw(&json!({"state": "xyz"})))
+        .await
+        .unwrap();
+    assert_eq!(url.get(), r#"{"url":"https://auth.example/?state=xyz"}"#);
+
+    // Answers that are not JSON, and the plugin's error field, are errors.
+    let error = runner.call("rules", &raw(&json!(null))).await.unwrap_err();
+    assert!(
+        matches!(kind(&error), RunnerErrorKind::Protocol(m) if m.contains("not JSON")),
+        "{error}"
+    );
+    let error = runner.call("help", &raw(&json!(null))).await.unwrap_err();
+    assert_eq!(error.to_string(), "plugin raw: call help: no help here");
+    let error = runner.call("form", &raw(&json!({}))).await.unwrap_err();
+    assert!(matches!(kind(&error), RunnerErrorKind::Unsupported));
+    assert!(runner.health().await.unwrap().ready);
+    runner.stop(Duration::from_secs(5)).await.unwrap();
+    eventually("the raw plugin exits", || {
+        processes_with(&plugin.marker()).is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_init_is_the_plugins_error() {
+    let plugin = RawPlugin::new("serve");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
+    runner.load(&plugin.manifest).await.unwrap();
+    let error = runner.start(&json!({"fail_init": true})).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin raw: call init: refusing this config"
+    );
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_plugin_that_crashes_mid_call_is_noticed_at_once() {
+    let plugin = RawPlugin::new("serve");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
+    started(&runner, &plugin.manifest, json!({})).await;
+    let mut exit = runner.exit_watch();
+
+    let error = runner.call("crash", &raw(&json!(null))).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin raw: call crash: exited (signal 6 (SIGABRT))"
+    );
+    // Later calls fail the same way, without waiting for a timeout.
+    let error = runner.call("echo", &raw(&json!(1))).await.unwrap_err();
+    assert!(
+        matches!(kind(&error), RunnerErrorKind::Exited(_)),
+        "{error}"
+    );
+    // Health says why.
+    let health = runner.health().await.unwrap();
+    assert!(!health.ready);
+    assert_eq!(
+        health.last_error.as_deref(),
+        Some("plugin raw exited (signal 6 (SIGABRT))")
+    );
+    // The supervisor's notification: a crash, not a requested stop.
+    let event = exit
+        .wait_for(Option::is_some)
+        .await
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert!(!event.expected);
+    assert_eq!(event.status, "signal 6 (SIGABRT)");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hanging_call_times_out_and_the_plugin_keeps_serving() {
+    let plugin = RawPlugin::new("serve");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))))
+        .with_call_timeout(Duration::from_millis(300));
+    started(&runner, &plugin.manifest, json!({})).await;
+    let error = runner.call("hang", &raw(&json!(null))).await.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "plugin raw: call hang: timed out after 300ms"
+    );
+    let echo = runner
+        .call("echo", &raw(&json!("still here")))
+        .await
+        .unwrap();
+    assert_eq!(echo.get(), r#""still here""#);
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn stop_drains_calls_in_flight_and_refuses_new_ones() {
+    let plugin = RawPlugin::new("serve");
+    let runner = Arc::new(GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({})))));
+    started(&runner, &plugin.manifest, json!({})).await;
+    let in_flight = {
+        let runner = runner.clone();
+        tokio::spawn(async move { runner.call("sleep", &raw(&json!(300))).await })
+    };
+    // Wait until the call is under way (the plugin is sleeping in it).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    runner.stop(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(in_flight.await.unwrap().unwrap().get(), r#""slept""#);
+    let error = runner.call("echo", &raw(&json!(1))).await.unwrap_err();
+    assert!(
+        matches!(kind(&error), RunnerErrorKind::NotLoaded),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn stop_leaves_no_process_behind_not_even_the_plugins_children() {
+    let plugin = RawPlugin::new("serve");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
+    started(&runner, &plugin.manifest, json!({})).await;
+    let child: u32 = runner
+        .call("spawn_child", &raw(&json!(null)))
+        .await
+        .unwrap()
+        .get()
+        .parse()
+        .unwrap();
+    let pid = runner.process_id().unwrap();
+    assert!(is_running(pid) && is_running(child));
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+    eventually("the plugin exits", || !is_running(pid)).await;
+    eventually("the plugin's own child is killed with its group", || {
+        !is_running(child)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn dropping_a_runner_kills_its_plugin() {
+    let plugin = RawPlugin::new("serve");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
+    started(&runner, &plugin.manifest, json!({})).await;
+    let pid = runner.process_id().unwrap();
+    drop(runner);
+    eventually("the plugin dies with its runner", || !is_running(pid)).await;
+}
+
+/// Not a test on its own: run by `a_killed_host_takes_its_plugins_with_it`
+/// as a separate host process, which loads a plugin, prints its pid and
+/// waits to be killed.
+#[tokio::test]
+async fn host_process_for_the_kill_test() {
+    let Ok(dir) = std::env::var("GRPC_RUNNER_TEST_HOST") else {
+        return;
+    };
+    let binary = examples::built().host.join("raw-grpc-plugin");
+    let yaml = format!(
+        "name: raw\nruntime: grpc\ngrpc:\n  binary: {}\n  args: [serve, {dir}]\n",
+        binary.display()
+    );
+    std::fs::write(Path::new(&dir).join("plugin.yaml"), yaml).unwrap();
+    let manifest = Manifest::from_file(Path::new(&dir)).unwrap();
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
+    started(&runner, &manifest, json!({})).await;
+    println!("PLUGIN_PID={}", runner.process_id().unwrap());
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+}
+
+#[tokio::test]
+async fn a_killed_host_takes_its_plugins_with_it() {
+    examples::built();
+    let dir = tempfile::tempdir().unwrap();
+    let mut host = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "host_process_for_the_kill_test", "--nocapture"])
+        .env("GRPC_RUNNER_TEST_HOST", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(host.stdout.take().unwrap());
+    let pid: u32 = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("PLUGIN_PID=").map(|p| p.parse().unwrap()))
+        .expect("the host process printed its plugin's pid");
+    assert!(is_running(pid));
+    host.kill().unwrap(); // SIGKILL: no destructor, no stop, nothing runs.
+    host.wait().unwrap();
+    eventually(
+        "the plugin dies with its host (parent-death signal)",
+        || !is_running(pid),
+    )
+    .await;
+}
+
+async fn load_error(plugin: &RawPlugin, runner: GrpcRunner) -> String {
+    let error = runner.load(&plugin.manifest).await.unwrap_err();
+    // Whatever went wrong, nothing is left running.
+    eventually("a plugin that failed to load is killed", || {
+        processes_with(&plugin.marker()).is_empty()
+    })
+    .await;
+    error.to_string()
+}
+
+fn quick_runner() -> GrpcRunner {
+    GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))))
+        .with_start_timeout(Duration::from_millis(500))
+}
+
+#[tokio::test]
+async fn handshake_failures_are_named_errors_quoting_the_plugin() {
+    let cases = [
+        (
+            "junk",
+            "plugin raw: bad handshake \"Starting up, please wait...\": not a go-plugin handshake line",
+        ),
+        (
+            "silent",
+            "plugin raw: no go-plugin handshake on stdout within 500ms",
+        ),
+        (
+            "exit",
+            "plugin raw: exited (exit status 3) before the go-plugin handshake",
+        ),
+        ("version", "plugin protocol version 7 (this host speaks 1)"),
+        (
+            "netrpc",
+            "protocol \"netrpc\" is not supported; this host speaks grpc only",
+        ),
+        (
+            "unhealthy",
+            "plugin raw: health check of service \"plugin\" failed: status NOT_SERVING",
+        ),
+    ];
+    for (mode, expected) in cases {
+        let plugin = RawPlugin::new(mode);
+        let message = load_error(&plugin, quick_runner()).await;
+        assert!(message.contains(expected), "{mode}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn the_checksum_is_checked_before_anything_runs() {
+    use sha2::Digest as _;
+    let binary = examples::built().host.join("raw-grpc-plugin");
+    let digest = sha2::Sha256::digest(std::fs::read(&binary).unwrap());
+    let good = format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let plugin = RawPlugin::with_checksum("serve", Some(good));
+    let runner = quick_runner();
+    runner.load(&plugin.manifest).await.unwrap();
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+
+    let bad = format!("sha256:{}", "0".repeat(64));
+    let plugin = RawPlugin::with_checksum("serve", Some(bad));
+    let message = load_error(&plugin, quick_runner()).await;
+    assert!(
+        message.contains("checksum mismatch: the manifest expects sha256:0000")
+            && message.contains("not run"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_binary_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        "name: ghost\nruntime: grpc\ngrpc: {binary: ./ghost}\n",
+    )
+    .unwrap();
+    let manifest = Manifest::from_file(dir.path()).unwrap();
+    let error = quick_runner()
+        .load(&manifest)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("plugin ghost: cannot run ") && error.contains("ghost: No such file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn run_by_hand_the_sdk_plugin_explains_itself_and_exits_1() {
+    let binary: PathBuf = examples::workspace().join("examples/plugins/hello-grpc/hello-grpc");
+    examples::built();
+    for cookie in [None, Some("wrong")] {
+        let mut command = std::process::Command::new(&binary);
+        command.env_remove("FLOWBOT_PLUGIN");
+        if let Some(cookie) = cookie {
+            command.env("FLOWBOT_PLUGIN", cookie);
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{cookie:?}");
+        assert!(output.stdout.is_empty(), "no handshake without the cookie");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("not meant to be run directly"), "{stderr}");
+    }
+}
+
+/// A `tracing` writer that keeps everything in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn plugin_output_reaches_tracing_tagged_and_levelled() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let plugin = RawPlugin::new("serve");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
+    started(&runner, &plugin.manifest, json!({})).await;
+    let find = |needle: &str| {
+        captured
+            .text()
+            .lines()
+            .find(|line| line.contains(needle))
+            .map(str::to_owned)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while find("raw plugin started").is_none() || find("says hi via stdio").is_none() {
+        assert!(Instant::now() < deadline, "{}", captured.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An hclog JSON line on stderr keeps its level and fields.
+    let line = find("raw plugin started").unwrap();
+    assert!(
+        line.contains("WARN") && line.contains("plugin=\"raw\"") && line.contains("@module=raw"),
+        "{line}"
+    );
+    // go-plugin's stdio stream is forwarded too.
+    let line = find("says hi via stdio").unwrap();
+    assert!(
+        line.contains("plugin=\"raw\"") && line.contains("stream=\"stderr\""),
+        "{line}"
+    );
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
