@@ -264,6 +264,16 @@ async fn a_plugin_written_without_the_sdk_loads_and_answers() {
 }
 
 #[tokio::test]
+async fn a_plugin_on_tcp_loads_too() {
+    let plugin = RawPlugin::new("tcp");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
+    started(&runner, &plugin.manifest, json!({})).await;
+    let echo = runner.call("echo", &raw(&json!([1]))).await.unwrap();
+    assert_eq!(echo.get(), "[1]");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
+#[tokio::test]
 async fn a_failing_init_is_the_plugins_error() {
     let plugin = RawPlugin::new("serve");
     let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
@@ -541,6 +551,29 @@ fn run_by_hand_the_sdk_plugin_explains_itself_and_exits_1() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("not meant to be run directly"), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn an_sdk_plugin_exits_when_its_host_goes_away() {
+    // A host that sets no parent-death signal (a shell here) starts the
+    // plugin and goes away; the SDK notices it was re-parented and exits.
+    let binary = examples::workspace().join("examples/plugins/hello-grpc/hello-grpc");
+    examples::built();
+    let output = std::process::Command::new("sh")
+        .args(["-c", "\"$0\" > /dev/null 2>&1 & echo $!; sleep 1"])
+        .arg(&binary)
+        .env("FLOWBOT_PLUGIN", "flowbot-plugin-v1")
+        .output()
+        .unwrap();
+    let pid: u32 = String::from_utf8(output.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    eventually("the orphaned SDK plugin exits by itself", || {
+        !is_running(pid)
+    })
+    .await;
 }
 
 /// A `tracing` writer that keeps everything in memory.

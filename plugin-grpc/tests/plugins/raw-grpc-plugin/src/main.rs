@@ -9,7 +9,8 @@
 //! - `exit`: exits with status 3 at once;
 //! - `version`: answers with app protocol version 7;
 //! - `netrpc`: answers with protocol `netrpc`;
-//! - `unhealthy`: reports service `plugin` as not serving.
+//! - `unhealthy`: reports service `plugin` as not serving;
+//! - `tcp`: serves on a loopback TCP port instead of a unix socket.
 //!
 //! `Call` functions: `echo` (returns its params), `config` (the config from
 //! `Init`), `pid`, `sleep` (params: milliseconds), `crash` (aborts
@@ -208,14 +209,30 @@ async fn main() {
         }
         _ => {}
     }
+    if mode == "tcp" {
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(listener) => listener,
+            Err(e) => fail(&format!("cannot listen on TCP: {e}")),
+        };
+        let address = match listener.local_addr() {
+            Ok(address) => address,
+            Err(e) => fail(&e.to_string()),
+        };
+        println!("1|1|tcp|{address}|grpc");
+        let served = server("serve")
+            .await
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+        if let Err(e) = served {
+            fail(&format!("server failed: {e}"));
+        }
+        return;
+    }
     let dir = std::env::var("PLUGIN_UNIX_SOCKET_DIR").unwrap_or_else(|_| "/tmp".to_owned());
     let path = format!("{dir}/raw-{}.sock", std::process::id());
     let listener = match tokio::net::UnixListener::bind(&path) {
         Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("cannot listen on {path}: {e}");
-            std::process::exit(2);
-        }
+        Err(e) => fail(&format!("cannot listen on {path}: {e}")),
     };
     let (version, protocol) = match mode.as_str() {
         "version" => (7, "grpc"),
@@ -227,7 +244,22 @@ async fn main() {
     }
     println!("1|{version}|unix|{path}|{protocol}");
     eprintln!(r#"{{"@level":"warn","@message":"raw plugin started","@module":"raw"}}"#);
+    let served = server(&mode)
+        .await
+        .serve_with_incoming(UnixListenerStream::new(listener))
+        .await;
+    if let Err(e) = served {
+        fail(&format!("server failed: {e}"));
+    }
+}
 
+fn fail(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(2);
+}
+
+/// The services, with health per `mode`.
+async fn server(mode: &str) -> tonic::transport::server::Router {
     let (health, health_service) = tonic_health::server::health_reporter();
     let status = if mode == "unhealthy" {
         tonic_health::ServingStatus::NotServing
@@ -235,15 +267,9 @@ async fn main() {
         tonic_health::ServingStatus::Serving
     };
     health.set_service_status("plugin", status).await;
-    let served = tonic::transport::Server::builder()
+    tonic::transport::Server::builder()
         .add_service(PluginServiceServer::new(Raw::default()))
         .add_service(health_service)
         .add_service(GrpcControllerServer::new(Controller))
         .add_service(GrpcStdioServer::new(Stdio))
-        .serve_with_incoming(UnixListenerStream::new(listener))
-        .await;
-    if let Err(e) = served {
-        eprintln!("server failed: {e}");
-        std::process::exit(2);
-    }
 }
