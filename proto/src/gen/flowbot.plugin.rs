@@ -250,7 +250,7 @@ pub struct EmitEventRequest {
     pub source: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub event_type: ::prost::alloc::string::String,
-    /// JSON: the event data
+    /// JSON: the whole event, as flowbot's DataEvent (extension: flowbot sends nothing here); source and event_type fill in its empty fields
     #[prost(string, tag = "3")]
     pub payload: ::prost::alloc::string::String,
 }
