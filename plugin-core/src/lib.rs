@@ -8,7 +8,9 @@
 //! - [`ConfigSchema`]: a plugin's `config_schema`, compiled at load and checked
 //!   with every violation reported by JSON pointer ([`schema`]);
 //! - the [`Runner`] trait every execution environment implements, with
-//!   [`PluginInfo`], [`HealthStatus`], [`PluginState`] and [`RunnerError`];
+//!   [`PluginInfo`], [`HealthStatus`], [`PluginState`] and [`RunnerError`],
+//!   and [`Lifecycle`], the phase / uptime / last-error bookkeeping runners
+//!   share;
 //! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
 //!   [`MemoryHost`], a complete in-memory one;
 //! - hardened YAML reading for every file a person writes ([`yaml`]), and
@@ -35,6 +37,7 @@
 pub mod error;
 pub mod host;
 pub mod http_allowlist;
+pub mod lifecycle;
 pub mod manifest;
 pub mod memory_host;
 pub mod runner;
@@ -45,6 +48,7 @@ pub mod yaml;
 pub use error::{RunnerError, RunnerErrorKind};
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
 pub use http_allowlist::HttpAllowlist;
+pub use lifecycle::{Lifecycle, Phase};
 pub use manifest::{
     AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GrpcConfig, HttpPermission,
     MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind, MemoryLimit, ProviderDecl,

@@ -1,13 +1,14 @@
 //! [`GrpcRunner`]: the [`Runner`] for plugins that are external processes.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use plugin_core::{
-    HealthStatus, HostApi, Manifest, PluginInfo, Runner, RunnerError, RunnerErrorKind,
+    HealthStatus, HostApi, Lifecycle, Manifest, Phase, PluginInfo, Runner, RunnerError,
+    RunnerErrorKind,
 };
 use proto::flowbot::plugin as pb;
 use proto::go_plugin::grpc_controller_client::GrpcControllerClient;
@@ -22,10 +23,6 @@ use crate::functions::{self, Failure};
 use crate::launch::{LaunchSpec, Launched, launch};
 use crate::process::PluginProcess;
 use crate::stdio;
-
-const LOADED: u8 = 0;
-const STARTED: u8 = 1;
-const STOPPING: u8 = 2;
 
 /// Permits of the in-flight call gate: one per call; `stop` takes them all.
 const MAX_IN_FLIGHT: u32 = u32::MAX >> 3;
@@ -70,12 +67,10 @@ struct Session {
     /// `HostService` offered over the plugin's broker; closed before the
     /// plugin is asked to shut down (as go-plugin does), so its streams end.
     broker: Mutex<Option<HostBroker>>,
-    phase: AtomicU8,
+    lifecycle: Lifecycle,
     /// Set before `stop` ends the process, so its exit is not a crash.
     stopping: AtomicBool,
     calls: Semaphore,
-    started_at: Mutex<Option<Instant>>,
-    last_error: Mutex<Option<String>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Holds the sockets; removed when the session goes.
     _socket_dir: tempfile::TempDir,
@@ -149,10 +144,6 @@ fn other(plugin: &str, error: impl std::error::Error + Send + Sync + 'static) ->
 }
 
 impl Session {
-    fn record(&self, error: &RunnerError) {
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
-    }
-
     /// The error for a failed RPC: the exit status if the process is gone
     /// (or goes within a moment: a broken connection usually means it died).
     async fn rpc_error(&self, status: tonic::Status, timeout: Duration) -> RunnerErrorKind {
@@ -247,11 +238,9 @@ impl Runner for GrpcRunner {
             channel,
             process,
             broker: Mutex::new(Some(broker)),
-            phase: AtomicU8::new(LOADED),
+            lifecycle: Lifecycle::new(&name),
             stopping: AtomicBool::new(false),
             calls: Semaphore::new(MAX_IN_FLIGHT as usize),
-            started_at: Mutex::new(None),
-            last_error: Mutex::new(None),
             tasks: Mutex::new(vec![stdio]),
             _socket_dir: socket_dir,
         });
@@ -268,11 +257,12 @@ impl Runner for GrpcRunner {
 
     async fn start(&self, config: &Value) -> Result<(), RunnerError> {
         let session = self.session()?;
-        let name = &*session.name;
-        match session.phase.load(Ordering::Acquire) {
-            LOADED => {}
-            STARTED => return Ok(()),
-            _ => return Err(RunnerError::new(name, RunnerErrorKind::Stopped)),
+        match session.lifecycle.phase() {
+            Phase::Loaded => {}
+            Phase::Started => return Ok(()),
+            Phase::Stopping => {
+                return Err(session.lifecycle.fail(None, RunnerErrorKind::Stopped));
+            }
         }
         let request = pb::InitRequest {
             config: config.to_string(),
@@ -288,12 +278,11 @@ impl Runner for GrpcRunner {
             Ok(Ok(_)) => Ok(()),
         };
         if let Err(kind) = result {
-            let error = RunnerError::in_call(name, "init", kind);
-            session.record(&error);
+            let error = RunnerError::in_call(&*session.name, "init", kind);
+            session.lifecycle.record(&error);
             return Err(error);
         }
-        *session.started_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        session.phase.store(STARTED, Ordering::Release);
+        session.lifecycle.mark_started();
         Ok(())
     }
 
@@ -306,7 +295,7 @@ impl Runner for GrpcRunner {
         else {
             return Ok(());
         };
-        session.phase.store(STOPPING, Ordering::Release);
+        session.lifecycle.mark_stopping();
         // Drain: every call holds a permit; taking them all waits for them.
         let drained = tokio::time::timeout(drain, session.calls.acquire_many(MAX_IN_FLIGHT)).await;
         if drained.is_err() {
@@ -356,16 +345,8 @@ impl Runner for GrpcRunner {
 
     async fn call(&self, function: &str, params: &RawValue) -> Result<Box<RawValue>, RunnerError> {
         let session = self.session()?;
-        let fail = |kind| {
-            let error = RunnerError::in_call(&*session.name, function, kind);
-            session.record(&error);
-            error
-        };
-        match session.phase.load(Ordering::Acquire) {
-            STARTED => {}
-            LOADED => return Err(fail(RunnerErrorKind::NotStarted)),
-            _ => return Err(fail(RunnerErrorKind::Stopped)),
-        }
+        let fail = |kind| session.lifecycle.fail(Some(function), kind);
+        session.lifecycle.check_callable(function)?;
         let Ok(_permit) = session.calls.try_acquire() else {
             return Err(fail(RunnerErrorKind::Stopped));
         };
@@ -398,60 +379,22 @@ impl Runner for GrpcRunner {
 
     async fn health(&self) -> Result<HealthStatus, RunnerError> {
         let session = self.session()?;
-        let uptime = session
-            .started_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|t| t.elapsed())
-            .unwrap_or_default();
-        let last_error = || {
-            session
-                .last_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-        };
+        let life = &session.lifecycle;
         if let Some(status) = session.process.exit_status() {
-            let error = RunnerError::new(&*session.name, RunnerErrorKind::Exited(status));
-            return Ok(HealthStatus {
-                ready: false,
-                last_error: Some(error.to_string()),
-                uptime,
-            });
+            life.fail(None, RunnerErrorKind::Exited(status));
+            return Ok(life.health(false));
         }
         let mut client = session.client.clone();
         let mut request = tonic::Request::new(());
         request.set_timeout(self.call_timeout);
         let ready = tokio::time::timeout(self.call_timeout, client.is_ready(request)).await;
-        Ok(match ready {
-            Ok(Ok(answer)) => HealthStatus {
-                ready: answer.into_inner().ready,
-                last_error: last_error(),
-                uptime,
-            },
-            Ok(Err(status)) => {
-                let kind = session.rpc_error(status, self.call_timeout).await;
-                HealthStatus {
-                    ready: false,
-                    last_error: Some(
-                        RunnerError::in_call(&*session.name, "is_ready", kind).to_string(),
-                    ),
-                    uptime,
-                }
-            }
-            Err(_) => HealthStatus {
-                ready: false,
-                last_error: Some(
-                    RunnerError::in_call(
-                        &*session.name,
-                        "is_ready",
-                        RunnerErrorKind::Timeout(self.call_timeout),
-                    )
-                    .to_string(),
-                ),
-                uptime,
-            },
-        })
+        let kind = match ready {
+            Ok(Ok(answer)) => return Ok(life.health(answer.into_inner().ready)),
+            Ok(Err(status)) => session.rpc_error(status, self.call_timeout).await,
+            Err(_) => RunnerErrorKind::Timeout(self.call_timeout),
+        };
+        life.fail(Some("is_ready"), kind);
+        Ok(life.health(false))
     }
 }
 
@@ -478,7 +421,7 @@ fn watch_exit(session: &Arc<Session>, exit: watch::Sender<Option<PluginExit>>) -
             tracing::warn!(plugin = %name, "plugin exited unexpectedly ({status})");
             if let Some(session) = weak.upgrade() {
                 let error = RunnerError::new(&*name, RunnerErrorKind::Exited(status.clone()));
-                session.record(&error);
+                session.lifecycle.record(&error);
             }
         }
         publish(&exit, PluginExit { status, expected });

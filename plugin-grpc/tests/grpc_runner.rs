@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
+#[path = "../../test-support/captured_logs.rs"]
+mod captured_logs;
 #[path = "../../test-support/examples.rs"]
 mod examples;
 
@@ -576,35 +578,9 @@ async fn an_sdk_plugin_exits_when_its_host_goes_away() {
     .await;
 }
 
-/// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn plugin_output_reaches_tracing_tagged_and_levelled() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = captured_logs::capture();
 
     let plugin = RawPlugin::new("serve");
     let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));

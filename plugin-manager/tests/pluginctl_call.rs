@@ -32,6 +32,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Each `(args, expected)` exits 1 with nothing on stdout and `expected`
+/// in the `error:` line on stderr.
+fn assert_each_fails(cases: &[(&[&str], &str)]) {
+    for (args, expected) in cases {
+        let output = pluginctl(args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn calls_a_wasm_plugin_and_prints_json() {
     let plugin = hello_wasm();
@@ -108,14 +121,7 @@ fn failures_print_error_and_exit_1() {
             "error: /nonexistent: cannot read",
         ),
     ];
-    for (args, expected) in cases {
-        let output = pluginctl(args);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
-        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
-        let stderr = text(&output.stderr);
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-    }
+    assert_each_fails(cases);
 }
 
 #[test]
@@ -177,13 +183,7 @@ fn calls_a_grpc_plugin_exactly_like_a_wasm_one() {
             "config does not match config_schema: /greeting",
         ),
     ];
-    for (args, expected) in cases {
-        let output = pluginctl(args);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
-        assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
-        let stderr = text(&output.stderr);
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
-    }
+    assert_each_fails(cases);
 }
 
 #[test]

@@ -1,14 +1,13 @@
 //! [`WasmRunner`]: the [`Runner`] for wasm plugins.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use plugin_core::{
-    HealthStatus, HostApi, HttpAllowlist, Manifest, PluginInfo, Runner, RunnerError,
-    RunnerErrorKind,
+    HealthStatus, HostApi, HttpAllowlist, Lifecycle, Manifest, Phase, PluginInfo, Runner,
+    RunnerError, RunnerErrorKind,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -20,10 +19,6 @@ use crate::host_functions;
 use crate::instance::{Failure, Grant, PluginInstance, Template};
 use crate::pool::{AcquireError, InstancePool, Lease};
 use crate::state::{InstanceState, PluginContext};
-
-const LOADED: u8 = 0;
-const STARTED: u8 = 1;
-const STOPPING: u8 = 2;
 
 /// Runs one wasm plugin in-process on wasmtime, sandboxed by its manifest.
 ///
@@ -44,9 +39,7 @@ struct Loaded {
     pool: Arc<InstancePool>,
     timeout: Duration,
     config: RwLock<Arc<str>>,
-    phase: AtomicU8,
-    started_at: Mutex<Option<Instant>>,
-    last_error: Mutex<Option<String>>,
+    lifecycle: Lifecycle,
 }
 
 impl WasmRunner {
@@ -151,9 +144,7 @@ impl Runner for WasmRunner {
             pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
             timeout: wasm.permissions.execution.timeout,
             config: RwLock::new(Arc::from("null")),
-            phase: AtomicU8::new(LOADED),
-            started_at: Mutex::new(None),
-            last_error: Mutex::new(None),
+            lifecycle: Lifecycle::new(name),
         };
         *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(loaded));
         Ok(PluginInfo::from(manifest))
@@ -162,7 +153,7 @@ impl Runner for WasmRunner {
     async fn start(&self, config: &Value) -> Result<(), RunnerError> {
         let loaded = self.loaded()?;
         let name = loaded.template.plugin.name.clone();
-        if loaded.phase.load(Ordering::SeqCst) != LOADED {
+        if loaded.lifecycle.phase() != Phase::Loaded {
             return Err(other(&name, "already started".into()));
         }
         let config: Arc<str> = Arc::from(config.to_string());
@@ -174,18 +165,21 @@ impl Runner for WasmRunner {
         .await;
         let instance = match created {
             Ok(Ok(instance)) => instance,
-            Ok(Err(failure)) => return Err(loaded.fail(None, failure.kind)),
-            Err(_) => return Err(loaded.fail(None, RunnerErrorKind::Timeout(loaded.timeout))),
+            Ok(Err(failure)) => return Err(loaded.lifecycle.fail(None, failure.kind)),
+            Err(_) => {
+                return Err(loaded
+                    .lifecycle
+                    .fail(None, RunnerErrorKind::Timeout(loaded.timeout)));
+            }
         };
         loaded.pool.add_idle(instance);
-        *loaded.started_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        loaded.phase.store(STARTED, Ordering::SeqCst);
+        loaded.lifecycle.mark_started();
         Ok(())
     }
 
     async fn stop(&self, drain: Duration) -> Result<(), RunnerError> {
         let loaded = self.loaded()?;
-        loaded.phase.store(STOPPING, Ordering::SeqCst);
+        loaded.lifecycle.mark_stopping();
         if !loaded.pool.close(drain).await {
             // Calls still running past the drain deadline are interrupted at
             // the next epoch tick and fail as "stopped".
@@ -196,12 +190,8 @@ impl Runner for WasmRunner {
 
     async fn call(&self, function: &str, params: &RawValue) -> Result<Box<RawValue>, RunnerError> {
         let loaded = self.loaded()?;
-        let fail = |kind| loaded.fail(Some(function), kind);
-        match loaded.phase.load(Ordering::SeqCst) {
-            STARTED => {}
-            LOADED => return Err(fail(RunnerErrorKind::NotStarted)),
-            _ => return Err(fail(RunnerErrorKind::Stopped)),
-        }
+        let fail = |kind| loaded.lifecycle.fail(Some(function), kind);
+        loaded.lifecycle.check_callable(function)?;
         let lease = match loaded.pool.acquire().await {
             Ok(lease) => lease,
             Err(AcquireError::Exhausted(waited)) => {
@@ -220,43 +210,22 @@ impl Runner for WasmRunner {
 
     async fn health(&self) -> Result<HealthStatus, RunnerError> {
         let loaded = self.loaded()?;
-        let uptime = loaded
-            .started_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map(|t| t.elapsed())
-            .unwrap_or_default();
-        let last_error = || {
-            loaded
-                .last_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone()
-        };
-        if loaded.phase.load(Ordering::SeqCst) != STARTED {
-            return Ok(HealthStatus {
-                ready: false,
-                last_error: last_error(),
-                uptime,
-            });
+        if loaded.lifecycle.phase() != Phase::Started {
+            return Ok(loaded.lifecycle.health(false));
         }
         let ready = match loaded.pool.acquire().await {
             Ok(lease) => loaded
                 .on_instance(lease, async |instance| instance.is_ready().await)
                 .await
                 .unwrap_or_else(|kind| {
-                    loaded.fail(Some("is_ready"), kind);
+                    loaded.lifecycle.fail(Some("is_ready"), kind);
                     false
                 }),
             // Every instance is busy serving calls: the plugin is alive.
             Err(AcquireError::Exhausted(_)) => true,
             Err(AcquireError::Closed) => false,
         };
-        Ok(HealthStatus {
-            ready,
-            last_error: last_error(),
-            uptime,
-        })
+        Ok(loaded.lifecycle.health(ready))
     }
 }
 
@@ -297,22 +266,5 @@ impl Loaded {
             }
             Err(_) => Err(RunnerErrorKind::Timeout(self.timeout)),
         }
-    }
-
-    /// Records `kind` as the last error and returns it as a [`RunnerError`].
-    fn fail(&self, function: Option<&str>, kind: RunnerErrorKind) -> RunnerError {
-        let name = self.template.plugin.name.as_ref();
-        let error = match function {
-            Some(function) => RunnerError::in_call(name, function, kind),
-            None => RunnerError::new(name, kind),
-        };
-        let benign = matches!(
-            error.kind(),
-            RunnerErrorKind::Plugin(_) | RunnerErrorKind::Unsupported | RunnerErrorKind::NotStarted
-        );
-        if !benign {
-            *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
-        }
-        error
     }
 }

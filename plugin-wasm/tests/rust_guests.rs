@@ -12,6 +12,8 @@ use plugin_wasm::WasmRunner;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+#[path = "../../test-support/captured_logs.rs"]
+mod captured_logs;
 #[path = "../../test-support/examples.rs"]
 mod examples;
 use examples::workspace;
@@ -200,29 +202,9 @@ async fn a_missing_granted_folder_fails_the_start() {
     assert!(err.to_string().contains("shelf"), "{err}");
 }
 
-/// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn guest_stdout_goes_to_tracing_with_the_plugin_name() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = captured_logs::capture();
     let plugin = start(
         "fs_guest.wasm",
         "name: fs-guest\nruntime: wasm\nwasm: {module: fs_guest.wasm}\n",
@@ -233,7 +215,7 @@ async fn guest_stdout_goes_to_tracing_with_the_plugin_name() {
         .call("print", json!("a line from the guest"))
         .await
         .unwrap();
-    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logged = captured.text();
     let line = logged
         .lines()
         .find(|l| l.contains("a line from the guest"))

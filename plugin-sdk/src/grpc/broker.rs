@@ -9,11 +9,12 @@ use std::time::Duration;
 use proto::go_plugin::ConnInfo;
 use proto::go_plugin::grpc_broker_server::GrpcBroker;
 use proto::handshake::Network;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_stream::Stream;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
+
+use super::serve::silent_until;
 
 /// Services announced by the host, by id.
 #[derive(Clone)]
@@ -74,12 +75,6 @@ impl GrpcBroker for Broker {
         });
         // This plugin offers the host nothing over the broker: the outbound
         // half stays open, silent, until shutdown.
-        let (outbound, stream) = mpsc::channel(1);
-        let mut shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-            drop(outbound);
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(stream))))
+        Ok(Response::new(silent_until(self.shutdown.clone())))
     }
 }

@@ -180,12 +180,19 @@ impl GrpcStdio for Stdio {
         &self,
         _: Request<()>,
     ) -> Result<Response<Self::StreamStdioStream>, Status> {
-        let (outbound, stream) = mpsc::channel(1);
-        let stop = self.stop.clone();
-        tokio::spawn(async move {
-            stopped(stop).await;
-            drop(outbound);
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(stream))))
+        Ok(Response::new(silent_until(self.stop.clone())))
     }
+}
+
+/// A server stream that sends nothing and ends at shutdown (so a graceful
+/// shutdown does not wait on it forever).
+pub(crate) fn silent_until<T: Send + 'static>(
+    stop: watch::Receiver<bool>,
+) -> Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>> {
+    let (outbound, stream) = mpsc::channel::<Result<T, Status>>(1);
+    tokio::spawn(async move {
+        stopped(stop).await;
+        drop(outbound);
+    });
+    Box::pin(ReceiverStream::new(stream))
 }
