@@ -37,17 +37,33 @@ pub struct DataEvent {
     pub uid: String,
     /// Topic the event is published on.
     pub topic: String,
-    /// Event payload.
+    /// Event payload (`null` reads as empty, as Go's nil map).
+    #[serde(deserialize_with = "null_as_empty")]
     pub data: Kv,
-    /// Free-form labels.
-    #[serde(skip_serializing_if = "Kv::is_empty")]
+    /// Free-form labels (`null` reads as empty).
+    #[serde(
+        skip_serializing_if = "Kv::is_empty",
+        deserialize_with = "null_as_empty"
+    )]
     pub tags: Kv,
+}
+
+/// Reads `null` as an empty map, as Go writes a nil map.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Kv, D::Error> {
+    Ok(Option::<Kv>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn null_maps_read_as_empty() {
+        let event: DataEvent =
+            serde_json::from_value(json!({"event_type": "x", "data": null, "tags": null})).unwrap();
+        assert!(event.data.is_empty() && event.tags.is_empty());
+    }
 
     #[test]
     fn reads_an_event_written_by_go() {

@@ -4,7 +4,9 @@
 //! behaviour: the `plugins:` section of a host configuration
 //! ([`PluginConfig`]), the business event plugins emit ([`DataEvent`]), and the
 //! human duration format (`"30s"`, `"1m30s"`) used wherever a duration is
-//! written by a person ([`duration`]).
+//! written by a person ([`duration`]), the HTTP shapes of host calls
+//! ([`http`]), and the module / ability / provider wire shapes ([`module`]:
+//! call context, message payloads, invoke results, OAuth tokens).
 //!
 //! It has no internal dependencies and depends only on serde and small data
 //! crates (`serde_json`, `chrono`, `humantime`, `base64`), so any crate — a host, a plugin
@@ -14,7 +16,9 @@ pub mod config;
 pub mod duration;
 pub mod event;
 pub mod http;
+pub mod module;
 
 pub use config::{GitRepoConfig, PluginConfig, SourceConfig};
 pub use event::DataEvent;
 pub use http::{HostHttpRequest, HostHttpResponse};
+pub use module::{CallContext, InvokeResult, MsgPayload, OAuthToken};

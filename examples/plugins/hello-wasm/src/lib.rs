@@ -57,7 +57,7 @@ fn command(params: Command) -> Result<Value, String> {
 }
 plugin_sdk::export!(command);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Greet {
     #[serde(default)]
     name: String,
@@ -88,6 +88,23 @@ fn greet(params: Greet) -> Result<Value, String> {
     Ok(json!({ "text": format!("{greeting}, {name}!"), "total": total }))
 }
 plugin_sdk::export!(greet);
+
+#[derive(Deserialize)]
+struct AbilityCall {
+    operation: String,
+    #[serde(default)]
+    params: Greet,
+}
+
+/// `ability_call`: the declared operations (`greeting/greet`), as the host's
+/// ability adapter invokes them.
+fn ability_call(call: AbilityCall) -> Result<Value, String> {
+    match call.operation.as_str() {
+        "greet" => greet(call.params),
+        other => Err(format!("unknown operation {other:?}")),
+    }
+}
+plugin_sdk::export!(ability_call);
 
 fn count() -> Result<u64, String> {
     Ok(kv::get("greetings")?

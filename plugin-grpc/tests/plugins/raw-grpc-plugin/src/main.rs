@@ -12,6 +12,11 @@
 //! - `unhealthy`: reports service `plugin` as not serving;
 //! - `tcp`: serves on a loopback TCP port instead of a unix socket.
 //!
+//! `Command` echoes its context and content (content `"array"`: answers
+//! `[1,2]`); `WebhookConvert` makes one event per payload (`wrong-shape`:
+//! answers an object); `OAuthAuthorize` and `OAuthCallback` answer a URL and
+//! a token (no code: a token without `access_token`).
+//!
 //! `Call` functions: `echo` (returns its params), `config` (the config from
 //! `Init`), `pid`, `sleep` (params: milliseconds), `crash` (aborts
 //! mid-call), `hang` (never answers),
@@ -58,8 +63,14 @@ impl PluginService for Raw {
         r: Request<pb::CommandRequest>,
     ) -> Result<Response<pb::CommandResponse>, Status> {
         let r = r.into_inner();
+        // `"array"` answers valid JSON that is not a message payload.
+        let payload = if r.content == r#""array""# {
+            "[1,2]".to_owned()
+        } else {
+            format!(r#"{{"context":{},"content":{}}}"#, r.context, r.content)
+        };
         Ok(Response::new(pb::CommandResponse {
-            payload: format!(r#"{{"context":{},"content":{}}}"#, r.context, r.content),
+            payload,
             error: String::new(),
         }))
     }
@@ -92,15 +103,35 @@ impl PluginService for Raw {
     }
     async fn webhook_convert(
         &self,
-        _: Request<pb::WebhookConvertRequest>,
+        r: Request<pb::WebhookConvertRequest>,
     ) -> Result<Response<pb::CallResponse>, Status> {
-        unimplemented()
+        // One event per payload, or (for `wrong-shape`) an object where an
+        // array belongs.
+        let payload = String::from_utf8_lossy(&r.into_inner().payload).into_owned();
+        let result = if payload == "wrong-shape" {
+            r#"{"not":"an array"}"#.to_owned()
+        } else {
+            format!(r#"[{{"event_type":"push","entity_id":{payload:?},"data":null}}]"#)
+        };
+        Ok(Response::new(pb::CallResponse {
+            result,
+            error: String::new(),
+        }))
     }
     async fn o_auth_callback(
         &self,
-        _: Request<pb::OAuthCallbackRequest>,
+        r: Request<pb::OAuthCallbackRequest>,
     ) -> Result<Response<pb::CallResponse>, Status> {
-        unimplemented()
+        let code = r.into_inner().code;
+        let result = if code.is_empty() {
+            r#"{"type":"oauth2"}"#.to_owned()
+        } else {
+            format!(r#"{{"type":"oauth2","access_token":"tok-{code}"}}"#)
+        };
+        Ok(Response::new(pb::CallResponse {
+            result,
+            error: String::new(),
+        }))
     }
     async fn call(
         &self,

@@ -1,0 +1,137 @@
+//! Chat modules: the host's [`ModuleHandler`] trait, its registry, and
+//! [`PluginModule`], a plugin that is one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use plugin_types::event::Kv;
+use plugin_types::{CallContext, MsgPayload};
+use serde_json::{Value, json};
+
+use crate::call::{call, typed};
+use crate::error::AdapterError;
+use crate::registry::Registry;
+use crate::runner_cell::RunnerCell;
+
+/// A chat module as the host drives it (flowbot's module handler).
+#[async_trait]
+pub trait ModuleHandler: Send + Sync {
+    /// The module's name.
+    fn name(&self) -> &str;
+    /// Initialises the module with its configuration.
+    async fn init(&self, config: &Value) -> Result<(), AdapterError>;
+    /// Runs the module's one-time bootstrap.
+    async fn bootstrap(&self) -> Result<(), AdapterError>;
+    /// Handles free chat input.
+    async fn input(
+        &self,
+        ctx: &CallContext,
+        head: &Kv,
+        content: &Value,
+    ) -> Result<MsgPayload, AdapterError>;
+    /// Handles a command.
+    async fn command(&self, ctx: &CallContext, content: &Value)
+    -> Result<MsgPayload, AdapterError>;
+    /// Handles a submitted form.
+    async fn form(
+        &self,
+        ctx: &CallContext,
+        values: &BTreeMap<String, String>,
+    ) -> Result<MsgPayload, AdapterError>;
+    /// The module's rulesets.
+    async fn rules(&self) -> Result<Vec<Value>, AdapterError>;
+    /// The module's help: group → lines.
+    async fn help(&self) -> Result<BTreeMap<String, Vec<String>>, AdapterError>;
+}
+
+/// Modules by name.
+pub type ModuleRegistry = Registry<Arc<dyn ModuleHandler>>;
+
+impl ModuleRegistry {
+    /// An empty module registry.
+    pub fn modules() -> Self {
+        Self::new("module")
+    }
+}
+
+/// A plugin as a chat module: each method calls the plugin function of the
+/// same name through the plugin's [`RunnerCell`] (so a runner swap applies
+/// without unregistering) and decodes the answer.
+pub struct PluginModule {
+    cell: Arc<RunnerCell>,
+}
+
+impl PluginModule {
+    /// The module served by the runner in `cell`.
+    pub fn new(cell: Arc<RunnerCell>) -> Self {
+        Self { cell }
+    }
+
+    /// Registers this module under the plugin's name.
+    pub fn register(self: &Arc<Self>, registry: &ModuleRegistry) -> Result<(), AdapterError> {
+        let handler: Arc<dyn ModuleHandler> = self.clone();
+        registry.register(self.cell.plugin(), self.cell.plugin(), handler)
+    }
+
+    /// Removes this module from `registry`.
+    pub fn unregister(&self, registry: &ModuleRegistry) -> bool {
+        registry.unregister(self.cell.plugin(), self.cell.plugin())
+    }
+}
+
+fn payload(value: Value) -> Result<MsgPayload, String> {
+    MsgPayload::from_json(value).map_err(|e| e.to_string())
+}
+
+#[async_trait]
+impl ModuleHandler for PluginModule {
+    fn name(&self) -> &str {
+        self.cell.plugin()
+    }
+
+    /// Starts the current runner with `config` (flowbot's module `Init`).
+    async fn init(&self, config: &Value) -> Result<(), AdapterError> {
+        Ok(self.cell.runner().start(config).await?)
+    }
+
+    async fn bootstrap(&self) -> Result<(), AdapterError> {
+        call(&self.cell, "bootstrap", &Value::Null, |_| Ok(())).await
+    }
+
+    async fn input(
+        &self,
+        ctx: &CallContext,
+        head: &Kv,
+        content: &Value,
+    ) -> Result<MsgPayload, AdapterError> {
+        let params = json!({ "context": ctx, "head": head, "content": content });
+        call(&self.cell, "input", &params, payload).await
+    }
+
+    async fn command(
+        &self,
+        ctx: &CallContext,
+        content: &Value,
+    ) -> Result<MsgPayload, AdapterError> {
+        let params = json!({ "context": ctx, "content": content });
+        call(&self.cell, "command", &params, payload).await
+    }
+
+    async fn form(
+        &self,
+        ctx: &CallContext,
+        values: &BTreeMap<String, String>,
+    ) -> Result<MsgPayload, AdapterError> {
+        let params = json!({ "context": ctx, "values": values });
+        call(&self.cell, "form", &params, payload).await
+    }
+
+    async fn rules(&self) -> Result<Vec<Value>, AdapterError> {
+        call(&self.cell, "rules", &Value::Null, typed).await
+    }
+
+    async fn help(&self) -> Result<BTreeMap<String, Vec<String>>, AdapterError> {
+        call(&self.cell, "help", &Value::Null, typed).await
+    }
+}
