@@ -139,7 +139,10 @@ async fn the_sdk_example_answers_every_function_and_calls_back_its_host() {
         )
         .await
         .unwrap();
-    assert_eq!(answer.get(), r#"{"text":"1 greetings so far"}"#);
+    assert_eq!(
+        answer.get(),
+        r#"{"_type":"TextMsg","text":"1 greetings so far"}"#
+    );
     let answer = runner
         .call(
             "ability_call",
@@ -147,7 +150,11 @@ async fn the_sdk_example_answers_every_function_and_calls_back_its_host() {
         )
         .await
         .unwrap();
-    assert_eq!(answer.get(), r#"{"text":"Hi, Bo!","total":2}"#);
+    let answer: Value = serde_json::from_str(answer.get()).unwrap();
+    assert_eq!(
+        (answer["text"].as_str(), answer["data"]["total"].as_u64()),
+        (Some("Hi, Bo!"), Some(2))
+    );
 
     let help: Value =
         serde_json::from_str(runner.call("help", &raw(&json!(null))).await.unwrap().get()).unwrap();

@@ -160,9 +160,13 @@ fn calls_a_grpc_plugin_exactly_like_a_wasm_one() {
         "{\"text\":\"Hi, Ada!\",\"total\":1}\n"
     );
 
+    // A typed message payload, tagged as flowbot tags it.
     let output = pluginctl(&["call", plugin, "command", r#"{"content":"hello Zoe"}"#]);
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(text(&output.stdout), "{\"text\":\"Hello, Zoe!\"}\n");
+    assert_eq!(
+        text(&output.stdout),
+        "{\"_type\":\"TextMsg\",\"text\":\"Hello, Zoe!\"}\n"
+    );
 
     let output = pluginctl(&["call", plugin, "help"]);
     assert!(output.status.success(), "{output:?}");

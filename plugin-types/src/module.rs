@@ -104,6 +104,20 @@ impl MsgPayload {
     }
 }
 
+impl Serialize for MsgPayload {
+    /// Writes [`MsgPayload::to_json`].
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for MsgPayload {
+    /// Reads as [`MsgPayload::from_json`].
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::from_json(Value::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
 fn text_field(object: &Kv) -> Option<String> {
     object
         .get("text")

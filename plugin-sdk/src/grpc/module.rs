@@ -1,11 +1,11 @@
 //! [`Module`]: what a gRPC plugin implements.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::types::DataEvent;
+use crate::types::{CallContext, DataEvent, InvokeResult, MsgPayload, OAuthToken};
 
 /// Why a [`Module`] method did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,8 +38,9 @@ impl From<&str> for ModuleError {
 /// [`ModuleError::Unsupported`] except `init` and `bootstrap` (succeed),
 /// `rules` (`[]`), `help` (`{}`) and `is_ready` (`true`).
 ///
-/// JSON values (`ctx`, `content`, results) are the shapes flowbot's adapters
-/// exchange; the same calls reach a wasm plugin's exports. Methods run
+/// The types are the wire shapes of [`plugin_types::module`], which the
+/// host's adapters read, so plugin and host agree by construction; the same
+/// calls reach a wasm plugin's exports. Methods run
 /// concurrently: use interior mutability for state. Call the host through
 /// [`host()`](super::host).
 #[async_trait]
@@ -57,7 +58,7 @@ pub trait Module: Send + Sync + 'static {
     }
 
     /// Handles a chat command; answers a message payload.
-    async fn command(&self, ctx: Value, content: Value) -> Result<Value, ModuleError> {
+    async fn command(&self, ctx: CallContext, content: Value) -> Result<MsgPayload, ModuleError> {
         let _ = (ctx, content);
         Err(ModuleError::Unsupported)
     }
@@ -65,27 +66,32 @@ pub trait Module: Send + Sync + 'static {
     /// Handles a submitted form; answers a message payload.
     async fn form(
         &self,
-        ctx: Value,
+        ctx: CallContext,
         values: HashMap<String, String>,
-    ) -> Result<Value, ModuleError> {
+    ) -> Result<MsgPayload, ModuleError> {
         let _ = (ctx, values);
         Err(ModuleError::Unsupported)
     }
 
     /// Handles free chat input; answers a message payload.
-    async fn input(&self, ctx: Value, head: Value, content: Value) -> Result<Value, ModuleError> {
+    async fn input(
+        &self,
+        ctx: CallContext,
+        head: Value,
+        content: Value,
+    ) -> Result<MsgPayload, ModuleError> {
         let _ = (ctx, head, content);
         Err(ModuleError::Unsupported)
     }
 
-    /// The module's rulesets (a JSON array).
-    async fn rules(&self) -> Result<Value, ModuleError> {
-        Ok(Value::Array(Vec::new()))
+    /// The module's rulesets.
+    async fn rules(&self) -> Result<Vec<Value>, ModuleError> {
+        Ok(Vec::new())
     }
 
     /// The module's help: command group → lines.
-    async fn help(&self) -> Result<Value, ModuleError> {
-        Ok(Value::Object(serde_json::Map::new()))
+    async fn help(&self) -> Result<BTreeMap<String, Vec<String>>, ModuleError> {
+        Ok(BTreeMap::new())
     }
 
     /// Whether the module is ready to serve.
@@ -94,7 +100,11 @@ pub trait Module: Send + Sync + 'static {
     }
 
     /// Invokes one ability operation with its params.
-    async fn ability_call(&self, operation: &str, params: Value) -> Result<Value, ModuleError> {
+    async fn ability_call(
+        &self,
+        operation: &str,
+        params: Value,
+    ) -> Result<InvokeResult, ModuleError> {
         let _ = (operation, params);
         Err(ModuleError::Unsupported)
     }
@@ -112,7 +122,7 @@ pub trait Module: Send + Sync + 'static {
     }
 
     /// Completes an OAuth flow; answers the token.
-    async fn oauth_callback(&self, state: &str, code: &str) -> Result<Value, ModuleError> {
+    async fn oauth_callback(&self, state: &str, code: &str) -> Result<OAuthToken, ModuleError> {
         let _ = (state, code);
         Err(ModuleError::Unsupported)
     }

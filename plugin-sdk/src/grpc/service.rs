@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use proto::flowbot::plugin as pb;
 use proto::flowbot::plugin::plugin_service_server::PluginService;
-use serde_json::Value;
 use tonic::{Request, Response, Status};
 
 use super::broker::Broker;
@@ -26,13 +25,14 @@ impl<M> ModuleService<M> {
     }
 }
 
-/// A JSON text field as a value (`""` is `null`).
-fn value(field: &str, text: &str) -> Result<Value, Status> {
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
+/// A JSON text field as a value of its type; `""` and `null` are the
+/// type's default.
+fn value<T: serde::de::DeserializeOwned + Default>(field: &str, text: &str) -> Result<T, Status> {
+    if matches!(text.trim(), "" | "null") {
+        return Ok(T::default());
     }
     serde_json::from_str(text)
-        .map_err(|e| Status::invalid_argument(format!("{field} is not JSON: {e}")))
+        .map_err(|e| Status::invalid_argument(format!("{field} does not fit: {e}")))
 }
 
 /// A result as (JSON text, error text) for responses with an `error` field;

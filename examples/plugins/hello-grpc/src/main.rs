@@ -7,11 +7,11 @@
 //! `plugin.yaml`) and call it with
 //! `pluginctl call examples/plugins/hello-grpc greet '{"name":"Ada"}'`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use plugin_sdk::Level;
 use plugin_sdk::grpc::{self, HostCallError, Module, ModuleError};
-use plugin_sdk::types::DataEvent;
+use plugin_sdk::types::{CallContext, DataEvent, InvokeResult, MsgPayload};
 use serde_json::{Value, json};
 
 struct Hello;
@@ -76,32 +76,50 @@ async fn count() -> Result<u64, ModuleError> {
 
 #[grpc::async_trait]
 impl Module for Hello {
-    async fn help(&self) -> Result<Value, ModuleError> {
-        Ok(json!({
-            "hello": ["hello [name] - greets you", "count - greetings so far"]
-        }))
+    async fn help(&self) -> Result<BTreeMap<String, Vec<String>>, ModuleError> {
+        Ok(BTreeMap::from([(
+            "hello".to_owned(),
+            vec![
+                "hello [name] - greets you".to_owned(),
+                "count - greetings so far".to_owned(),
+            ],
+        )]))
     }
 
-    async fn command(&self, _ctx: Value, content: Value) -> Result<Value, ModuleError> {
+    async fn command(&self, _ctx: CallContext, content: Value) -> Result<MsgPayload, ModuleError> {
         let text = content.as_str().unwrap_or_default().trim().to_owned();
         let (verb, rest) = text
             .split_once(' ')
             .map_or((text.as_str(), ""), |(a, b)| (a, b.trim()));
         let reply = match verb {
-            "hello" => self.greet(&json!({ "name": rest })).await?["text"].clone(),
-            "count" => json!(format!("{} greetings so far", count().await?)),
+            "hello" => self.greet(&json!({ "name": rest })).await?["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            "count" => format!("{} greetings so far", count().await?),
             _ => {
                 return Err(ModuleError::Failed(format!(
                     "unknown command {text:?}; try `hello`"
                 )));
             }
         };
-        Ok(json!({ "text": reply }))
+        Ok(MsgPayload::Text(reply))
     }
 
-    async fn ability_call(&self, operation: &str, params: Value) -> Result<Value, ModuleError> {
+    async fn ability_call(
+        &self,
+        operation: &str,
+        params: Value,
+    ) -> Result<InvokeResult, ModuleError> {
         match operation {
-            "greet_remote" => self.greet(&params).await,
+            "greet_remote" => {
+                let answer = self.greet(&params).await?;
+                Ok(InvokeResult {
+                    text: answer["text"].as_str().unwrap_or_default().to_owned(),
+                    data: answer,
+                    ..InvokeResult::default()
+                })
+            }
             _ => Err(ModuleError::Unsupported),
         }
     }
