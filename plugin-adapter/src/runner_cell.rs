@@ -3,16 +3,12 @@
 
 use std::sync::{Arc, RwLock};
 
-use plugin_core::{Runner, RunnerError, RunnerErrorKind};
+use plugin_core::{InFlight, Pass, Runner, RunnerError, RunnerErrorKind};
 use serde_json::value::RawValue;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// Permits of a runner's call gate: one per call; retiring takes them all.
-const GATE: u32 = u32::MAX >> 3;
 
 struct Slot {
     runner: Arc<dyn Runner>,
-    gate: Arc<Semaphore>,
+    calls: InFlight,
 }
 
 /// The current runner of one plugin, shared by its module, ability and
@@ -40,7 +36,7 @@ impl RunnerCell {
     fn slot(runner: Arc<dyn Runner>) -> Arc<Slot> {
         Arc::new(Slot {
             runner,
-            gate: Arc::new(Semaphore::new(GATE as usize)),
+            calls: InFlight::new(),
         })
     }
 
@@ -59,12 +55,12 @@ impl RunnerCell {
     }
 
     /// The current runner and a pass that keeps it from being retired.
-    fn enter(&self) -> Option<(Arc<dyn Runner>, OwnedSemaphorePermit)> {
+    fn enter(&self) -> Option<(Arc<dyn Runner>, Pass)> {
         // Taken under the read lock: a swap (write lock) cannot come between
         // reading the slot and entering its gate.
         let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
-        let permit = slot.gate.clone().try_acquire_owned().ok()?;
-        Some((slot.runner.clone(), permit))
+        let pass = slot.calls.enter()?;
+        Some((slot.runner.clone(), pass))
     }
 
     /// Calls `function` on the current runner.
@@ -90,9 +86,7 @@ impl RunnerCell {
             &mut *self.slot.write().unwrap_or_else(|p| p.into_inner()),
             Self::slot(runner),
         );
-        // Waits for every pass of the old runner; never fails, as the gate
-        // is never closed.
-        let _all = old.gate.acquire_many(GATE).await;
+        old.calls.drain(None).await;
         old.runner.clone()
     }
 }

@@ -9,8 +9,8 @@
 //!   with every violation reported by JSON pointer ([`schema`]);
 //! - the [`Runner`] trait every execution environment implements, with
 //!   [`PluginInfo`], [`HealthStatus`], [`PluginState`] and [`RunnerError`],
-//!   and [`Lifecycle`], the phase / uptime / last-error bookkeeping runners
-//!   share;
+//!   and what runners share: [`Lifecycle`] (phase, uptime, last error) and
+//!   [`InFlight`] (waiting for calls in flight);
 //! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
 //!   [`MemoryHost`], a complete in-memory one;
 //! - hardened YAML reading for every file a person writes ([`yaml`]), and
@@ -37,6 +37,7 @@
 pub mod error;
 pub mod host;
 pub mod http_allowlist;
+pub mod in_flight;
 pub mod lifecycle;
 pub mod manifest;
 pub mod memory_host;
@@ -48,6 +49,7 @@ pub mod yaml;
 pub use error::{RunnerError, RunnerErrorKind};
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
 pub use http_allowlist::HttpAllowlist;
+pub use in_flight::{InFlight, Pass};
 pub use lifecycle::{Lifecycle, Phase};
 pub use manifest::{
     AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GrpcConfig, HttpPermission,

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use plugin_core::{
-    HealthStatus, HostApi, Lifecycle, Manifest, Phase, PluginInfo, Runner, RunnerError,
+    HealthStatus, HostApi, InFlight, Lifecycle, Manifest, Phase, PluginInfo, Runner, RunnerError,
     RunnerErrorKind,
 };
 use proto::flowbot::plugin as pb;
 use proto::go_plugin::grpc_controller_client::GrpcControllerClient;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
@@ -23,9 +23,6 @@ use crate::functions::{self, Failure};
 use crate::launch::{LaunchSpec, Launched, launch};
 use crate::process::PluginProcess;
 use crate::stdio;
-
-/// Permits of the in-flight call gate: one per call; `stop` takes them all.
-const MAX_IN_FLIGHT: u32 = u32::MAX >> 3;
 
 /// How a plugin process ended, as published by [`GrpcRunner::exit_watch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +44,9 @@ pub struct PluginExit {
 /// shut down, and kills it after a grace period.
 ///
 /// The process never outlives the runner or the host (it runs in its own
-/// process group with a parent-death signal; see `src/process.rs`). When it exits on its own, calls fail with
-/// "plugin NAME exited (STATUS)" and [`GrpcRunner::exit_watch`] reports it.
+/// process group with a parent-death signal; see `src/process.rs`). When it
+/// exits on its own, calls fail with "plugin NAME exited (STATUS)" and
+/// [`GrpcRunner::exit_watch`] reports it.
 pub struct GrpcRunner {
     host: Arc<dyn HostApi>,
     start_timeout: Duration,
@@ -70,7 +68,7 @@ struct Session {
     lifecycle: Lifecycle,
     /// Set before `stop` ends the process, so its exit is not a crash.
     stopping: AtomicBool,
-    calls: Semaphore,
+    calls: InFlight,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Holds the sockets; removed when the session goes.
     _socket_dir: tempfile::TempDir,
@@ -240,7 +238,7 @@ impl Runner for GrpcRunner {
             broker: Mutex::new(Some(broker)),
             lifecycle: Lifecycle::new(&name),
             stopping: AtomicBool::new(false),
-            calls: Semaphore::new(MAX_IN_FLIGHT as usize),
+            calls: InFlight::new(),
             tasks: Mutex::new(vec![stdio]),
             _socket_dir: socket_dir,
         });
@@ -296,12 +294,9 @@ impl Runner for GrpcRunner {
             return Ok(());
         };
         session.lifecycle.mark_stopping();
-        // Drain: every call holds a permit; taking them all waits for them.
-        let drained = tokio::time::timeout(drain, session.calls.acquire_many(MAX_IN_FLIGHT)).await;
-        if drained.is_err() {
+        if !session.calls.drain(Some(drain)).await {
             tracing::warn!(plugin = %session.name, "calls still running after the drain deadline; ending them");
         }
-        session.calls.close();
         session.stopping.store(true, Ordering::Release);
 
         drop(
@@ -347,7 +342,7 @@ impl Runner for GrpcRunner {
         let session = self.session()?;
         let fail = |kind| session.lifecycle.fail(Some(function), kind);
         session.lifecycle.check_callable(function)?;
-        let Ok(_permit) = session.calls.try_acquire() else {
+        let Some(_pass) = session.calls.enter() else {
             return Err(fail(RunnerErrorKind::Stopped));
         };
         if let Some(status) = session.process.exit_status() {
