@@ -21,23 +21,60 @@ pub trait AbilityInvoker: Send + Sync {
     async fn invoke(&self, params: Kv) -> Result<InvokeResult, AdapterError>;
 }
 
-/// Invokers by `capability/operation`.
-pub type AbilityRegistry = Registry<Arc<dyn AbilityInvoker>>;
+/// Where a host keeps its ability invokers, by (capability, operation).
+pub trait AbilityRegistry: Send + Sync {
+    /// Adds `invoker` for `operation` of `capability`, owned by `plugin`; a
+    /// taken pair is a [`AdapterError::Conflict`] naming both plugins.
+    fn register_invoker(
+        &self,
+        capability: &str,
+        operation: &str,
+        plugin: &str,
+        invoker: Arc<dyn AbilityInvoker>,
+    ) -> Result<(), AdapterError>;
+    /// Removes the invoker if `plugin` owns it; says whether it did.
+    fn unregister_invoker(&self, capability: &str, operation: &str, plugin: &str) -> bool;
+    /// The invoker of `operation` of `capability`.
+    fn invoker(&self, capability: &str, operation: &str) -> Option<Arc<dyn AbilityInvoker>>;
+    /// Every registered `(capability/operation, plugin)`, sorted.
+    fn invokers(&self) -> Vec<(String, String)>;
+}
 
-/// The registry key of an operation: `capability/operation`.
-pub fn ability_key(capability: &str, operation: &str) -> String {
+/// The in-memory [`AbilityRegistry`], keyed `capability/operation`.
+pub type InMemoryAbilityRegistry = Registry<Arc<dyn AbilityInvoker>>;
+
+fn key(capability: &str, operation: &str) -> String {
     format!("{capability}/{operation}")
 }
 
-impl AbilityRegistry {
+impl InMemoryAbilityRegistry {
     /// An empty ability registry.
     pub fn abilities() -> Self {
         Self::new("ability")
     }
+}
 
-    /// The invoker of `operation` of `capability`.
-    pub fn invoker(&self, capability: &str, operation: &str) -> Option<Arc<dyn AbilityInvoker>> {
-        self.get(&ability_key(capability, operation))
+impl AbilityRegistry for InMemoryAbilityRegistry {
+    fn register_invoker(
+        &self,
+        capability: &str,
+        operation: &str,
+        plugin: &str,
+        invoker: Arc<dyn AbilityInvoker>,
+    ) -> Result<(), AdapterError> {
+        self.register(&key(capability, operation), plugin, invoker)
+    }
+
+    fn unregister_invoker(&self, capability: &str, operation: &str, plugin: &str) -> bool {
+        self.unregister(&key(capability, operation), plugin)
+    }
+
+    fn invoker(&self, capability: &str, operation: &str) -> Option<Arc<dyn AbilityInvoker>> {
+        self.get(&key(capability, operation))
+    }
+
+    fn invokers(&self) -> Vec<(String, String)> {
+        self.list()
     }
 }
 
@@ -85,7 +122,7 @@ impl PluginAbilities {
 
     /// Registers one invoker per declared operation, all or none: on a
     /// conflict, those already registered are removed again.
-    pub fn register(&self, registry: &AbilityRegistry) -> Result<(), AdapterError> {
+    pub fn register(&self, registry: &dyn AbilityRegistry) -> Result<(), AdapterError> {
         let plugin = self.cell.plugin();
         for (done, (capability, operation)) in self.declared.iter().enumerate() {
             let invoker = Arc::new(PluginInvoker {
@@ -93,10 +130,9 @@ impl PluginAbilities {
                 capability: capability.clone(),
                 operation: operation.clone(),
             });
-            if let Err(e) = registry.register(&ability_key(capability, operation), plugin, invoker)
-            {
+            if let Err(e) = registry.register_invoker(capability, operation, plugin, invoker) {
                 for (capability, operation) in &self.declared[..done] {
-                    registry.unregister(&ability_key(capability, operation), plugin);
+                    registry.unregister_invoker(capability, operation, plugin);
                 }
                 return Err(e);
             }
@@ -105,9 +141,9 @@ impl PluginAbilities {
     }
 
     /// Removes every invoker of this plugin.
-    pub fn unregister(&self, registry: &AbilityRegistry) {
+    pub fn unregister(&self, registry: &dyn AbilityRegistry) {
         for (capability, operation) in &self.declared {
-            registry.unregister(&ability_key(capability, operation), self.cell.plugin());
+            registry.unregister_invoker(capability, operation, self.cell.plugin());
         }
     }
 }

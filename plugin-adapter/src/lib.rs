@@ -1,11 +1,12 @@
 //! Adapters from plugin runners to the registries a host application owns.
 //!
 //! This crate owns
-//! - the registries, thread-safe and in memory, all one owner-checked
-//!   [`Registry`]: modules by name ([`ModuleRegistry`]), ability invokers by
-//!   `capability/operation` ([`AbilityRegistry`]), webhook converters and
-//!   OAuth providers by provider name ([`ProviderRegistry`]); registering a
-//!   taken key is an error naming both plugins;
+//! - the registries a host owns, as traits — modules by name
+//!   ([`ModuleRegistry`]), ability invokers by (capability, operation)
+//!   ([`AbilityRegistry`]), webhook converters and OAuth flows by provider
+//!   name ([`ProviderRegistry`]) — with thread-safe in-memory implementations
+//!   built on one owner-checked map ([`Registry`]); registering a taken key
+//!   is an error naming both plugins;
 //! - the host-side traits a registry holds: [`ModuleHandler`],
 //!   [`AbilityInvoker`], [`WebhookConverter`], [`OAuthProvider`];
 //! - the adapters that make a plugin appear in them: [`PluginModule`],
@@ -29,12 +30,11 @@ mod provider;
 mod registry;
 mod runner_cell;
 
-pub use ability::{AbilityInvoker, AbilityRegistry, PluginAbilities, ability_key};
+pub use ability::{AbilityInvoker, AbilityRegistry, InMemoryAbilityRegistry, PluginAbilities};
 pub use error::AdapterError;
-pub use module::{ModuleHandler, ModuleRegistry, PluginModule};
+pub use module::{InMemoryModuleRegistry, ModuleHandler, ModuleRegistry, PluginModule};
 pub use provider::{
-    OAuthProvider, OAuthRegistry, PluginProvider, ProviderRegistry, WebhookConverter,
-    WebhookRegistry,
+    InMemoryProviderRegistry, OAuthProvider, PluginProvider, ProviderRegistry, WebhookConverter,
 };
 pub use registry::Registry;
 pub use runner_cell::RunnerCell;

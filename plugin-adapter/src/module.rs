@@ -45,13 +45,53 @@ pub trait ModuleHandler: Send + Sync {
     async fn help(&self) -> Result<BTreeMap<String, Vec<String>>, AdapterError>;
 }
 
-/// Modules by name.
-pub type ModuleRegistry = Registry<Arc<dyn ModuleHandler>>;
+/// Where a host keeps its chat modules, by name.
+pub trait ModuleRegistry: Send + Sync {
+    /// Adds `module`, owned by `plugin`, under its name; a taken name is a
+    /// [`AdapterError::Conflict`].
+    fn register_module(
+        &self,
+        plugin: &str,
+        module: Arc<dyn ModuleHandler>,
+    ) -> Result<(), AdapterError>;
+    /// Removes the module `name` if `plugin` owns it; says whether it did.
+    fn unregister_module(&self, name: &str, plugin: &str) -> bool;
+    /// The module `name`.
+    fn module(&self, name: &str) -> Option<Arc<dyn ModuleHandler>>;
+    /// The names of the modules, sorted.
+    fn module_names(&self) -> Vec<String>;
+}
 
-impl ModuleRegistry {
+/// The in-memory [`ModuleRegistry`].
+pub type InMemoryModuleRegistry = Registry<Arc<dyn ModuleHandler>>;
+
+impl InMemoryModuleRegistry {
     /// An empty module registry.
     pub fn modules() -> Self {
         Self::new("module")
+    }
+}
+
+impl ModuleRegistry for InMemoryModuleRegistry {
+    fn register_module(
+        &self,
+        plugin: &str,
+        module: Arc<dyn ModuleHandler>,
+    ) -> Result<(), AdapterError> {
+        let name = module.name().to_owned();
+        self.register(&name, plugin, module)
+    }
+
+    fn unregister_module(&self, name: &str, plugin: &str) -> bool {
+        self.unregister(name, plugin)
+    }
+
+    fn module(&self, name: &str) -> Option<Arc<dyn ModuleHandler>> {
+        self.get(name)
+    }
+
+    fn module_names(&self) -> Vec<String> {
+        self.list().into_iter().map(|(name, _)| name).collect()
     }
 }
 
@@ -69,14 +109,14 @@ impl PluginModule {
     }
 
     /// Registers this module under the plugin's name.
-    pub fn register(self: &Arc<Self>, registry: &ModuleRegistry) -> Result<(), AdapterError> {
+    pub fn register(self: &Arc<Self>, registry: &dyn ModuleRegistry) -> Result<(), AdapterError> {
         let handler: Arc<dyn ModuleHandler> = self.clone();
-        registry.register(self.cell.plugin(), self.cell.plugin(), handler)
+        registry.register_module(self.cell.plugin(), handler)
     }
 
     /// Removes this module from `registry`.
-    pub fn unregister(&self, registry: &ModuleRegistry) -> bool {
-        registry.unregister(self.cell.plugin(), self.cell.plugin())
+    pub fn unregister(&self, registry: &dyn ModuleRegistry) -> bool {
+        registry.unregister_module(self.cell.plugin(), self.cell.plugin())
     }
 }
 

@@ -29,25 +29,86 @@ pub trait OAuthProvider: Send + Sync {
     async fn exchange(&self, state: &str, code: &str) -> Result<OAuthToken, AdapterError>;
 }
 
-/// Webhook converters by provider name.
-pub type WebhookRegistry = Registry<Arc<dyn WebhookConverter>>;
-/// OAuth providers by name.
-pub type OAuthRegistry = Registry<Arc<dyn OAuthProvider>>;
-
-/// The host's provider registries.
-pub struct ProviderRegistry {
-    /// Webhook converters by provider name.
-    pub webhooks: WebhookRegistry,
-    /// OAuth providers by name.
-    pub oauth: OAuthRegistry,
+/// Where a host keeps its providers' webhook converters and OAuth flows, by
+/// provider name.
+pub trait ProviderRegistry: Send + Sync {
+    /// Adds the webhook converter of provider `name`, owned by `plugin`.
+    fn register_webhook(
+        &self,
+        name: &str,
+        plugin: &str,
+        converter: Arc<dyn WebhookConverter>,
+    ) -> Result<(), AdapterError>;
+    /// Adds the OAuth flow of provider `name`, owned by `plugin`.
+    fn register_oauth(
+        &self,
+        name: &str,
+        plugin: &str,
+        flow: Arc<dyn OAuthProvider>,
+    ) -> Result<(), AdapterError>;
+    /// Removes provider `name` (both kinds) if `plugin` owns it.
+    fn unregister_provider(&self, name: &str, plugin: &str);
+    /// The webhook converter of provider `name`.
+    fn webhook(&self, name: &str) -> Option<Arc<dyn WebhookConverter>>;
+    /// The OAuth flow of provider `name`.
+    fn oauth(&self, name: &str) -> Option<Arc<dyn OAuthProvider>>;
+    /// Every `(provider, plugin)` with a webhook converter or OAuth flow.
+    fn providers(&self) -> Vec<(String, String)>;
 }
 
-impl Default for ProviderRegistry {
+/// The in-memory [`ProviderRegistry`].
+pub struct InMemoryProviderRegistry {
+    webhooks: Registry<Arc<dyn WebhookConverter>>,
+    oauth: Registry<Arc<dyn OAuthProvider>>,
+}
+
+impl Default for InMemoryProviderRegistry {
     fn default() -> Self {
         Self {
             webhooks: Registry::new("webhook provider"),
             oauth: Registry::new("oauth provider"),
         }
+    }
+}
+
+impl ProviderRegistry for InMemoryProviderRegistry {
+    fn register_webhook(
+        &self,
+        name: &str,
+        plugin: &str,
+        converter: Arc<dyn WebhookConverter>,
+    ) -> Result<(), AdapterError> {
+        self.webhooks.register(name, plugin, converter)
+    }
+
+    fn register_oauth(
+        &self,
+        name: &str,
+        plugin: &str,
+        flow: Arc<dyn OAuthProvider>,
+    ) -> Result<(), AdapterError> {
+        self.oauth.register(name, plugin, flow)
+    }
+
+    fn unregister_provider(&self, name: &str, plugin: &str) {
+        self.webhooks.unregister(name, plugin);
+        self.oauth.unregister(name, plugin);
+    }
+
+    fn webhook(&self, name: &str) -> Option<Arc<dyn WebhookConverter>> {
+        self.webhooks.get(name)
+    }
+
+    fn oauth(&self, name: &str) -> Option<Arc<dyn OAuthProvider>> {
+        self.oauth.get(name)
+    }
+
+    fn providers(&self) -> Vec<(String, String)> {
+        let mut all = self.webhooks.list();
+        all.extend(self.oauth.list());
+        all.sort();
+        all.dedup();
+        all
     }
 }
 
@@ -71,14 +132,14 @@ impl PluginProvider {
 
     /// Registers the webhook converter and, if declared, the OAuth flow; all
     /// or none.
-    pub fn register(self: &Arc<Self>, registry: &ProviderRegistry) -> Result<(), AdapterError> {
+    pub fn register(self: &Arc<Self>, registry: &dyn ProviderRegistry) -> Result<(), AdapterError> {
         let plugin = self.cell.plugin();
         let converter: Arc<dyn WebhookConverter> = self.clone();
-        registry.webhooks.register(&self.name, plugin, converter)?;
+        registry.register_webhook(&self.name, plugin, converter)?;
         if self.oauth {
             let flow: Arc<dyn OAuthProvider> = self.clone();
-            if let Err(e) = registry.oauth.register(&self.name, plugin, flow) {
-                registry.webhooks.unregister(&self.name, plugin);
+            if let Err(e) = registry.register_oauth(&self.name, plugin, flow) {
+                registry.unregister_provider(&self.name, plugin);
                 return Err(e);
             }
         }
@@ -86,9 +147,8 @@ impl PluginProvider {
     }
 
     /// Removes this provider from `registry`.
-    pub fn unregister(&self, registry: &ProviderRegistry) {
-        registry.webhooks.unregister(&self.name, self.cell.plugin());
-        registry.oauth.unregister(&self.name, self.cell.plugin());
+    pub fn unregister(&self, registry: &dyn ProviderRegistry) {
+        registry.unregister_provider(&self.name, self.cell.plugin());
     }
 }
 

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use plugin_adapter::{
-    AbilityRegistry, AdapterError, ModuleHandler, ModuleRegistry, PluginAbilities, PluginModule,
+    AbilityRegistry, AdapterError, InMemoryAbilityRegistry, InMemoryModuleRegistry,
+    InMemoryProviderRegistry, ModuleHandler, ModuleRegistry, PluginAbilities, PluginModule,
     PluginProvider, ProviderRegistry, RunnerCell,
 };
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
@@ -63,8 +64,8 @@ fn ctx() -> CallContext {
 
 #[tokio::test]
 async fn both_runtimes_appear_as_modules_and_abilities() {
-    let modules = ModuleRegistry::modules();
-    let abilities = AbilityRegistry::abilities();
+    let modules = InMemoryModuleRegistry::modules();
+    let abilities = InMemoryAbilityRegistry::abilities();
     let mut adapters = Vec::new();
     for name in ["hello-wasm", "hello-grpc"] {
         let manifest = example(name);
@@ -76,16 +77,10 @@ async fn both_runtimes_appear_as_modules_and_abilities() {
         plugin_abilities.register(&abilities).unwrap();
         adapters.push((module, plugin_abilities, cell));
     }
-    assert_eq!(
-        modules.list(),
-        [
-            ("hello-grpc".to_owned(), "hello-grpc".to_owned()),
-            ("hello-wasm".to_owned(), "hello-wasm".to_owned())
-        ]
-    );
+    assert_eq!(modules.module_names(), ["hello-grpc", "hello-wasm"]);
 
     for name in ["hello-wasm", "hello-grpc"] {
-        let module = modules.get(name).unwrap();
+        let module = modules.module(name).unwrap();
         assert_eq!(module.name(), name);
         let answer = module.command(&ctx(), &json!("hello Ada")).await.unwrap();
         assert_eq!(answer, MsgPayload::Text("Hi, Ada!".into()), "{name}");
@@ -103,11 +98,11 @@ async fn both_runtimes_appear_as_modules_and_abilities() {
     // The gRPC module has the SDK's default rules; the wasm one exports none,
     // which is reported, not swallowed as "no rules".
     assert_eq!(
-        modules.get("hello-grpc").unwrap().rules().await.unwrap(),
+        modules.module("hello-grpc").unwrap().rules().await.unwrap(),
         Vec::<Value>::new()
     );
     let error = modules
-        .get("hello-wasm")
+        .module("hello-wasm")
         .unwrap()
         .rules()
         .await
@@ -144,13 +139,13 @@ async fn both_runtimes_appear_as_modules_and_abilities() {
         plugin_abilities.unregister(&abilities);
         cell.runner().stop(Duration::from_secs(5)).await.unwrap();
     }
-    assert!(modules.list().is_empty());
-    assert!(abilities.list().is_empty());
+    assert!(modules.module_names().is_empty());
+    assert!(abilities.invokers().is_empty());
 }
 
 #[tokio::test]
 async fn a_taken_operation_is_a_conflict_naming_both_plugins_and_registers_nothing() {
-    let abilities = AbilityRegistry::abilities();
+    let abilities = InMemoryAbilityRegistry::abilities();
     let wasm = example("hello-wasm");
     let runner = start(&wasm, json!({})).await;
     let first = PluginAbilities::new(
@@ -175,14 +170,14 @@ async fn a_taken_operation_is_a_conflict_naming_both_plugins_and_registers_nothi
     );
     // All or nothing: `wave` was rolled back; the owner keeps `greet`.
     assert_eq!(
-        abilities.list(),
+        abilities.invokers(),
         [("greeting/greet".to_owned(), "hello-wasm".to_owned())]
     );
     // Only the owner can unregister.
     second.unregister(&abilities);
-    assert_eq!(abilities.list().len(), 1);
+    assert_eq!(abilities.invokers().len(), 1);
     first.unregister(&abilities);
-    assert!(abilities.list().is_empty());
+    assert!(abilities.invokers().is_empty());
     runner.stop(Duration::from_secs(5)).await.unwrap();
 }
 
@@ -192,11 +187,11 @@ async fn providers_convert_webhooks_and_run_oauth() {
     let manifest = raw_manifest(&dir, "forge", "github");
     let runner = start(&manifest, json!({})).await;
     let cell = Arc::new(RunnerCell::new("forge", runner.clone()));
-    let registry = ProviderRegistry::default();
+    let registry = InMemoryProviderRegistry::default();
     let provider = Arc::new(PluginProvider::new(cell, "github", true));
     provider.register(&registry).unwrap();
 
-    let converter = registry.webhooks.get("github").unwrap();
+    let converter = registry.webhook("github").unwrap();
     let events = converter.convert(b"issue-7").await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, "push");
@@ -205,7 +200,7 @@ async fn providers_convert_webhooks_and_run_oauth() {
     assert!(events[0].data.is_empty() && events[0].tags.is_empty());
     assert!(events[0].created_at.is_some(), "timestamps are filled in");
 
-    let oauth = registry.oauth.get("github").unwrap();
+    let oauth = registry.oauth("github").unwrap();
     assert_eq!(
         oauth.authorize_url("st").await.unwrap(),
         "https://auth.example/?state=st"
@@ -242,7 +237,7 @@ async fn providers_convert_webhooks_and_run_oauth() {
         Err(AdapterError::Conflict { .. })
     ));
     provider.unregister(&registry);
-    assert!(registry.webhooks.list().is_empty() && registry.oauth.list().is_empty());
+    assert!(registry.providers().is_empty());
     runner.stop(Duration::from_secs(5)).await.unwrap();
 }
 
