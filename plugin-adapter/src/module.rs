@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use plugin_types::event::Kv;
-use plugin_types::{CallContext, MsgPayload};
+use plugin_types::{CallContext, MsgPayload, Rules};
 use serde_json::{Value, json};
 
 use crate::call::{call, typed};
@@ -40,7 +40,7 @@ pub trait ModuleHandler: Send + Sync {
         values: &BTreeMap<String, String>,
     ) -> Result<MsgPayload, AdapterError>;
     /// The module's rulesets.
-    async fn rules(&self) -> Result<Vec<Value>, AdapterError>;
+    async fn rules(&self) -> Result<Rules, AdapterError>;
     /// The module's help: group → lines.
     async fn help(&self) -> Result<BTreeMap<String, Vec<String>>, AdapterError>;
 }
@@ -167,7 +167,7 @@ impl ModuleHandler for PluginModule {
         call(&self.cell, "form", &params, payload).await
     }
 
-    async fn rules(&self) -> Result<Vec<Value>, AdapterError> {
+    async fn rules(&self) -> Result<Rules, AdapterError> {
         call(&self.cell, "rules", &Value::Null, typed).await
     }
 

@@ -21,4 +21,4 @@ pub mod module;
 pub use config::{GitRepoConfig, PluginConfig, SourceConfig};
 pub use event::DataEvent;
 pub use http::{HostHttpRequest, HostHttpResponse};
-pub use module::{CallContext, InvokeResult, MsgPayload, OAuthToken};
+pub use module::{CallContext, InvokeResult, MsgPayload, OAuthToken, Rules};

@@ -125,6 +125,10 @@ fn text_field(object: &Kv) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A module's rulesets, as flowbot's adapter reads them: a JSON array whose
+/// items the host's rule engine interprets.
+pub type Rules = Vec<Value>;
+
 /// The result of invoking an ability operation (flowbot's
 /// `capability.InvokeResult`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

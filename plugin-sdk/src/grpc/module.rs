@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::types::{CallContext, DataEvent, InvokeResult, MsgPayload, OAuthToken};
+use crate::types::{CallContext, DataEvent, InvokeResult, MsgPayload, OAuthToken, Rules};
 
 /// Why a [`Module`] method did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,7 +85,7 @@ pub trait Module: Send + Sync + 'static {
     }
 
     /// The module's rulesets.
-    async fn rules(&self) -> Result<Vec<Value>, ModuleError> {
+    async fn rules(&self) -> Result<Rules, ModuleError> {
         Ok(Vec::new())
     }
 
