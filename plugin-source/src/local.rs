@@ -12,8 +12,13 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use async_trait::async_trait;
 use plugin_core::{MANIFEST_FILE_NAME, Manifest, ManifestError};
+
+use crate::source::{Source, SourceError};
+use crate::watch::Watch;
 
 /// The outcome of scanning one path.
 #[derive(Debug, Default)]
@@ -54,15 +59,7 @@ pub fn scan(path: &Path) -> io::Result<Discovery> {
     } else if path.join(MANIFEST_FILE_NAME).is_file() {
         discovery.add(path.join(MANIFEST_FILE_NAME));
     } else {
-        let mut manifests = Vec::new();
-        for entry in std::fs::read_dir(path)? {
-            let entry = entry?;
-            let hidden = entry.file_name().to_string_lossy().starts_with('.');
-            let manifest = entry.path().join(MANIFEST_FILE_NAME);
-            if !hidden && entry.file_type()?.is_dir() && manifest.is_file() {
-                manifests.push(manifest);
-            }
-        }
+        let manifests = plugin_manifests(path)?;
         if manifests.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -72,12 +69,93 @@ pub fn scan(path: &Path) -> io::Result<Discovery> {
                 ),
             ));
         }
-        manifests.sort();
         for manifest in manifests {
             discovery.add(manifest);
         }
     }
     Ok(discovery)
+}
+
+/// The manifests of the plugin folders directly in `dir`, sorted.
+fn plugin_manifests(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut manifests = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        let manifest = entry.path().join(MANIFEST_FILE_NAME);
+        if !hidden && entry.file_type()?.is_dir() && manifest.is_file() {
+            manifests.push(manifest);
+        }
+    }
+    manifests.sort();
+    Ok(manifests)
+}
+
+/// The plugins in a folder of plugin folders, which may hold none (yet);
+/// an unreadable folder holds none.
+pub(crate) fn scan_folder(dir: &Path) -> Discovery {
+    let mut discovery = Discovery::default();
+    for manifest in plugin_manifests(dir).unwrap_or_default() {
+        discovery.add(manifest);
+    }
+    discovery
+}
+
+/// A folder of plugin folders as a [`Source`]: each sub-folder holding a
+/// `plugin.yaml` is a plugin. Watching reports changes after a quiet period
+/// (250 ms by default) of file events; see [`crate::watch`].
+#[derive(Debug, Clone)]
+pub struct LocalSource {
+    root: PathBuf,
+    quiet: Duration,
+}
+
+impl LocalSource {
+    /// The plugins under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            quiet: Duration::from_millis(250),
+        }
+    }
+
+    /// How long file events must pause before a change is reported.
+    pub fn with_quiet_period(mut self, quiet: Duration) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// The folder watched.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+#[async_trait]
+impl Source for LocalSource {
+    fn name(&self) -> String {
+        format!("local:{}", self.root.display())
+    }
+
+    async fn discover(&self) -> Result<Discovery, SourceError> {
+        let root = self.root.clone();
+        if !root.is_dir() {
+            return Err(SourceError::Io {
+                path: root,
+                message: "not a folder".to_owned(),
+            });
+        }
+        tokio::task::spawn_blocking(move || scan_folder(&root))
+            .await
+            .map_err(|e| SourceError::Io {
+                path: self.root.clone(),
+                message: e.to_string(),
+            })
+    }
+
+    fn watch(&self) -> Result<Watch, SourceError> {
+        crate::watch::watch(&self.root, self.quiet)
+    }
 }
 
 impl Discovery {

@@ -1,0 +1,213 @@
+//! Watching a local source: debounced file events, a rescan, and the
+//! difference from the last scan as [`SourceEvent`]s.
+//!
+//! A plugin is identified by its folder. Its state is a fingerprint: the
+//! SHA-256 of its manifest and its artifact (module or executable). After
+//! each quiet period of the debouncer the folder is scanned again and
+//! - a new folder with a valid manifest and a complete artifact is `Added`;
+//! - a changed fingerprint is `Updated`;
+//! - a folder gone (or no longer holding a `plugin.yaml`) is `Removed`;
+//! - a manifest that became invalid is `Broken` (once per distinct error),
+//!   and the plugin's last good state is kept, so the host keeps serving it.
+//!
+//! A half-written artifact is not reported: a wasm module must start with
+//! the wasm magic number and an executable must be non-empty, else the
+//! plugin is left as it was until the next change completes it. Whatever
+//! gets through is still only a candidate: the manager validates a new
+//! version before swapping it in.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::RecommendedWatcher;
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::local::{Diagnostic, Discovered, scan_folder};
+use crate::source::SourceError;
+
+/// A change in a source.
+#[derive(Debug)]
+pub enum SourceEvent {
+    /// A plugin appeared.
+    Added(Discovered),
+    /// A plugin's manifest or artifact changed.
+    Updated(Discovered),
+    /// A plugin's folder went away.
+    Removed {
+        /// The folder.
+        dir: PathBuf,
+        /// The plugin's name when it was last seen.
+        name: String,
+    },
+    /// A manifest became invalid; the plugin's last good version stands.
+    Broken(Diagnostic),
+}
+
+/// A running watch; events arrive through [`Watch::next`]. Dropping it stops
+/// watching.
+pub struct Watch {
+    events: mpsc::Receiver<SourceEvent>,
+    task: JoinHandle<()>,
+    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+}
+
+impl Watch {
+    /// The next change, or `None` if watching failed for good.
+    pub async fn next(&mut self) -> Option<SourceEvent> {
+        self.events.recv().await
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a folder looked like at the last scan.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    name: String,
+    fingerprint: [u8; 32],
+}
+
+#[derive(Default)]
+struct Snapshot {
+    plugins: BTreeMap<PathBuf, Seen>,
+    /// Broken manifests already reported, by path, with the message.
+    broken: BTreeMap<PathBuf, String>,
+}
+
+/// Starts watching `root` (a folder of plugin folders), reporting changes
+/// after `quiet` without further file events.
+pub(crate) fn watch(root: &Path, quiet: Duration) -> Result<Watch, SourceError> {
+    let io = |e: &dyn std::fmt::Display| SourceError::Io {
+        path: root.to_owned(),
+        message: e.to_string(),
+    };
+    let (wake, mut woken) = mpsc::channel::<()>(1);
+    let mut debouncer = new_debouncer(quiet, None, move |result: DebounceEventResult| {
+        if matches!(&result, Ok(events) if !events.is_empty()) || result.is_err() {
+            // Full means a rescan is already due: coalesce.
+            let _ = wake.try_send(());
+        }
+    })
+    .map_err(|e| io(&e))?;
+    debouncer
+        .watch(root, RecursiveMode::Recursive)
+        .map_err(|e| io(&e))?;
+
+    let (send, events) = mpsc::channel(64);
+    let root = root.to_owned();
+    let mut snapshot = Snapshot::default();
+    // The first scan sets the baseline: only later changes are events.
+    let _ = rescan(&root, &mut snapshot);
+    let task = tokio::spawn(async move {
+        while woken.recv().await.is_some() {
+            let scan_root = root.clone();
+            let mut current = std::mem::take(&mut snapshot);
+            let Ok((changes, next)) = tokio::task::spawn_blocking(move || {
+                let changes = rescan(&scan_root, &mut current);
+                (changes, current)
+            })
+            .await
+            else {
+                return;
+            };
+            snapshot = next;
+            for change in changes {
+                if send.send(change).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Watch {
+        events,
+        task,
+        _debouncer: debouncer,
+    })
+}
+
+/// Scans `root` again and returns what changed since `snapshot`, updating it.
+fn rescan(root: &Path, snapshot: &mut Snapshot) -> Vec<SourceEvent> {
+    let discovery = scan_folder(root);
+    let mut changes = Vec::new();
+    let mut present = BTreeMap::new();
+    for plugin in discovery.plugins {
+        let Some(fingerprint) = fingerprint(&plugin) else {
+            // Artifact missing or half-written: keep the last state.
+            if let Some(seen) = snapshot.plugins.get(&plugin.dir) {
+                present.insert(plugin.dir.clone(), seen.clone());
+            }
+            continue;
+        };
+        let seen = Seen {
+            name: plugin.manifest.name.clone(),
+            fingerprint,
+        };
+        match snapshot.plugins.get(&plugin.dir) {
+            None => changes.push(SourceEvent::Added(plugin.clone())),
+            Some(old) if *old != seen => changes.push(SourceEvent::Updated(plugin.clone())),
+            Some(_) => {}
+        }
+        present.insert(plugin.dir, seen);
+    }
+    let mut broken = BTreeMap::new();
+    for diagnostic in discovery.diagnostics {
+        let dir = diagnostic
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        if let Some(seen) = snapshot.plugins.get(&dir) {
+            present.insert(dir, seen.clone());
+        }
+        let message = diagnostic.error.to_string();
+        let path = diagnostic.path.clone();
+        if snapshot.broken.get(&path) != Some(&message) {
+            changes.push(SourceEvent::Broken(diagnostic));
+        }
+        broken.insert(path, message);
+    }
+    for (dir, seen) in &snapshot.plugins {
+        if !present.contains_key(dir) {
+            changes.push(SourceEvent::Removed {
+                dir: dir.clone(),
+                name: seen.name.clone(),
+            });
+        }
+    }
+    snapshot.broken = broken;
+    snapshot.plugins = present;
+    changes
+}
+
+/// SHA-256 of the manifest and the artifact; `None` while the artifact is
+/// missing or incomplete.
+fn fingerprint(plugin: &Discovered) -> Option<[u8; 32]> {
+    let manifest = std::fs::read(plugin.dir.join(plugin_core::MANIFEST_FILE_NAME)).ok()?;
+    let (artifact, is_wasm) = match (&plugin.manifest.wasm, &plugin.manifest.grpc) {
+        (Some(wasm), _) => (&wasm.module, true),
+        (None, Some(grpc)) => (&grpc.binary, false),
+        (None, None) => return None,
+    };
+    let bytes = std::fs::read(artifact).ok()?;
+    let complete = if is_wasm && artifact.extension().is_some_and(|e| e == "wasm") {
+        bytes.starts_with(b"\0asm") && bytes.len() >= 8
+    } else {
+        !bytes.is_empty()
+    };
+    if !complete {
+        return None;
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(&manifest);
+    hasher.update(&bytes);
+    Some(hasher.finalize().into())
+}
