@@ -1,7 +1,6 @@
 //! [`GrpcRunner`]: the [`Runner`] for plugins that are external processes.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -58,7 +57,6 @@ pub struct GrpcRunner {
 
 /// A loaded plugin: its process, connection and state.
 struct Session {
-    name: Arc<str>,
     client: pb::plugin_service_client::PluginServiceClient<Channel>,
     channel: Channel,
     process: PluginProcess,
@@ -66,8 +64,6 @@ struct Session {
     /// plugin is asked to shut down (as go-plugin does), so its streams end.
     broker: Mutex<Option<HostBroker>>,
     lifecycle: Lifecycle,
-    /// Set before `stop` ends the process, so its exit is not a crash.
-    stopping: AtomicBool,
     calls: InFlight,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Holds the sockets; removed when the session goes.
@@ -231,13 +227,11 @@ impl Runner for GrpcRunner {
             .max_encoding_message_size(usize::MAX);
 
         let session = Arc::new(Session {
-            name: name.clone(),
             client,
             channel,
             process,
             broker: Mutex::new(Some(broker)),
             lifecycle: Lifecycle::new(&name),
-            stopping: AtomicBool::new(false),
             calls: InFlight::new(),
             tasks: Mutex::new(vec![stdio]),
             _socket_dir: socket_dir,
@@ -276,9 +270,7 @@ impl Runner for GrpcRunner {
             Ok(Ok(_)) => Ok(()),
         };
         if let Err(kind) = result {
-            let error = RunnerError::in_call(&*session.name, "init", kind);
-            session.lifecycle.record(&error);
-            return Err(error);
+            return Err(session.lifecycle.fail(Some("init"), kind));
         }
         session.lifecycle.mark_started();
         Ok(())
@@ -295,9 +287,8 @@ impl Runner for GrpcRunner {
         };
         session.lifecycle.mark_stopping();
         if !session.calls.drain(Some(drain)).await {
-            tracing::warn!(plugin = %session.name, "calls still running after the drain deadline; ending them");
+            tracing::warn!(plugin = %session.lifecycle.plugin(), "calls still running after the drain deadline; ending them");
         }
-        session.stopping.store(true, Ordering::Release);
 
         drop(
             session
@@ -314,13 +305,13 @@ impl Runner for GrpcRunner {
             )
             .await;
             if !matches!(asked, Ok(Ok(_))) {
-                tracing::debug!(plugin = %session.name, "no answer to GRPCController.Shutdown");
+                tracing::debug!(plugin = %session.lifecycle.plugin(), "no answer to GRPCController.Shutdown");
             }
             if tokio::time::timeout(self.shutdown_grace, session.process.wait())
                 .await
                 .is_err()
             {
-                tracing::warn!(plugin = %session.name, "did not exit within the grace period; killing it");
+                tracing::warn!(plugin = %session.lifecycle.plugin(), "did not exit within the grace period; killing it");
             }
         }
         // Kill what is left of the process group (the plugin's own children
@@ -334,7 +325,7 @@ impl Runner for GrpcRunner {
                 expected: true,
             },
         );
-        tracing::debug!(plugin = %session.name, "gRPC plugin stopped");
+        tracing::debug!(plugin = %session.lifecycle.plugin(), "gRPC plugin stopped");
         Ok(())
     }
 
@@ -397,7 +388,7 @@ impl Runner for GrpcRunner {
 fn watch_exit(session: &Arc<Session>, exit: watch::Sender<Option<PluginExit>>) -> JoinHandle<()> {
     let weak = Arc::downgrade(session);
     let mut process_exit = session.process.exit_watch();
-    let name = session.name.clone();
+    let name: Arc<str> = session.lifecycle.plugin().into();
     tokio::spawn(async move {
         let Ok(status) = process_exit
             .wait_for(Option::is_some)
@@ -407,16 +398,18 @@ fn watch_exit(session: &Arc<Session>, exit: watch::Sender<Option<PluginExit>>) -
             return;
         };
         let status = status.unwrap_or_default();
+        // An exit once `stop` has begun is the one it asked for.
         let expected = weak
             .upgrade()
-            .is_none_or(|s| s.stopping.load(Ordering::Acquire));
+            .is_none_or(|s| s.lifecycle.phase() == Phase::Stopping);
         if expected {
             tracing::debug!(plugin = %name, "plugin exited ({status})");
         } else {
             tracing::warn!(plugin = %name, "plugin exited unexpectedly ({status})");
             if let Some(session) = weak.upgrade() {
-                let error = RunnerError::new(&*name, RunnerErrorKind::Exited(status.clone()));
-                session.lifecycle.record(&error);
+                session
+                    .lifecycle
+                    .fail(None, RunnerErrorKind::Exited(status.clone()));
             }
         }
         publish(&exit, PluginExit { status, expected });

@@ -3,18 +3,16 @@
 //! them by id.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::time::Duration;
 
 use proto::go_plugin::ConnInfo;
 use proto::go_plugin::grpc_broker_server::GrpcBroker;
 use proto::handshake::Network;
 use tokio::sync::watch;
-use tokio_stream::Stream;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::serve::silent_until;
+use super::serve::{ServerStream, silent_until};
 
 /// Services announced by the host, by id.
 #[derive(Clone)]
@@ -54,11 +52,9 @@ impl Broker {
     }
 }
 
-type ConnInfoStream = Pin<Box<dyn Stream<Item = Result<ConnInfo, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl GrpcBroker for Broker {
-    type StartStreamStream = ConnInfoStream;
+    type StartStreamStream = ServerStream<ConnInfo>;
 
     async fn start_stream(
         &self,

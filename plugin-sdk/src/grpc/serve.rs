@@ -170,11 +170,12 @@ struct Stdio {
     stop: watch::Receiver<bool>,
 }
 
-type StdioStream = Pin<Box<dyn Stream<Item = Result<StdioData, Status>> + Send>>;
+/// A boxed server stream, as tonic's streaming RPCs return.
+pub(crate) type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl GrpcStdio for Stdio {
-    type StreamStdioStream = StdioStream;
+    type StreamStdioStream = ServerStream<StdioData>;
 
     async fn stream_stdio(
         &self,
@@ -186,9 +187,7 @@ impl GrpcStdio for Stdio {
 
 /// A server stream that sends nothing and ends at shutdown (so a graceful
 /// shutdown does not wait on it forever).
-pub(crate) fn silent_until<T: Send + 'static>(
-    stop: watch::Receiver<bool>,
-) -> Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>> {
+pub(crate) fn silent_until<T: Send + 'static>(stop: watch::Receiver<bool>) -> ServerStream<T> {
     let (outbound, stream) = mpsc::channel::<Result<T, Status>>(1);
     tokio::spawn(async move {
         stopped(stop).await;
