@@ -40,6 +40,24 @@ pub trait HostApi: Send + Sync {
     async fn emit_event(&self, event: DataEvent) -> Result<(), HostError>;
 }
 
+/// Sends a plugin's log line to `tracing` at its level, tagged
+/// `plugin=<name>` with its fields: what a host's [`HostApi::log`] does
+/// unless it has somewhere better to put it.
+pub fn log_to_tracing(
+    plugin: &str,
+    level: LogLevel,
+    message: &str,
+    fields: &BTreeMap<String, String>,
+) {
+    match level {
+        LogLevel::Trace => tracing::trace!(plugin, ?fields, "{message}"),
+        LogLevel::Debug => tracing::debug!(plugin, ?fields, "{message}"),
+        LogLevel::Info => tracing::info!(plugin, ?fields, "{message}"),
+        LogLevel::Warn => tracing::warn!(plugin, ?fields, "{message}"),
+        LogLevel::Error => tracing::error!(plugin, ?fields, "{message}"),
+    }
+}
+
 /// Severity of a plugin's log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum LogLevel {

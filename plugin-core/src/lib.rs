@@ -47,7 +47,7 @@ pub mod size;
 pub mod yaml;
 
 pub use error::{RunnerError, RunnerErrorKind};
-pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
+pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};
 pub use http_allowlist::HttpAllowlist;
 pub use in_flight::{InFlight, Pass};
 pub use lifecycle::{Lifecycle, Phase};
@@ -56,7 +56,7 @@ pub use manifest::{
     MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind, MemoryLimit, ProviderDecl,
     Provides, RuntimeKind, WasmConfig, WasmPermissions, WasmPoolConfig,
 };
-pub use memory_host::MemoryHost;
+pub use memory_host::{MemoryHost, config_lookup};
 pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};
 pub use schema::{ConfigError, ConfigSchema, SchemaError, Violation};
 pub use size::ByteSize;

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use plugin_types::DataEvent;
 use serde_json::Value;
 
-use crate::host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
+use crate::host::{
+    HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing,
+};
 
 /// A [`HostApi`] for one plugin with everything in memory: configuration
 /// from a JSON value, a KV map, events collected in order, logs sent to
@@ -76,14 +78,7 @@ impl HostApi for MemoryHost {
     }
 
     fn log(&self, level: LogLevel, message: &str, fields: &BTreeMap<String, String>) {
-        let plugin = self.plugin.as_str();
-        match level {
-            LogLevel::Trace => tracing::trace!(plugin, ?fields, "{message}"),
-            LogLevel::Debug => tracing::debug!(plugin, ?fields, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, ?fields, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, ?fields, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, ?fields, "{message}"),
-        }
+        log_to_tracing(&self.plugin, level, message, fields);
     }
 
     async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {

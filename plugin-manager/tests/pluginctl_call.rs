@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 #[path = "../../test-support/examples.rs"]
@@ -21,9 +21,17 @@ fn hello_grpc() -> PathBuf {
     workspace().join("examples/plugins/hello-grpc")
 }
 
+/// Runs pluginctl with a fresh data folder (an empty KV store).
 fn pluginctl(args: &[&str]) -> Output {
+    let data = tempfile::tempdir().unwrap();
+    pluginctl_with_data(args, data.path())
+}
+
+fn pluginctl_with_data(args: &[&str], data_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pluginctl"))
         .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
         .output()
         .unwrap()
 }
@@ -188,6 +196,26 @@ fn calls_a_grpc_plugin_exactly_like_a_wasm_one() {
         ),
     ];
     assert_each_fails(cases);
+}
+
+#[test]
+fn kv_values_survive_between_runs_of_the_host() {
+    let data = tempfile::tempdir().unwrap();
+    for plugin in [hello_wasm(), hello_grpc()] {
+        let plugin = plugin.to_str().unwrap();
+        for expected in 1..=2 {
+            let output =
+                pluginctl_with_data(&["call", plugin, "greet", r#"{"name":"Kim"}"#], data.path());
+            assert!(output.status.success(), "{output:?}");
+            assert_eq!(
+                text(&output.stdout),
+                format!("{{\"text\":\"Hello, Kim!\",\"total\":{expected}}}\n"),
+                "{plugin}: each plugin has its own count, kept in {}",
+                data.path().display()
+            );
+        }
+    }
+    assert!(data.path().join("kv.redb").is_file());
 }
 
 #[test]

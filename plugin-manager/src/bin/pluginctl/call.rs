@@ -1,4 +1,4 @@
-//! `pluginctl call PLUGIN_DIR FUNCTION [PARAMS_JSON] [--config JSON|@FILE]`.
+//! `pluginctl call PLUGIN_DIR FUNCTION [PARAMS_JSON] [--config JSON|@FILE] [--data-dir PATH]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use plugin_core::{Manifest, MemoryHost, Runner, RuntimeKind, yaml};
-use plugin_grpc::GrpcRunner;
-use plugin_wasm::WasmRunner;
+use plugin_core::{Manifest, yaml};
+use plugin_manager::PluginManager;
+use plugin_manager::host::DefaultHost;
+use plugin_types::PluginConfig;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// Load one plugin, start it with a configuration, call one function and
-/// print its JSON result. Host services are in memory (config, KV, events)
-/// for the duration of the call.
+/// Load one plugin through the manager, start it with a configuration, call
+/// one function and print its JSON result. Host services are the default
+/// ones: the KV store in the data folder persists between calls.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The plugin folder (holding plugin.yaml) or its manifest file.
@@ -27,6 +28,9 @@ pub(crate) struct Args {
     /// file (default: {}). Checked against the plugin's config_schema.
     #[arg(long, value_name = "JSON|@FILE")]
     config: Option<String>,
+    /// Where the host keeps its data (the KV store).
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<PathBuf>,
 }
 
 /// How long `stop` lets the call's instance (or process) wind down.
@@ -35,25 +39,32 @@ const STOP_DRAIN: Duration = Duration::from_secs(5);
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.plugin)?;
     let config = read_config(args.config.as_deref())?;
-    manifest.validate_config(&config)?;
     let params_text = args.params.clone().unwrap_or_else(|| "null".into());
     let params = RawValue::from_string(params_text).context("PARAMS_JSON is not valid JSON")?;
+    let data_dir = crate::data_dir(args.data_dir.clone());
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = crate::runtime()?;
     let result = runtime.block_on(async {
-        let host = Arc::new(MemoryHost::new(&manifest.name, config.clone()));
-        let runner: Box<dyn Runner> = match manifest.runtime {
-            RuntimeKind::Wasm => Box::new(WasmRunner::new(host)),
-            RuntimeKind::Grpc => Box::new(GrpcRunner::new(host)),
+        let host = DefaultHost::open(&data_dir)?;
+        let plugins = PluginConfig {
+            enabled: true,
+            hot_reload: false,
+            drain_timeout: STOP_DRAIN,
+            config: [(manifest.name.clone(), config)].into(),
+            ..PluginConfig::default()
         };
-        runner.load(&manifest).await?;
-        runner.start(&config).await?;
-        let result = runner.call(&args.function, &params).await;
-        runner.stop(STOP_DRAIN).await?;
-        anyhow::Ok(result?)
+        let manager = PluginManager::builder(plugins, Arc::new(host))
+            .health_interval(Duration::ZERO)
+            .build();
+        let result = match manager.load_dir(&args.plugin).await {
+            Ok(_) => manager
+                .call(&manifest.name, &args.function, &params)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        manager.shutdown().await;
+        result
     })?;
     println!("{}", result.get());
     Ok(ExitCode::SUCCESS)

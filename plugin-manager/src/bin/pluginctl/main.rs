@@ -1,17 +1,21 @@
-//! `pluginctl`: inspect and run plugins from the command line.
+//! `pluginctl`: inspect, call and run plugins from the command line.
 
 mod call;
+mod list;
+mod run;
 mod validate;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-/// Inspect and run plugins of the plugin runtime.
+/// Inspect, call and run plugins of the plugin runtime.
 #[derive(Debug, Parser)]
 #[command(name = "pluginctl", version, about)]
 struct Cli {
-    /// Log more to stderr (-v: info, -vv: debug). Plugin output is logged at info.
+    /// Log more to stderr (-v: info, -vv: debug). `run` logs at info anyway.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(subcommand)]
@@ -21,12 +25,18 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Validate(validate::Args),
+    List(list::Args),
     Call(call::Args),
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match cli.verbose {
+    let verbose = match cli.command {
+        Command::Run(_) => cli.verbose.max(1),
+        _ => cli.verbose,
+    };
+    let level = match verbose {
         0 => tracing_subscriber::filter::LevelFilter::WARN,
         1 => tracing_subscriber::filter::LevelFilter::INFO,
         _ => tracing_subscriber::filter::LevelFilter::DEBUG,
@@ -39,7 +49,9 @@ fn main() -> ExitCode {
         .init();
     let outcome = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::List(args) => list::run(&args),
         Command::Call(args) => call::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match outcome {
         Ok(code) => code,
@@ -48,6 +60,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The async runtime the commands run on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// `--data-dir`, else `$XDG_DATA_HOME/pluginctl`, else
+/// `~/.local/share/pluginctl`, else `.pluginctl`.
+fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    arg.or_else(|| non_empty("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("pluginctl")))
+        .or_else(|| non_empty("HOME").map(|d| PathBuf::from(d).join(".local/share/pluginctl")))
+        .unwrap_or_else(|| PathBuf::from(".pluginctl"))
 }
 
 /// The error and its causes on one line. The libraries' messages already

@@ -1,0 +1,176 @@
+//! The admin HTTP API `pluginctl run` serves, as an [`axum::Router`] a host
+//! application can mount too.
+//!
+//! | method and path | what |
+//! | --- | --- |
+//! | `GET /plugins` | `{"plugins": [PluginStatus…], "diagnostics": […]}` |
+//! | `GET /plugins/{name}` | one [`PluginStatus`](crate::PluginStatus) |
+//! | `POST /plugins/{name}/call/{function}` | calls it; the body is the JSON params (empty: `null`); the answer is the JSON result |
+//! | `POST /plugins/{name}/reload` | validate-then-swap reload; the new status |
+//! | `POST /plugins/{name}/unload` | unloads it (`204`) |
+//! | `GET /events` | a server-sent event stream of [`EmittedEvent`]s (`event: plugin-event`) |
+//!
+//! Errors are `{"error": "…"}` with a status saying whose fault it is: `404`
+//! an unknown plugin or function, `400` a body that is not JSON, `409` a
+//! reload refused, `422` the plugin's own error answer or a config that
+//! fails its schema, `503` a plugin not running, `504` a call that timed
+//! out, `502` any other plugin failure.
+//!
+//! The API has no authentication: serve it on loopback only
+//! ([`check_loopback`]).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::{Stream, StreamExt as _};
+use plugin_core::RunnerErrorKind;
+use serde_json::json;
+use serde_json::value::RawValue;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::host::EventBus;
+use crate::{ManagerError, PluginManager};
+
+#[derive(Clone)]
+struct AdminState {
+    manager: PluginManager,
+    events: EventBus,
+}
+
+/// The admin API over `manager`, streaming the events of `events`.
+pub fn router(manager: PluginManager, events: EventBus) -> Router {
+    Router::new()
+        .route("/plugins", get(list))
+        .route("/plugins/{name}", get(status))
+        .route("/plugins/{name}/call/{function}", post(call))
+        .route("/plugins/{name}/reload", post(reload))
+        .route("/plugins/{name}/unload", post(unload))
+        .route("/events", get(events_stream))
+        .with_state(AdminState { manager, events })
+}
+
+/// Refuses an address other than loopback: the API has no authentication.
+pub fn check_loopback(addr: SocketAddr) -> Result<(), String> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{addr} is not a loopback address: the admin API has no authentication and is served on 127.0.0.1 or ::1 only"
+        ))
+    }
+}
+
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<ManagerError> for ApiError {
+    fn from(error: ManagerError) -> Self {
+        let status = match &error {
+            ManagerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ManagerError::NotRunning { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ManagerError::Config(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ManagerError::Runner(e) => match e.kind() {
+                RunnerErrorKind::Unsupported => StatusCode::NOT_FOUND,
+                RunnerErrorKind::Plugin(_) | RunnerErrorKind::Config(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                RunnerErrorKind::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                RunnerErrorKind::PoolExhausted(_)
+                | RunnerErrorKind::Stopped
+                | RunnerErrorKind::NotStarted
+                | RunnerErrorKind::NotLoaded => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_GATEWAY,
+            },
+            _ => StatusCode::CONFLICT,
+        };
+        Self(status, error.to_string())
+    }
+}
+
+async fn list(State(state): State<AdminState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "plugins": state.manager.list(),
+        "diagnostics": state.manager.diagnostics(),
+    }))
+}
+
+async fn status(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let status = state
+        .manager
+        .get(&name)
+        .ok_or(ManagerError::NotFound(name))?;
+    Ok(Json(status).into_response())
+}
+
+async fn call(
+    State(state): State<AdminState>,
+    Path((name, function)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let text = if body.iter().all(u8::is_ascii_whitespace) {
+        "null".to_owned()
+    } else {
+        String::from_utf8(body.to_vec())
+            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "the body is not UTF-8".into()))?
+    };
+    let params = RawValue::from_string(text).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not JSON: {e}"),
+        )
+    })?;
+    let result = state.manager.call(&name, &function, &params).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        String::from(Box::<str>::from(result)),
+    )
+        .into_response())
+}
+
+async fn reload(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.manager.reload(&name).await?).into_response())
+}
+
+async fn unload(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.manager.unload(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn events_stream(
+    State(state): State<AdminState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = BroadcastStream::new(state.events.subscribe()).map(|item| {
+        Ok(match item {
+            Ok(emitted) => Event::default()
+                .event("plugin-event")
+                .json_data(&emitted)
+                .unwrap_or_else(|e| Event::default().comment(format!("unencodable event: {e}"))),
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                Event::default().comment(format!("{missed} events missed: this client is too slow"))
+            }
+        })
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

@@ -1,0 +1,83 @@
+//! [`ManagerError`]: why the manager could not do what it was asked.
+
+use std::path::PathBuf;
+
+use plugin_adapter::AdapterError;
+use plugin_core::{ConfigError, HostError, ManifestError, RunnerError};
+use plugin_source::SourceError;
+
+/// An error of the [`PluginManager`](crate::PluginManager); every message
+/// names the plugin (or the folder) it is about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManagerError {
+    /// No plugin of that name is loaded.
+    #[error("plugin {0} is not loaded")]
+    NotFound(String),
+    /// The plugin is known but has no running version (its start failed, or
+    /// its process died and is being restarted).
+    #[error("plugin {plugin} is not running ({state}): {reason}")]
+    NotRunning {
+        /// The plugin.
+        plugin: String,
+        /// Its state.
+        state: plugin_core::PluginState,
+        /// Its last error.
+        reason: String,
+    },
+    /// A call, load, start or stop failed in the runner.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// The manifest is invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The plugin's configuration fails its `config_schema`.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Registering the plugin's adapters failed (a name already taken).
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    /// The host services could not be set up for the plugin.
+    #[error("plugin {plugin}: host services: {source}")]
+    Host {
+        /// The plugin.
+        plugin: String,
+        /// Why.
+        source: HostError,
+    },
+    /// Loading it would exceed `max_plugins`.
+    #[error("plugin {plugin} not loaded: max_plugins ({max}) reached")]
+    TooMany {
+        /// The plugin refused.
+        plugin: String,
+        /// The limit.
+        max: usize,
+    },
+    /// Another folder already provides a plugin of that name.
+    #[error(
+        "plugin {plugin} in {} not loaded: that name is already loaded from {}",
+        dir.display(),
+        existing.display()
+    )]
+    Duplicate {
+        /// The plugin's name.
+        plugin: String,
+        /// The folder refused.
+        dir: PathBuf,
+        /// The folder it is loaded from.
+        existing: PathBuf,
+    },
+    /// A reload found a plugin of another name in the plugin's folder.
+    #[error(
+        "plugin {plugin}: its folder now holds plugin {found}; unload it and load that instead"
+    )]
+    IdentityChanged {
+        /// The plugin reloaded.
+        plugin: String,
+        /// The name in the new manifest.
+        found: String,
+    },
+    /// A source could not be read or watched.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}

@@ -1,0 +1,136 @@
+//! Host services: what plugins may ask of the host, and the default
+//! implementation ([`DefaultHost`]).
+//!
+//! The manager asks a [`HostServices`] for one [`HostApi`] per plugin (per
+//! load: a reload gets a fresh one, bound to the new manifest's
+//! permissions). A host application replaces any part by implementing
+//! [`HostServices`] itself, typically wrapping a [`DefaultHost`].
+
+mod events;
+mod http;
+mod kv;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use plugin_core::{
+    HostApi, HostError, HostHttpRequest, HostHttpResponse, HttpAllowlist, LogLevel, Manifest,
+    config_lookup, log_to_tracing,
+};
+use plugin_types::DataEvent;
+use serde_json::Value;
+
+pub use events::{EmittedEvent, EventBus};
+pub use http::{HttpClient, HttpOptions};
+pub use kv::{KV_FILE_NAME, KvOpenError, KvStore};
+
+/// Builds the [`HostApi`] each plugin gets.
+pub trait HostServices: Send + Sync {
+    /// The host services of the plugin `manifest` describes, started with
+    /// `config`.
+    fn host_for(&self, manifest: &Manifest, config: &Value) -> Result<Arc<dyn HostApi>, HostError>;
+}
+
+/// The default host services:
+/// - `get_config`: the plugin's own configuration, by dotted key;
+/// - `log`: `tracing`, tagged with the plugin's name;
+/// - `kv_*`: a durable [`KvStore`] in the data folder, one namespace per
+///   plugin name (so a value survives a reload or a restart of the host);
+/// - `http_request`: an [`HttpClient`] bound to the plugin's allowlist
+///   (`wasm.permissions.http`; a plugin without one makes no requests);
+/// - `emit_event`: the [`EventBus`].
+#[derive(Debug, Clone)]
+pub struct DefaultHost {
+    kv: KvStore,
+    events: EventBus,
+    http: HttpOptions,
+}
+
+impl DefaultHost {
+    /// Default services keeping their data in `data_dir` (created if
+    /// missing).
+    pub fn open(data_dir: &Path) -> Result<Self, KvOpenError> {
+        Ok(Self {
+            kv: KvStore::open(data_dir)?,
+            events: EventBus::default(),
+            http: HttpOptions::default(),
+        })
+    }
+
+    /// Uses these HTTP limits for plugins loaded from now on.
+    pub fn with_http_options(mut self, options: HttpOptions) -> Self {
+        self.http = options;
+        self
+    }
+
+    /// The bus plugins' events are published on.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// The KV store.
+    pub fn kv(&self) -> &KvStore {
+        &self.kv
+    }
+}
+
+impl HostServices for DefaultHost {
+    fn host_for(&self, manifest: &Manifest, config: &Value) -> Result<Arc<dyn HostApi>, HostError> {
+        let allowlist = manifest
+            .wasm
+            .as_ref()
+            .map(|wasm| HttpAllowlist::new(&wasm.permissions.http))
+            .unwrap_or_default();
+        Ok(Arc::new(PluginHost {
+            plugin: manifest.name.clone(),
+            config: config.clone(),
+            kv: self.kv.clone(),
+            events: self.events.clone(),
+            http: HttpClient::new(allowlist, self.http)?,
+        }))
+    }
+}
+
+/// [`DefaultHost`]'s services for one plugin.
+#[derive(Debug)]
+struct PluginHost {
+    plugin: String,
+    config: Value,
+    kv: KvStore,
+    events: EventBus,
+    http: HttpClient,
+}
+
+#[async_trait]
+impl HostApi for PluginHost {
+    async fn get_config(&self, key: &str) -> Result<Option<String>, HostError> {
+        Ok(config_lookup(&self.config, key))
+    }
+
+    fn log(&self, level: LogLevel, message: &str, fields: &BTreeMap<String, String>) {
+        log_to_tracing(&self.plugin, level, message, fields);
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.kv.get(&self.plugin, key).await
+    }
+
+    async fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), HostError> {
+        self.kv.set(&self.plugin, key, value).await
+    }
+
+    async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
+        self.kv.delete(&self.plugin, key).await
+    }
+
+    async fn http_request(&self, request: HostHttpRequest) -> Result<HostHttpResponse, HostError> {
+        self.http.send(request).await
+    }
+
+    async fn emit_event(&self, event: DataEvent) -> Result<(), HostError> {
+        self.events.publish(&self.plugin, event);
+        Ok(())
+    }
+}

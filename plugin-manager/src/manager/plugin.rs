@@ -1,0 +1,220 @@
+//! [`Managed`]: one plugin under management — its serving version, its
+//! adapters and its status.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use plugin_adapter::{AdapterError, PluginAbilities, PluginModule, PluginProvider, RunnerCell};
+use plugin_core::{Manifest, PluginState, Provides};
+
+use crate::registries::Registries;
+use crate::status::{PluginStatus, describe_provides};
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is a single assignment: a panic cannot
+    // leave them half-written.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The adapters of one version of a plugin, all calling through its cell.
+pub(crate) struct Adapters {
+    module: Option<Arc<PluginModule>>,
+    abilities: PluginAbilities,
+    provider: Option<Arc<PluginProvider>>,
+}
+
+impl Adapters {
+    pub(crate) fn new(cell: &Arc<RunnerCell>, provides: &Provides) -> Self {
+        Self {
+            module: provides
+                .module
+                .then(|| Arc::new(PluginModule::new(cell.clone()))),
+            abilities: PluginAbilities::new(cell.clone(), &provides.abilities),
+            provider: provides
+                .provider
+                .as_ref()
+                .map(|p| Arc::new(PluginProvider::new(cell.clone(), p.name.clone(), p.oauth))),
+        }
+    }
+
+    /// Registers everything, or nothing.
+    pub(crate) fn register(&self, registries: &Registries) -> Result<(), AdapterError> {
+        if let Some(module) = &self.module {
+            module.register(&*registries.modules)?;
+        }
+        if let Err(e) = self.abilities.register(&*registries.abilities) {
+            if let Some(module) = &self.module {
+                module.unregister(&*registries.modules);
+            }
+            return Err(e);
+        }
+        if let Some(provider) = &self.provider
+            && let Err(e) = provider.register(&*registries.providers)
+        {
+            self.abilities.unregister(&*registries.abilities);
+            if let Some(module) = &self.module {
+                module.unregister(&*registries.modules);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&self, registries: &Registries) {
+        if let Some(module) = &self.module {
+            module.unregister(&*registries.modules);
+        }
+        self.abilities.unregister(&*registries.abilities);
+        if let Some(provider) = &self.provider {
+            provider.unregister(&*registries.providers);
+        }
+    }
+}
+
+/// The version of a plugin that serves calls.
+#[derive(Clone)]
+pub(crate) struct Active {
+    pub(crate) cell: Arc<RunnerCell>,
+    pub(crate) manifest: Manifest,
+    pub(crate) adapters: Arc<Adapters>,
+}
+
+struct Status {
+    state: PluginState,
+    version: String,
+    runtime: String,
+    provides: Vec<String>,
+    started_at: Option<Instant>,
+    ready: Option<bool>,
+    last_error: Option<String>,
+    restarts: u32,
+}
+
+/// One plugin under management, identified by its name.
+///
+/// Invariants: lifecycle operations (first start, reload, restart, unload)
+/// hold `op`, so they never interleave; `generation` grows by one each time
+/// a new version is installed, which is how a supervisor knows the version
+/// it watches has been replaced.
+pub(crate) struct Managed {
+    pub(crate) name: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) op: tokio::sync::Mutex<()>,
+    active: Mutex<Option<Active>>,
+    status: Mutex<Status>,
+    generation: AtomicU64,
+}
+
+impl Managed {
+    /// A plugin about to be loaded from `dir`.
+    pub(crate) fn new(manifest: &Manifest, dir: PathBuf) -> Self {
+        Self {
+            name: manifest.name.clone(),
+            dir,
+            op: tokio::sync::Mutex::new(()),
+            active: Mutex::new(None),
+            status: Mutex::new(Status {
+                state: PluginState::Loading,
+                version: manifest.version.clone(),
+                runtime: manifest.runtime.to_string(),
+                provides: describe_provides(&manifest.provides),
+                started_at: None,
+                ready: None,
+                last_error: None,
+                restarts: 0,
+            }),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn active(&self) -> Option<Active> {
+        lock(&self.active).clone()
+    }
+
+    pub(crate) fn take_active(&self) -> Option<Active> {
+        lock(&self.active).take()
+    }
+
+    pub(crate) fn cell(&self) -> Option<Arc<RunnerCell>> {
+        lock(&self.active).as_ref().map(|a| a.cell.clone())
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Records `active` as the serving version; returns its generation.
+    pub(crate) fn installed(&self, active: Active) -> u64 {
+        {
+            let mut status = lock(&self.status);
+            status.state = PluginState::Running;
+            status.version.clone_from(&active.manifest.version);
+            status.provides = describe_provides(&active.manifest.provides);
+            status.started_at = Some(Instant::now());
+            status.ready = None;
+            status.last_error = None;
+        }
+        *lock(&self.active) = Some(active);
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    pub(crate) fn state(&self) -> PluginState {
+        lock(&self.status).state
+    }
+
+    pub(crate) fn set_state(&self, state: PluginState) {
+        lock(&self.status).state = state;
+    }
+
+    /// Records an error without changing the state (a failed reload: the
+    /// old version keeps serving).
+    pub(crate) fn record(&self, error: String) {
+        lock(&self.status).last_error = Some(error);
+    }
+
+    /// Records an error that leaves the plugin without a working version.
+    pub(crate) fn fail(&self, error: String) {
+        let mut status = lock(&self.status);
+        status.state = PluginState::Error;
+        status.ready = Some(false);
+        status.last_error = Some(error);
+    }
+
+    pub(crate) fn restarted(&self) {
+        lock(&self.status).restarts += 1;
+    }
+
+    pub(crate) fn last_error(&self) -> Option<String> {
+        lock(&self.status).last_error.clone()
+    }
+
+    /// Records a health poll.
+    pub(crate) fn set_health(&self, ready: bool, error: Option<String>) {
+        let mut status = lock(&self.status);
+        status.ready = Some(ready);
+        if !ready && error.is_some() {
+            status.last_error = error;
+        }
+    }
+
+    pub(crate) fn status(&self) -> PluginStatus {
+        let status = lock(&self.status);
+        PluginStatus {
+            name: self.name.clone(),
+            version: status.version.clone(),
+            runtime: status.runtime.clone(),
+            dir: self.dir.clone(),
+            state: status.state,
+            ready: status.ready,
+            uptime_ms: status
+                .started_at
+                .filter(|_| status.state == PluginState::Running)
+                .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            last_error: status.last_error.clone(),
+            restarts: status.restarts,
+            provides: status.provides.clone(),
+        }
+    }
+}
