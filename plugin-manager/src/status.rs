@@ -28,6 +28,9 @@ pub struct PluginStatus {
     pub last_error: Option<String>,
     /// How many times its process was restarted after dying.
     pub restarts: u32,
+    /// How many versions have been installed: 1 after the first start, one
+    /// more for each successful reload or restart.
+    pub generation: u64,
     /// What it provides, as `module`, `ability CAP/OP`, `provider NAME`.
     pub provides: Vec<String>,
 }

@@ -106,6 +106,8 @@ const WASM_GUESTS: [(&str, &str, Option<&str>); 2] = [
 ];
 
 const WASM_TARGET: &str = "wasm32-wasip1";
+/// The cargo profile the guests are built with (see the root Cargo.toml).
+const WASM_PROFILE: &str = "wasm-guest";
 
 /// gRPC plugin binaries: (package, example folder to install into).
 const GRPC_BINARIES: [(&str, Option<&str>); 2] = [
@@ -120,8 +122,8 @@ fn examples() -> Result<()> {
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
 
     let wasm_packages = WASM_GUESTS.map(|(package, _, _)| package);
-    cargo_build(&root, Some(WASM_TARGET), &wasm_packages)?;
-    let wasm_dir = target_dir.join(WASM_TARGET).join("debug");
+    cargo_build(&root, Some((WASM_TARGET, WASM_PROFILE)), &wasm_packages)?;
+    let wasm_dir = target_dir.join(WASM_TARGET).join(WASM_PROFILE);
     for (_, module, folder) in WASM_GUESTS {
         if let Some(folder) = folder {
             install(&wasm_dir.join(module), &root.join(folder).join(module))?;
@@ -141,12 +143,13 @@ fn examples() -> Result<()> {
     Ok(())
 }
 
-fn cargo_build(root: &Path, target: Option<&str>, packages: &[&str]) -> Result<()> {
+/// Builds `packages`, for the host or for a (target, profile).
+fn cargo_build(root: &Path, target: Option<(&str, &str)>, packages: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
     build.current_dir(root).args(["build", "--quiet"]);
-    if let Some(target) = target {
-        build.args(["--target", target]);
+    if let Some((target, profile)) = target {
+        build.args(["--target", target, "--profile", profile]);
     }
     for package in packages {
         build.args(["--package", package]);

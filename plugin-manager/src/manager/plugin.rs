@@ -214,6 +214,7 @@ impl Managed {
                 .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)),
             last_error: status.last_error.clone(),
             restarts: status.restarts,
+            generation: self.generation(),
             provides: status.provides.clone(),
         }
     }
