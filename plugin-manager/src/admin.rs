@@ -35,6 +35,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_util::sync::CancellationToken;
 
 use crate::host::EventBus;
 use crate::{ManagerError, PluginManager};
@@ -43,10 +44,13 @@ use crate::{ManagerError, PluginManager};
 struct AdminState {
     manager: PluginManager,
     events: EventBus,
+    closing: CancellationToken,
 }
 
-/// The admin API over `manager`, streaming the events of `events`.
-pub fn router(manager: PluginManager, events: EventBus) -> Router {
+/// The admin API over `manager`, streaming the events of `events`. Event
+/// streams end when `closing` is cancelled, so that a graceful shutdown of
+/// the server need not wait for their clients to go.
+pub fn router(manager: PluginManager, events: EventBus, closing: CancellationToken) -> Router {
     Router::new()
         .route("/plugins", get(list))
         .route("/plugins/{name}", get(status))
@@ -54,7 +58,11 @@ pub fn router(manager: PluginManager, events: EventBus) -> Router {
         .route("/plugins/{name}/reload", post(reload))
         .route("/plugins/{name}/unload", post(unload))
         .route("/events", get(events_stream))
-        .with_state(AdminState { manager, events })
+        .with_state(AdminState {
+            manager,
+            events,
+            closing,
+        })
 }
 
 /// Refuses an address other than loopback: the API has no authentication.
@@ -161,16 +169,20 @@ async fn unload(
 async fn events_stream(
     State(state): State<AdminState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = BroadcastStream::new(state.events.subscribe()).map(|item| {
-        Ok(match item {
-            Ok(emitted) => Event::default()
-                .event("plugin-event")
-                .json_data(&emitted)
-                .unwrap_or_else(|e| Event::default().comment(format!("unencodable event: {e}"))),
-            Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                Event::default().comment(format!("{missed} events missed: this client is too slow"))
-            }
-        })
-    });
+    let closed = state.closing.cancelled_owned();
+    let stream = BroadcastStream::new(state.events.subscribe())
+        .take_until(closed)
+        .map(|item| {
+            Ok(match item {
+                Ok(emitted) => Event::default()
+                    .event("plugin-event")
+                    .json_data(&emitted)
+                    .unwrap_or_else(|e| {
+                        Event::default().comment(format!("unencodable event: {e}"))
+                    }),
+                Err(BroadcastStreamRecvError::Lagged(missed)) => Event::default()
+                    .comment(format!("{missed} events missed: this client is too slow")),
+            })
+        });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

@@ -153,3 +153,61 @@ fn usage_errors_are_reported_by_clap() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("PATH"));
 }
+
+#[test]
+fn list_shows_what_each_plugin_provides_and_what_is_broken() {
+    let root = tempfile::tempdir().unwrap();
+    write_plugin(root.path(), "a-broken", "name: broken\nruntime: wasm\n");
+    write_plugin(
+        root.path(),
+        "b-copy",
+        "name: hello-wasm\nruntime: wasm\nwasm: {module: m.wasm}\n",
+    );
+    let output = pluginctl(&[
+        "list",
+        examples().to_str().unwrap(),
+        root.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "VERSION", "RUNTIME", "PROVIDES"]
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        [
+            "hello-grpc",
+            "0.1.0",
+            "grpc",
+            "module,",
+            "ability",
+            "greeting/greet_remote"
+        ]
+    );
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        [
+            "hello-wasm",
+            "0.1.0",
+            "wasm",
+            "module,",
+            "ability",
+            "greeting/greet"
+        ]
+    );
+    assert!(
+        lines[3].starts_with("duplicate ")
+            && lines[3].contains("b-copy")
+            && lines[3].contains("already provided by"),
+        "{text}"
+    );
+    assert!(
+        lines[4].starts_with("broken ")
+            && lines[4].contains("a-broken")
+            && lines[4].contains("wasm"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 5, "{text}");
+}

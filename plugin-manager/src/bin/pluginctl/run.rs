@@ -94,8 +94,13 @@ async fn serve(config: PluginConfig, listen: SocketAddr, data_dir: PathBuf) -> a
     stdout.write_all(out.as_bytes()).await?;
     stdout.flush().await?;
 
-    axum::serve(listener, admin::router(manager.clone(), events))
-        .with_graceful_shutdown(interrupted())
+    let closing = tokio_util::sync::CancellationToken::new();
+    let router = admin::router(manager.clone(), events, closing.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            interrupted().await;
+            closing.cancel();
+        })
         .await
         .context("admin API")?;
     tracing::info!("shutting down");

@@ -1,0 +1,258 @@
+//! `pluginctl run`, the host daemon, as a real process: its admin API over
+//! real HTTP, hot reload of a real folder, and a graceful stop on SIGTERM.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use serde_json::Value;
+
+#[path = "../../test-support/examples.rs"]
+mod examples;
+#[path = "../../test-support/plugin_dirs.rs"]
+mod plugin_dirs;
+use plugin_dirs::{copy_example, set_manifest_field};
+
+/// A running `pluginctl run` and its API's base URL.
+struct Daemon {
+    child: Child,
+    base: String,
+    stdout: Vec<String>,
+}
+
+impl Daemon {
+    fn start(plugins: &Path, data: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pluginctl"))
+            .arg("run")
+            .arg(plugins)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            // Its log stays with the test's data folder, for a post-mortem.
+            .stderr(std::fs::File::create(data.join("pluginctl.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut stdout = Vec::new();
+        let base = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("pluginctl run ended early: {stdout:?}"))
+                .unwrap();
+            if let Some(url) = line.strip_prefix("admin API on ") {
+                break url.to_owned();
+            }
+            stdout.push(line);
+        };
+        Self {
+            child,
+            base,
+            stdout,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null),
+    )
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &str) -> (u16, Value) {
+    let response = client.post(url).body(body.to_owned()).send().await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null),
+    )
+}
+
+/// Processes whose executable lies under `dir`.
+fn processes_under(dir: &Path) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let exe = std::fs::read_link(entry.path().join("exe")).ok()?;
+            exe.starts_with(dir).then_some(pid)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_admin_api_reloads_on_change_and_stops_gracefully() {
+    let plugins = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    copy_example("hello-wasm", plugins.path(), "hello-wasm");
+    let grpc_dir = copy_example("hello-grpc", plugins.path(), "hello-grpc");
+    let broken = plugins.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("plugin.yaml"), "name: broken\n").unwrap();
+
+    let mut daemon = Daemon::start(plugins.path(), data.path());
+    assert_eq!(
+        daemon.stdout[..2],
+        [
+            "running hello-grpc 0.1.0 grpc",
+            "running hello-wasm 0.1.0 wasm"
+        ]
+    );
+    assert!(
+        daemon.stdout[2].starts_with("skipped ") && daemon.stdout[2].contains("broken"),
+        "{:?}",
+        daemon.stdout
+    );
+    let client = reqwest::Client::new();
+
+    // List, with state and the broken neighbour.
+    let (code, list) = get(&client, &daemon.url("/plugins")).await;
+    assert_eq!(code, 200);
+    let plugins_listed = list["plugins"].as_array().unwrap();
+    assert_eq!(plugins_listed.len(), 2);
+    assert!(
+        plugins_listed.iter().all(|p| p["state"] == "running"),
+        "{list}"
+    );
+    assert_eq!(list["diagnostics"].as_array().unwrap().len(), 1, "{list}");
+
+    // Live events: subscribe, then make a plugin emit one.
+    let events = client.get(daemon.url("/events")).send().await.unwrap();
+    assert_eq!(events.status().as_u16(), 200);
+    let mut events = events.bytes_stream();
+
+    // Calls, and errors with the status saying whose fault it is.
+    let (code, reply) = post(
+        &client,
+        &daemon.url("/plugins/hello-grpc/call/greet"),
+        r#"{"name":"Ann"}"#,
+    )
+    .await;
+    assert_eq!(
+        (code, &reply["text"]),
+        (200, &Value::from("Hello, Ann!")),
+        "{reply}"
+    );
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(seen.contains("event: plugin-event") && seen.contains("\"plugin\":\"hello-grpc\"")) {
+        let chunk = tokio::time::timeout_at(deadline.into(), events.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("greeting.sent"), "{seen}");
+
+    let cases = [
+        ("/plugins/hello-wasm/call/greet", "{oops", 400, "not JSON"),
+        (
+            "/plugins/hello-wasm/call/nope",
+            "",
+            404,
+            "unsupported by plugin",
+        ),
+        (
+            "/plugins/nope/call/greet",
+            "",
+            404,
+            "plugin nope is not loaded",
+        ),
+        (
+            "/plugins/hello-wasm/call/command",
+            r#"{"content":"dance"}"#,
+            422,
+            "unknown command",
+        ),
+    ];
+    for (path, body, expected, message) in cases {
+        let (code, reply) = post(&client, &daemon.url(path), body).await;
+        assert_eq!(code, expected, "{path}: {reply}");
+        assert!(
+            reply["error"].as_str().unwrap().contains(message),
+            "{path}: {reply}"
+        );
+    }
+
+    // Reload by API.
+    let (code, status) = post(&client, &daemon.url("/plugins/hello-wasm/reload"), "").await;
+    assert_eq!(
+        (code, &status["generation"]),
+        (200, &Value::from(2)),
+        "{status}"
+    );
+
+    // Reload on file change.
+    set_manifest_field(&grpc_dir, "version", "0.9.0");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, status) = get(&client, &daemon.url("/plugins/hello-grpc")).await;
+        if status["version"] == "0.9.0" && status["state"] == "running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no reload: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (code, reply) = post(
+        &client,
+        &daemon.url("/plugins/hello-grpc/call/greet"),
+        r#"{"name":"Ann"}"#,
+    )
+    .await;
+    assert_eq!(
+        (code, &reply["total"]),
+        (200, &Value::from(2)),
+        "the count is in the host's KV: {reply}"
+    );
+
+    // Unload.
+    let response = client
+        .post(daemon.url("/plugins/hello-wasm/unload"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    let (code, _) = get(&client, &daemon.url("/plugins/hello-wasm")).await;
+    assert_eq!(code, 404);
+
+    // SIGTERM: a clean exit, and the plugin process goes with it.
+    assert_eq!(processes_under(plugins.path()).len(), 1);
+    let term = Command::new("kill")
+        .args(["-TERM", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(processes_under(plugins.path()).is_empty());
+}
+
+#[test]
+fn refuses_a_non_loopback_address() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pluginctl"))
+        .args(["run", ".", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a loopback address"), "{stderr}");
+}
