@@ -10,6 +10,9 @@
 //!   missing, and the gRPC plugin binaries for the host; installs each
 //!   example's module or binary into its plugin folder, and prints the two
 //!   output folders as `wasm32-wasip1=DIR` and `host=DIR`.
+//! - `demo [ARGS...]`: `examples`, then `pluginctl run examples/plugins`
+//!   (data in `target/demo-data`, admin API on 127.0.0.1:7890), passing
+//!   ARGS on to `pluginctl run`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -17,7 +20,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask codegen [--check] | cargo xtask examples";
+const USAGE: &str =
+    "usage: cargo xtask codegen [--check] | cargo xtask examples | cargo xtask demo [ARGS...]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
         ["codegen"] => codegen(false),
         ["codegen", "--check"] => codegen(true),
         ["examples"] => examples(),
+        ["demo", rest @ ..] => demo(rest),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -144,6 +149,37 @@ fn examples() -> Result<()> {
 }
 
 /// Builds `packages`, for the host or for a (target, profile).
+/// Builds the examples, then runs the host on them until interrupted.
+fn demo(extra: &[&str]) -> Result<()> {
+    examples()?;
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut run = std::process::Command::new(cargo);
+    run.current_dir(&root).args([
+        "run",
+        "--quiet",
+        "--package",
+        "plugin-manager",
+        "--bin",
+        "pluginctl",
+        "--",
+        "run",
+        "examples/plugins",
+    ]);
+    if !extra.contains(&"--data-dir") {
+        run.args(["--data-dir", "target/demo-data"]);
+    }
+    run.args(extra);
+    eprintln!(
+        "starting the host on examples/plugins; try:\n  curl -s localhost:7890/plugins\n  curl -s -XPOST localhost:7890/plugins/hello-wasm/call/greet -d '{{\"name\":\"Ada\"}}'\n  curl -sN localhost:7890/events\nCtrl-C stops it."
+    );
+    let status = run.status().context("running pluginctl")?;
+    if !status.success() {
+        bail!("pluginctl run ended with {status}");
+    }
+    Ok(())
+}
+
 fn cargo_build(root: &Path, target: Option<(&str, &str)>, packages: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
