@@ -85,6 +85,12 @@ async fn post(client: &reqwest::Client, url: &str, body: &str) -> (u16, Value) {
     )
 }
 
+/// Calls hello-grpc's `greet`, which counts greetings in the host's KV.
+async fn greet_ann(client: &reqwest::Client, daemon: &Daemon) -> (u16, Value) {
+    let url = daemon.url("/plugins/hello-grpc/call/greet");
+    post(client, &url, r#"{"name":"Ann"}"#).await
+}
+
 /// Processes whose executable lies under `dir`.
 fn processes_under(dir: &Path) -> Vec<u32> {
     std::fs::read_dir("/proc")
@@ -140,12 +146,7 @@ async fn serves_the_admin_api_reloads_on_change_and_stops_gracefully() {
     let mut events = events.bytes_stream();
 
     // Calls, and errors with the status saying whose fault it is.
-    let (code, reply) = post(
-        &client,
-        &daemon.url("/plugins/hello-grpc/call/greet"),
-        r#"{"name":"Ann"}"#,
-    )
-    .await;
+    let (code, reply) = greet_ann(&client, &daemon).await;
     assert_eq!(
         (code, &reply["text"]),
         (200, &Value::from("Hello, Ann!")),
@@ -212,12 +213,7 @@ async fn serves_the_admin_api_reloads_on_change_and_stops_gracefully() {
         assert!(Instant::now() < deadline, "no reload: {status}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (code, reply) = post(
-        &client,
-        &daemon.url("/plugins/hello-grpc/call/greet"),
-        r#"{"name":"Ann"}"#,
-    )
-    .await;
+    let (code, reply) = greet_ann(&client, &daemon).await;
     assert_eq!(
         (code, &reply["total"]),
         (200, &Value::from(2)),
