@@ -468,3 +468,25 @@ async fn health_is_polled() {
     .await;
     manager.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_taken_ability_fails_that_plugin_and_registers_none_of_it() {
+    let setup = Setup::empty();
+    copy_example("hello-wasm", setup.plugins.path(), "a-hello");
+    // Another name, the same ability operation.
+    let copycat = copy_example("hello-wasm", setup.plugins.path(), "b-copycat");
+    set_manifest_field(&copycat, "name", "copycat");
+    let manager = setup.start(setup.config(false)).await;
+
+    assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
+    let copycat = status(&manager, "copycat");
+    assert_eq!(copycat.state, PluginState::Error);
+    let error = copycat.last_error.unwrap();
+    assert!(
+        error.contains("greeting/greet") && error.contains("hello-wasm"),
+        "{error}"
+    );
+    // Its module was registered before the conflict and removed again.
+    assert_eq!(manager.registries().modules.module_names(), ["hello-wasm"]);
+    manager.shutdown().await;
+}

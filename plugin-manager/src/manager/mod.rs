@@ -458,6 +458,17 @@ impl Inner {
         Ok(())
     }
 
+    /// Starts `manifest`'s version and makes it the serving one (caller
+    /// holds `op`).
+    async fn deploy(
+        self: &Arc<Self>,
+        managed: &Arc<Managed>,
+        manifest: &Manifest,
+    ) -> Result<(), ManagerError> {
+        let version = self.start_version(manifest).await?;
+        self.install(managed, version).await
+    }
+
     /// First start of a reserved plugin; a failure leaves it listed in
     /// state `error`.
     async fn bring_up(
@@ -466,10 +477,7 @@ impl Inner {
         manifest: Manifest,
     ) -> Result<(), ManagerError> {
         let _op = managed.op.lock().await;
-        let result = match self.start_version(&manifest).await {
-            Ok(version) => self.install(&managed, version).await,
-            Err(e) => Err(e),
-        };
+        let result = self.deploy(&managed, &manifest).await;
         if let Err(e) = &result {
             tracing::warn!(plugin = %managed.name, "plugin failed to start: {e}");
             managed.fail(e.to_string());
@@ -487,8 +495,7 @@ impl Inner {
                     found: manifest.name,
                 });
             }
-            let version = self.start_version(&manifest).await?;
-            self.install(managed, version).await
+            self.deploy(managed, &manifest).await
         }
         .await;
         match &result {

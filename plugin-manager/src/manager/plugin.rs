@@ -39,27 +39,24 @@ impl Adapters {
         }
     }
 
-    /// Registers everything, or nothing.
+    /// Registers everything, or nothing: on a conflict, whatever was
+    /// registered is removed again (removal is owner-checked, so another
+    /// plugin's entries are never touched).
     pub(crate) fn register(&self, registries: &Registries) -> Result<(), AdapterError> {
-        if let Some(module) = &self.module {
-            module.register(&*registries.modules)?;
-        }
-        if let Err(e) = self.abilities.register(&*registries.abilities) {
+        let registered = (|| {
             if let Some(module) = &self.module {
-                module.unregister(&*registries.modules);
+                module.register(&*registries.modules)?;
             }
-            return Err(e);
-        }
-        if let Some(provider) = &self.provider
-            && let Err(e) = provider.register(&*registries.providers)
-        {
-            self.abilities.unregister(&*registries.abilities);
-            if let Some(module) = &self.module {
-                module.unregister(&*registries.modules);
+            self.abilities.register(&*registries.abilities)?;
+            if let Some(provider) = &self.provider {
+                provider.register(&*registries.providers)?;
             }
-            return Err(e);
+            Ok(())
+        })();
+        if registered.is_err() {
+            self.unregister(registries);
         }
-        Ok(())
+        registered
     }
 
     pub(crate) fn unregister(&self, registries: &Registries) {

@@ -36,6 +36,8 @@ pub(super) fn spawn_supervisor(
             return;
         }
         let mut attempt = 0u32;
+        // Why the plugin is down: the exit, then the last failed restart.
+        let mut why = String::new();
         loop {
             let delay = {
                 let (Some(inner), Some(managed)) = (inner.upgrade(), managed.upgrade()) else {
@@ -45,11 +47,9 @@ pub(super) fn spawn_supervisor(
                     return;
                 }
                 let delay = inner.options.restart_delay(attempt);
-                let why = if attempt == 0 {
-                    format!("plugin {} exited ({})", managed.name, exit.status)
-                } else {
-                    managed.last_error().unwrap_or_default()
-                };
+                if attempt == 0 {
+                    why = format!("plugin {} exited ({})", managed.name, exit.status);
+                }
                 tracing::warn!(plugin = %managed.name, attempt = attempt + 1, ?delay, "{why}; restarting");
                 managed.fail(format!(
                     "{why}; restart {} in {}",
@@ -69,22 +69,14 @@ pub(super) fn spawn_supervisor(
             let Some(manifest) = managed.active().map(|a| a.manifest) else {
                 return;
             };
-            let version = match inner.start_version(&manifest).await {
-                Ok(version) => version,
-                Err(e) => {
-                    managed.fail(format!("restart {} failed: {e}", attempt + 1));
-                    attempt = attempt.saturating_add(1);
-                    continue;
-                }
-            };
-            match inner.install(&managed, version).await {
+            match inner.deploy(&managed, &manifest).await {
                 Ok(()) => {
                     managed.restarted();
                     tracing::info!(plugin = %managed.name, "plugin restarted");
                     return;
                 }
                 Err(e) => {
-                    managed.fail(format!("restart {} failed: {e}", attempt + 1));
+                    why = format!("restart {} failed: {e}", attempt + 1);
                     attempt = attempt.saturating_add(1);
                 }
             }
