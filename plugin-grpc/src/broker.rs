@@ -10,13 +10,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use plugin_core::HostApi;
 use proto::flowbot::plugin::host_service_server::HostServiceServer;
 use proto::go_plugin::ConnInfo;
 use proto::go_plugin::grpc_broker_client::GrpcBrokerClient;
 use tokio::net::UnixListener;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 use tonic::transport::{Channel, Server};
@@ -27,12 +28,17 @@ use crate::host_service::HostServiceImpl;
 /// services from 1).
 pub(crate) const HOST_SERVICE_ID: u32 = 1;
 
-/// The host's broker session with one plugin; dropping it stops serving.
+/// The host's broker session with one plugin. [`close`](Self::close) then
+/// [`closed`](Self::closed) end it in order; dropping it aborts both tasks
+/// (connections already accepted then end only when the plugin hangs up).
 pub(crate) struct HostBroker {
-    tasks: [JoinHandle<()>; 2],
+    server: JoinHandle<()>,
+    stream: JoinHandle<()>,
+    /// Asks the server to stop accepting and to end its connections.
+    shutdown: Option<oneshot::Sender<()>>,
     /// Keeps the stream's sending half open: closing it tells the plugin the
     /// host has gone.
-    _outbound: mpsc::Sender<ConnInfo>,
+    outbound: Option<mpsc::Sender<ConnInfo>>,
 }
 
 impl HostBroker {
@@ -50,10 +56,13 @@ impl HostBroker {
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
         let server_plugin = plugin.clone();
+        let (shutdown, stop_serving) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let result = Server::builder()
                 .add_service(service)
-                .serve_with_incoming(UnixListenerStream::new(listener))
+                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
+                    let _ = stop_serving.await;
+                })
                 .await;
             if let Err(e) = result {
                 tracing::warn!(plugin = %server_plugin, "host service stopped: {e}");
@@ -88,16 +97,39 @@ impl HostBroker {
             }
         });
         Ok(Self {
-            tasks: [server, stream],
-            _outbound: outbound,
+            server,
+            stream,
+            shutdown: Some(shutdown),
+            outbound: Some(outbound),
         })
+    }
+
+    /// Closes the broker stream (the plugin sees the host go, as go-plugin's
+    /// host closes its broker before `Shutdown`) and tells the host service
+    /// to stop: no new connections, current ones end after their requests.
+    pub(crate) fn close(&mut self) {
+        self.outbound = None;
+        self.stream.abort();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Waits, up to `grace`, until the host service and every connection it
+    /// accepted have ended, so nothing of this plugin holds the host any
+    /// more (a host can then reopen what it owns, e.g. its KV file). Past
+    /// `grace` the server is aborted.
+    pub(crate) async fn closed(mut self, grace: Duration) {
+        self.close();
+        if tokio::time::timeout(grace, &mut self.server).await.is_err() {
+            tracing::debug!("host service connections still open after {grace:?}; aborted");
+        }
     }
 }
 
 impl Drop for HostBroker {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.stream.abort();
+        self.server.abort();
     }
 }

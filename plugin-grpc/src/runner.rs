@@ -290,13 +290,15 @@ impl Runner for GrpcRunner {
             tracing::warn!(plugin = %session.lifecycle.plugin(), "calls still running after the drain deadline; ending them");
         }
 
-        drop(
-            session
-                .broker
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take(),
-        );
+        let broker = session
+            .broker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .map(|mut broker| {
+                broker.close();
+                broker
+            });
         if session.process.exit_status().is_none() {
             let mut controller = GrpcControllerClient::new(session.channel.clone());
             let asked = tokio::time::timeout(
@@ -318,6 +320,11 @@ impl Runner for GrpcRunner {
         // included) and wait for the exit to be recorded.
         session.process.kill();
         let status = session.process.wait().await;
+        // The plugin is gone, so its connections to the host service close;
+        // once they have, nothing of this plugin holds the host any more.
+        if let Some(broker) = broker {
+            broker.closed(self.shutdown_grace).await;
+        }
         publish(
             &self.exit,
             PluginExit {

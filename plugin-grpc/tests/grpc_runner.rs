@@ -219,6 +219,9 @@ async fn the_sdk_example_answers_every_function_and_calls_back_its_host() {
     assert_eq!(exit.status, "exit status 0");
     assert!(exit.expected);
     assert!(!is_running(pid));
+    // Once `stop` returns, only this test and the runner itself hold the
+    // host: the host service and its connections have all ended.
+    assert_eq!(Arc::strong_count(&host), 2);
     let error = runner.call("help", &raw(&json!(null))).await.unwrap_err();
     assert!(
         matches!(kind(&error), RunnerErrorKind::NotLoaded),

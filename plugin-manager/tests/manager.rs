@@ -490,3 +490,32 @@ async fn a_taken_ability_fails_that_plugin_and_registers_none_of_it() {
     assert_eq!(manager.registries().modules.module_names(), ["hello-wasm"]);
     manager.shutdown().await;
 }
+
+/// Runners start concurrently, but adapters are registered in discovery
+/// order: the first folder keeps the ability even when it is the slower one
+/// to start (here a process against an in-process module).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_contested_ability_goes_to_the_first_folder_not_the_fastest_start() {
+    let setup = Setup::empty();
+    let remote = copy_example("hello-grpc", setup.plugins.path(), "a-remote");
+    let manifest = remote.join("plugin.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("[greet_remote]"));
+    replace(
+        &manifest,
+        text.replace("[greet_remote]", "[greet]").as_bytes(),
+    );
+    copy_example("hello-wasm", setup.plugins.path(), "b-hello");
+    let manager = setup.start(setup.config(false)).await;
+
+    assert_eq!(status(&manager, "hello-grpc").state, PluginState::Running);
+    let local = status(&manager, "hello-wasm");
+    assert_eq!(local.state, PluginState::Error);
+    let error = local.last_error.unwrap();
+    assert!(
+        error.contains("greeting/greet") && error.contains("hello-grpc"),
+        "{error}"
+    );
+    assert_eq!(manager.registries().modules.module_names(), ["hello-grpc"]);
+    manager.shutdown().await;
+}

@@ -85,7 +85,7 @@ impl Inner {
         match self.reserve(&plugin.manifest, plugin.dir.clone()) {
             Ok(managed) => {
                 tracing::info!(plugin = %managed.name, "new plugin found; loading");
-                let _ = self.bring_up(managed, plugin.manifest).await;
+                self.bring_up(&[(managed, plugin.manifest)]).await;
             }
             Err(e) => {
                 tracing::warn!(path = %plugin.dir.display(), "plugin not loaded: {e}");

@@ -36,7 +36,9 @@ use plugin::{Active, Adapters, Managed, lock};
 /// read in the order of `PluginConfig.sources`, and plugin folders within a
 /// source in path order; the first folder to provide a name wins, and any
 /// later one is a diagnostic ("already loaded from …"). Calls, reloads and
-/// the admin API address plugins by that name.
+/// the admin API address plugins by that name. The same order settles an
+/// ability operation two plugins claim: plugins start concurrently but are
+/// registered in discovery order, and the later one fails.
 ///
 /// **Limits.** `max_plugins` bounds the plugins the manager holds, failed
 /// ones included (their error stays visible until they are unloaded);
@@ -206,12 +208,7 @@ impl PluginManager {
             tracing::warn!(path = %diagnostic.path.display(), "plugin not loaded: {}", diagnostic.message);
         }
         *lock(&inner.diagnostics) = diagnostics;
-        join_all(
-            reserved
-                .into_iter()
-                .map(|(managed, manifest)| inner.bring_up(managed, manifest)),
-        )
-        .await;
+        inner.bring_up(&reserved).await;
 
         let mut tasks = lock(&inner.tasks);
         for watch in watches {
@@ -229,8 +226,11 @@ impl PluginManager {
         let manifest = Manifest::from_file(dir)?;
         let folder = manifest.dir.clone().unwrap_or_else(|| dir.to_path_buf());
         let managed = self.inner.reserve(&manifest, folder)?;
-        self.inner.bring_up(managed.clone(), manifest).await?;
-        Ok(managed.status())
+        let plugin = [(managed, manifest)];
+        for result in self.inner.bring_up(&plugin).await {
+            result?;
+        }
+        Ok(plugin[0].0.status())
     }
 
     /// Calls `function` of `plugin` with JSON `params`.
@@ -287,9 +287,14 @@ impl PluginManager {
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.closing.store(true, Ordering::Release);
-        for task in lock(&inner.tasks).drain(..) {
+        // Wait for the aborted tasks to be gone, not just told to go: when
+        // `shutdown` returns, nothing of this manager is still running or
+        // holding the host (a host application may reopen its data next).
+        let tasks: Vec<_> = lock(&inner.tasks).drain(..).collect();
+        for task in &tasks {
             task.abort();
         }
+        join_all(tasks).await;
         join_all(inner.all().iter().map(|managed| async move {
             if let Err(e) = inner.unload(managed).await {
                 tracing::warn!(plugin = %managed.name, "stopping failed: {e}");
@@ -448,12 +453,15 @@ impl Inner {
         let generation = managed.installed(active);
         tracing::info!(plugin = %managed.name, %version, "plugin running");
         if let Some(exits) = exits {
-            supervise::spawn_supervisor(
+            let supervisor = supervise::spawn_supervisor(
                 Arc::downgrade(self),
                 Arc::downgrade(managed),
                 exits,
                 generation,
             );
+            let mut tasks = lock(&self.tasks);
+            tasks.retain(|task| !task.is_finished());
+            tasks.push(supervisor);
         }
         Ok(())
     }
@@ -469,20 +477,33 @@ impl Inner {
         self.install(managed, version).await
     }
 
-    /// First start of a reserved plugin; a failure leaves it listed in
-    /// state `error`.
+    /// First start of reserved plugins. Their runners start concurrently;
+    /// they are then installed (adapters registered) one by one in the
+    /// order given, so when two plugins claim the same ability the first
+    /// in discovery order wins, every time. A failure leaves that plugin
+    /// listed in state `error`.
     async fn bring_up(
         self: &Arc<Self>,
-        managed: Arc<Managed>,
-        manifest: Manifest,
-    ) -> Result<(), ManagerError> {
-        let _op = managed.op.lock().await;
-        let result = self.deploy(&managed, &manifest).await;
-        if let Err(e) = &result {
-            tracing::warn!(plugin = %managed.name, "plugin failed to start: {e}");
-            managed.fail(e.to_string());
+        plugins: &[(Arc<Managed>, Manifest)],
+    ) -> Vec<Result<(), ManagerError>> {
+        let started = join_all(plugins.iter().map(|(managed, manifest)| async move {
+            let op = managed.op.lock().await;
+            (op, self.start_version(manifest).await)
+        }))
+        .await;
+        let mut results = Vec::with_capacity(plugins.len());
+        for ((managed, _), (_op, version)) in plugins.iter().zip(started) {
+            let result = match version {
+                Ok(version) => self.install(managed, version).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &result {
+                tracing::warn!(plugin = %managed.name, "plugin failed to start: {e}");
+                managed.fail(e.to_string());
+            }
+            results.push(result);
         }
-        result
+        results
     }
 
     async fn reload(self: &Arc<Self>, managed: &Arc<Managed>) -> Result<(), ManagerError> {

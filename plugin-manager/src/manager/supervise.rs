@@ -21,7 +21,7 @@ pub(super) fn spawn_supervisor(
     managed: Weak<Managed>,
     mut exits: watch::Receiver<Option<PluginExit>>,
     generation: u64,
-) {
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let exit = loop {
             if let Some(exit) = exits.borrow_and_update().clone() {
@@ -81,7 +81,7 @@ pub(super) fn spawn_supervisor(
                 }
             }
         }
-    });
+    })
 }
 
 impl Inner {
