@@ -4,6 +4,9 @@
 //!   copy, envelope decode);
 //! - `call_100b/bare_typed_func`: the same guest export called as a bare
 //!   wasmtime typed function with the params copied in: the floor;
+//! - `call_100b/bare_call_async`: the same, with `call_async` as a store
+//!   with async host functions requires;
+//! - `call_100b/envelope_decode`: the JSON work of a call's result;
 //! - `instance/create`: a new instance (instantiate + init) via `start`;
 //! - `load/compile` and `load/cached`: loading a module without and with the
 //!   on-disk compile cache.
@@ -12,6 +15,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use plugin_core::{Manifest, MemoryHost, Runner};
@@ -83,10 +87,17 @@ fn calls(c: &mut Criterion) {
     });
     let params = params();
     let mut group = c.benchmark_group("call_100b");
+    // Calls awaited one after another inside the runtime, as a host's
+    // async code makes them (no `block_on` per call).
     group.bench_function("runner", |b| {
-        b.iter(|| {
-            rt.block_on(runner.call("echo", black_box(&params)))
-                .unwrap()
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(runner.call("echo", black_box(&params)).await.unwrap());
+                }
+                start.elapsed()
+            })
         })
     });
 
@@ -110,6 +121,55 @@ fn calls(c: &mut Criterion) {
             let packed = echo.call(&mut store, (ptr, bytes.len() as i32)).unwrap() as u64;
             let (out, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
             black_box(memory.data(&store)[out..out + len].to_vec())
+        })
+    });
+
+    // The same two calls made as an embedder must on a store whose guests
+    // may call async host functions (`call_async`, one fiber entry each).
+    let mut store = wasmtime::Store::new(&engine, ());
+    store.epoch_deadline_async_yield_and_update(u64::MAX / 2);
+    let instance = rt
+        .block_on(wasmtime::Instance::new_async(&mut store, &module, &[]))
+        .unwrap();
+    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    let alloc = instance
+        .get_typed_func::<i32, i32>(&mut store, "alloc")
+        .unwrap();
+    let echo = instance
+        .get_typed_func::<(i32, i32), i64>(&mut store, "echo")
+        .unwrap();
+    group.bench_function("bare_call_async", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let len = bytes.len() as i32;
+                    let ptr = alloc.call_async(&mut store, len).await.unwrap();
+                    memory.write(&mut store, ptr as usize, bytes).unwrap();
+                    let packed = echo.call_async(&mut store, (ptr, len)).await.unwrap() as u64;
+                    let (out, len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+                    black_box(memory.data(&store)[out..out + len].to_vec());
+                }
+                start.elapsed()
+            })
+        })
+    });
+
+    // The JSON work of a call: decoding the result envelope as the runner
+    // does (borrowed parse, then the `data` copied out).
+    #[derive(serde::Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow, default)]
+        data: Option<&'a RawValue>,
+        #[serde(default)]
+        error: Option<String>,
+    }
+    let envelope = format!(r#"{{"data":{}}}"#, params.get());
+    group.bench_function("envelope_decode", |b| {
+        b.iter(|| {
+            let decoded: Envelope<'_> =
+                serde_json::from_slice(black_box(envelope.as_bytes())).unwrap();
+            black_box((decoded.data.map(|d| d.to_owned()), decoded.error))
         })
     });
     group.finish();

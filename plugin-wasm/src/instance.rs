@@ -7,10 +7,14 @@ use std::path::PathBuf;
 
 use plugin_core::{FsMode, RunnerErrorKind};
 use serde_json::value::RawValue;
-use wasmtime::{InstancePre, Memory, Store, TypedFunc, UpdateDeadline};
+use wasmtime::{
+    Func, Instance, InstancePre, Module, Ref, RefType, Store, Table, TableType, TypedFunc,
+    UpdateDeadline,
+};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::abi::{self, Outcome};
+use crate::call_shim::{self, CallBuffers, Stage};
 use crate::limits::MemoryLimiter;
 use crate::output::GuestOutput;
 use crate::state::{InstanceState, PluginContext};
@@ -19,6 +23,8 @@ use crate::state::{InstanceState, PluginContext};
 pub(crate) struct Template {
     pub(crate) plugin: Arc<PluginContext>,
     pub(crate) pre: InstancePre<InstanceState>,
+    /// The [call shim](crate::call_shim), compiled for the shared engine.
+    pub(crate) shim: Module,
     pub(crate) memory_max: u64,
     pub(crate) filesystem: Vec<Grant>,
 }
@@ -57,21 +63,33 @@ impl Failure {
     }
 }
 
-type GuestFunction = TypedFunc<(i32, i32), i64>;
+/// A call through the shim: `(function index, params length)`.
+type ShimEntry = TypedFunc<(i32, i32), ()>;
+
+/// Which of the shim's entries a call takes.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// For functions returning an envelope.
+    Invoke,
+    /// For functions returning nothing.
+    Deliver,
+}
 
 pub(crate) struct PluginInstance {
     store: Store<InstanceState>,
     instance: wasmtime::Instance,
-    memory: Memory,
-    alloc: TypedFunc<i32, i32>,
-    free: Option<TypedFunc<i32, ()>>,
     is_ready: Option<TypedFunc<(), i32>>,
-    functions: HashMap<String, GuestFunction>,
+    /// The shim's table of guest functions.
+    table: Table,
+    /// Guest functions by name: their index in `table`.
+    functions: HashMap<String, i32>,
+    invoke: ShimEntry,
+    deliver: ShimEntry,
 }
 
 impl PluginInstance {
-    /// Instantiates the plugin, runs its WASI initialiser and its `init`
-    /// with `config` (JSON text).
+    /// Instantiates the plugin and its call shim, runs its WASI initialiser
+    /// and its `init` with `config` (JSON text).
     pub(crate) async fn create(template: &Template, config: &str) -> Result<Self, Failure> {
         let plugin = &template.plugin;
         let wasi = wasi_context(plugin, &template.filesystem)?;
@@ -79,6 +97,7 @@ impl PluginInstance {
             wasi,
             limiter: MemoryLimiter::new(template.memory_max),
             plugin: plugin.clone(),
+            call: CallBuffers::default(),
         };
         let mut store = Store::new(template.pre.module().engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -102,16 +121,43 @@ impl PluginInstance {
         let alloc = instance
             .get_typed_func::<i32, i32>(&mut store, abi::ALLOC)
             .map_err(|e| protocol(format!("export `alloc` (i32) -> i32: {e}")))?;
-        let free = optional_export(&instance, &mut store, abi::FREE)?;
+        let free = optional_export::<i32, ()>(&instance, &mut store, abi::FREE)?;
         let is_ready = optional_export(&instance, &mut store, abi::IS_READY)?;
+
+        let shim_failure = |e: wasmtime::Error| {
+            Failure::poisoned(RunnerErrorKind::Other(format!("call shim: {e:#}").into()))
+        };
+        let table = Table::new(
+            &mut store,
+            TableType::new(RefType::FUNCREF, 0, None),
+            Ref::Func(None),
+        )
+        .map_err(shim_failure)?;
+        let imports = call_shim::imports(
+            &mut store,
+            memory,
+            *alloc.func(),
+            free.as_ref().map(|free| *free.func()),
+            table,
+        );
+        let shim = Instance::new_async(&mut store, &template.shim, &imports)
+            .await
+            .map_err(shim_failure)?;
+        let invoke = shim
+            .get_typed_func(&mut store, call_shim::INVOKE)
+            .map_err(shim_failure)?;
+        let deliver = shim
+            .get_typed_func(&mut store, call_shim::DELIVER)
+            .map_err(shim_failure)?;
+
         let mut this = Self {
             store,
             instance,
-            memory,
-            alloc,
-            free,
             is_ready,
+            table,
             functions: HashMap::new(),
+            invoke,
+            deliver,
         };
         let initialize =
             optional_export::<(), ()>(&this.instance, &mut this.store, abi::INITIALIZE)?;
@@ -129,27 +175,25 @@ impl PluginInstance {
         let Some(init) = self.instance.get_func(&mut self.store, abi::INIT) else {
             return Ok(());
         };
-        let (ptr, len) = self.write_params(config.as_bytes()).await?;
-        if let Ok(init) = init.typed::<(i32, i32), i64>(&self.store) {
-            let packed = init
-                .call_async(&mut self.store, (ptr, len))
-                .await
-                .map_err(|e| self.trap(abi::INIT, e))?;
-            return match self.read_result(packed).await? {
+        if init.typed::<(i32, i32), i64>(&self.store).is_ok() {
+            let index = self.add_function(abi::INIT, init)?;
+            self.run(Entry::Invoke, abi::INIT, index, config.as_bytes())
+                .await?;
+            return match self.decode_result()? {
                 Outcome::Data(_) => Ok(()),
                 Outcome::Error(e) => Err(Failure::poisoned(RunnerErrorKind::Plugin(format!(
                     "init: {e}"
                 )))),
             };
         }
-        let init = init.typed::<(i32, i32), ()>(&self.store).map_err(|_| {
-            Failure::poisoned(RunnerErrorKind::Protocol(
+        if init.typed::<(i32, i32), ()>(&self.store).is_err() {
+            return Err(Failure::poisoned(RunnerErrorKind::Protocol(
                 "export `init` must be (i32, i32) -> i64 or (i32, i32)".into(),
-            ))
-        })?;
-        init.call_async(&mut self.store, (ptr, len))
+            )));
+        }
+        let index = self.add_function(abi::INIT, init)?;
+        self.run(Entry::Deliver, abi::INIT, index, config.as_bytes())
             .await
-            .map_err(|e| self.trap(abi::INIT, e))
     }
 
     /// Calls the guest function `name` with JSON `params`.
@@ -158,13 +202,9 @@ impl PluginInstance {
         name: &str,
         params: &[u8],
     ) -> Result<Box<RawValue>, Failure> {
-        let function = self.function(name)?;
-        let (ptr, len) = self.write_params(params).await?;
-        let packed = function
-            .call_async(&mut self.store, (ptr, len))
-            .await
-            .map_err(|e| self.trap(name, e))?;
-        match self.read_result(packed).await? {
+        let index = self.function(name)?;
+        self.run(Entry::Invoke, name, index, params).await?;
+        match self.decode_result()? {
             Outcome::Data(data) => Ok(data),
             Outcome::Error(e) => Err(Failure::recoverable(RunnerErrorKind::Plugin(e))),
         }
@@ -182,9 +222,11 @@ impl PluginInstance {
         }
     }
 
-    fn function(&mut self, name: &str) -> Result<GuestFunction, Failure> {
-        if let Some(function) = self.functions.get(name) {
-            return Ok(function.clone());
+    /// The table index of the guest function `name`, checked and added on
+    /// first use.
+    fn function(&mut self, name: &str) -> Result<i32, Failure> {
+        if let Some(index) = self.functions.get(name) {
+            return Ok(*index);
         }
         if abi::RESERVED.contains(&name) {
             return Err(Failure::recoverable(RunnerErrorKind::Unsupported));
@@ -192,53 +234,66 @@ impl PluginInstance {
         let Some(function) = self.instance.get_func(&mut self.store, name) else {
             return Err(Failure::recoverable(RunnerErrorKind::Unsupported));
         };
-        let typed = function
-            .typed::<(i32, i32), i64>(&self.store)
-            .map_err(|_| {
-                Failure::recoverable(RunnerErrorKind::Protocol(format!(
-                    "export `{name}` is not a function (i32, i32) -> i64"
-                )))
-            })?;
-        self.functions.insert(name.to_owned(), typed.clone());
-        Ok(typed)
+        if function.typed::<(i32, i32), i64>(&self.store).is_err() {
+            return Err(Failure::recoverable(RunnerErrorKind::Protocol(format!(
+                "export `{name}` is not a function (i32, i32) -> i64"
+            ))));
+        }
+        let index = self.add_function(name, function)?;
+        self.functions.insert(name.to_owned(), index);
+        Ok(index)
     }
 
-    /// Copies `bytes` into a fresh guest buffer from `alloc`.
-    async fn write_params(&mut self, bytes: &[u8]) -> Result<(i32, i32), Failure> {
-        let len = i32::try_from(bytes.len()).map_err(|_| {
+    /// Puts `function` in the shim's table; `name` is for the error.
+    fn add_function(&mut self, name: &str, function: Func) -> Result<i32, Failure> {
+        self.table
+            .grow(&mut self.store, 1, Ref::Func(Some(function)))
+            .ok()
+            .and_then(|index| i32::try_from(index).ok())
+            .ok_or_else(|| {
+                Failure::recoverable(RunnerErrorKind::Other(
+                    format!("call shim: no room for function `{name}`").into(),
+                ))
+            })
+    }
+
+    /// One entry into wasm: the shim allocates the params in the guest,
+    /// calls the function at `index` and, for `invoke`, keeps and frees its
+    /// result. `during` names the function in errors.
+    async fn run(
+        &mut self,
+        entry: Entry,
+        during: &str,
+        index: i32,
+        params: &[u8],
+    ) -> Result<(), Failure> {
+        let len = i32::try_from(params.len()).map_err(|_| {
             Failure::recoverable(RunnerErrorKind::Protocol("params larger than 2 GiB".into()))
         })?;
-        let ptr = self
-            .alloc
-            .call_async(&mut self.store, len)
-            .await
-            .map_err(|e| self.trap(abi::ALLOC, e))?;
-        self.memory
-            .write(&mut self.store, ptr as u32 as usize, bytes)
-            .map_err(|_| {
-                Failure::poisoned(RunnerErrorKind::Protocol(format!(
-                    "alloc({len}) returned {ptr}, outside guest memory"
-                )))
-            })?;
-        Ok((ptr, len))
+        self.store.data_mut().call.begin(params);
+        let entry = match entry {
+            Entry::Invoke => &self.invoke,
+            Entry::Deliver => &self.deliver,
+        };
+        let Err(e) = entry.call_async(&mut self.store, (index, len)).await else {
+            return Ok(());
+        };
+        let call = &mut self.store.data_mut().call;
+        if let Some(fault) = call.take_fault() {
+            return Err(Failure::poisoned(RunnerErrorKind::Protocol(fault)));
+        }
+        let during = match call.stage() {
+            Stage::Alloc => abi::ALLOC,
+            Stage::Function => during,
+            Stage::Free => abi::FREE,
+        };
+        Err(self.trap(during, e))
     }
 
-    /// Reads, frees and decodes the envelope a guest function returned.
-    async fn read_result(&mut self, packed: i64) -> Result<Outcome, Failure> {
-        let (ptr, len) = abi::unpack(packed);
-        let bytes = abi::guest_slice(self.memory.data(&self.store), ptr, len)
-            .map(<[u8]>::to_vec)
-            .map_err(|e| {
-                Failure::poisoned(RunnerErrorKind::Protocol(format!("result pointer: {e}")))
-            })?;
-        if let Some(free) = self.free.clone()
-            && len > 0
-        {
-            free.call_async(&mut self.store, ptr as i32)
-                .await
-                .map_err(|e| self.trap(abi::FREE, e))?;
-        }
-        abi::decode_envelope(&bytes).map_err(|e| Failure::poisoned(RunnerErrorKind::Protocol(e)))
+    /// Decodes the envelope the last `invoke` kept.
+    fn decode_result(&self) -> Result<Outcome, Failure> {
+        abi::decode_envelope(self.store.data().call.result())
+            .map_err(|e| Failure::poisoned(RunnerErrorKind::Protocol(e)))
     }
 
     fn trap(&self, during: &str, error: wasmtime::Error) -> Failure {

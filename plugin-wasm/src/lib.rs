@@ -22,6 +22,7 @@
 
 mod abi;
 mod cache;
+mod call_shim;
 mod engine;
 mod host_functions;
 mod instance;

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use wasmtime::{Linker, Module};
 
 use crate::cache::ModuleCache;
+use crate::call_shim;
 use crate::engine::shared_engine;
 use crate::host_functions;
 use crate::instance::{Failure, Grant, PluginInstance, Template};
@@ -118,6 +119,7 @@ impl Runner for WasmRunner {
         let pre = linker
             .instantiate_pre(&module)
             .map_err(|e| other(name, format!("module {}: {e:#}", wasm.module.display())))?;
+        let shim = call_shim::module(engine).map_err(|e| other(name, e))?;
 
         let base = manifest.dir.clone().unwrap_or_else(|| PathBuf::from("."));
         let filesystem = wasm
@@ -138,6 +140,7 @@ impl Runner for WasmRunner {
                     HttpAllowlist::new(&wasm.permissions.http),
                 )),
                 pre,
+                shim,
                 memory_max: wasm.permissions.memory.max.bytes(),
                 filesystem,
             },

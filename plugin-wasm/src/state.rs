@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use plugin_core::{HostApi, HttpAllowlist};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
+use crate::call_shim::CallBuffers;
 use crate::limits::MemoryLimiter;
 
 /// What all instances of one loaded plugin share.
@@ -45,4 +46,6 @@ pub(crate) struct InstanceState {
     pub(crate) wasi: WasiP1Ctx,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) plugin: Arc<PluginContext>,
+    /// What the current call passes through the call shim.
+    pub(crate) call: CallBuffers,
 }

@@ -204,6 +204,46 @@ async fn broken_results_fail_that_call_only() {
     }
 }
 
+/// A guest whose `alloc` and `free` misbehave on cue: `alloc` of 5 bytes
+/// traps, of 6 bytes returns a pointer past its memory; `free` traps.
+const HOSTILE_ALLOC_FREE: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{}")
+  (func (export "alloc") (param $n i32) (result i32)
+    (if (i32.eq (local.get $n) (i32.const 5)) (then unreachable))
+    (if (i32.eq (local.get $n) (i32.const 6)) (then (return (i32.const -16))))
+    (i32.const 1024))
+  (func (export "free") (param i32)
+    unreachable)
+  (func (export "empty") (param i32 i32) (result i64)
+    (i64.const 0))
+  (func (export "ok") (param i32 i32) (result i64)
+    (i64.const 0x100000002)))"#;
+
+#[tokio::test]
+async fn a_hostile_alloc_or_free_fails_that_call_only() {
+    let plugin = start(HOSTILE_ALLOC_FREE, "", json!({})).await;
+    for (function, params, expect) in [
+        ("ok", r#""abc""#, "guest trapped in alloc"),
+        (
+            "ok",
+            r#""abcd""#,
+            "alloc(6) returned -16, outside guest memory",
+        ),
+        ("ok", "{}", "guest trapped in free"),
+        // An empty result is not freed (and is no envelope).
+        ("empty", "{}", "malformed result envelope"),
+    ] {
+        let err = plugin.call(function, params).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), RunnerErrorKind::Protocol(_)),
+            "{params}: {err}"
+        );
+        assert!(err.to_string().contains(expect), "{params}: {err}");
+        assert!(err.to_string().contains("plugin guest"), "{err}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trap_storm_leaves_the_plugin_serving() {
     let plugin = start(ABI_GUEST, "pool: {max_instances: 3}", json!({})).await;
