@@ -24,7 +24,7 @@ use serde_json::Value;
 
 pub use events::{EmittedEvent, EventBus};
 pub use http::{HttpClient, HttpOptions};
-pub use kv::{KV_FILE_NAME, KvOpenError, KvStore};
+pub use kv::{KV_FILE_NAME, KvLimits, KvOpenError, KvStore};
 
 /// Builds the [`HostApi`] each plugin gets.
 pub trait HostServices: Send + Sync {
@@ -37,7 +37,8 @@ pub trait HostServices: Send + Sync {
 /// - `get_config`: the plugin's own configuration, by dotted key;
 /// - `log`: `tracing`, tagged with the plugin's name;
 /// - `kv_*`: a durable [`KvStore`] in the data folder, one namespace per
-///   plugin name (so a value survives a reload or a restart of the host);
+///   plugin name (so a value survives a reload or a restart of the host),
+///   each held to [`KvLimits`] (key and value sizes, a total per plugin);
 /// - `http_request`: an [`HttpClient`] bound to the plugin's allowlist
 ///   (`wasm.permissions.http`; a plugin without one makes no requests);
 /// - `emit_event`: the [`EventBus`].
@@ -57,6 +58,13 @@ impl DefaultHost {
             events: EventBus::default(),
             http: HttpOptions::default(),
         })
+    }
+
+    /// Holds every plugin's KV writes to `limits` (see [`KvLimits`] for the
+    /// defaults).
+    pub fn with_kv_limits(mut self, limits: KvLimits) -> Self {
+        self.kv = self.kv.with_limits(limits);
+        self
     }
 
     /// Uses these HTTP limits for plugins loaded from now on.
