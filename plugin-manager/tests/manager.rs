@@ -477,18 +477,24 @@ async fn a_taken_ability_fails_that_plugin_and_registers_none_of_it() {
     let copycat = copy_example("hello-wasm", setup.plugins.path(), "b-copycat");
     set_manifest_field(&copycat, "name", "copycat");
     let manager = setup.start(setup.config(false)).await;
+    // The copycat's module was registered before the conflict and removed
+    // again.
+    assert_ability_kept(&manager, "hello-wasm", "copycat");
+    manager.shutdown().await;
+}
 
-    assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
-    let copycat = status(&manager, "copycat");
-    assert_eq!(copycat.state, PluginState::Error);
-    let error = copycat.last_error.unwrap();
+/// `holder` runs and alone is registered; `refused` failed over
+/// greeting/greet, its error naming the holder.
+fn assert_ability_kept(manager: &PluginManager, holder: &str, refused: &str) {
+    assert_eq!(status(manager, holder).state, PluginState::Running);
+    let refused = status(manager, refused);
+    assert_eq!(refused.state, PluginState::Error);
+    let error = refused.last_error.unwrap();
     assert!(
-        error.contains("greeting/greet") && error.contains("hello-wasm"),
+        error.contains("greeting/greet") && error.contains(holder),
         "{error}"
     );
-    // Its module was registered before the conflict and removed again.
-    assert_eq!(manager.registries().modules.module_names(), ["hello-wasm"]);
-    manager.shutdown().await;
+    assert_eq!(manager.registries().modules.module_names(), [holder]);
 }
 
 /// Runners start concurrently, but adapters are registered in discovery
@@ -507,15 +513,6 @@ async fn a_contested_ability_goes_to_the_first_folder_not_the_fastest_start() {
     );
     copy_example("hello-wasm", setup.plugins.path(), "b-hello");
     let manager = setup.start(setup.config(false)).await;
-
-    assert_eq!(status(&manager, "hello-grpc").state, PluginState::Running);
-    let local = status(&manager, "hello-wasm");
-    assert_eq!(local.state, PluginState::Error);
-    let error = local.last_error.unwrap();
-    assert!(
-        error.contains("greeting/greet") && error.contains("hello-grpc"),
-        "{error}"
-    );
-    assert_eq!(manager.registries().modules.module_names(), ["hello-grpc"]);
+    assert_ability_kept(&manager, "hello-grpc", "hello-wasm");
     manager.shutdown().await;
 }

@@ -74,6 +74,21 @@ fn runner() -> WasmRunner {
     WasmRunner::new(Arc::new(MemoryHost::new("echo", json!({}))))
 }
 
+type EchoExports = (
+    wasmtime::Memory,
+    wasmtime::TypedFunc<i32, i32>,
+    wasmtime::TypedFunc<(i32, i32), i64>,
+);
+
+/// The echo guest's memory, `alloc` and `echo`.
+fn exports(store: &mut wasmtime::Store<()>, instance: wasmtime::Instance) -> EchoExports {
+    (
+        instance.get_memory(&mut *store, "memory").unwrap(),
+        instance.get_typed_func(&mut *store, "alloc").unwrap(),
+        instance.get_typed_func(&mut *store, "echo").unwrap(),
+    )
+}
+
 fn calls(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -106,13 +121,7 @@ fn calls(c: &mut Criterion) {
     let module = wasmtime::Module::new(&engine, ECHO).unwrap();
     let mut store = wasmtime::Store::new(&engine, ());
     let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-    let memory = instance.get_memory(&mut store, "memory").unwrap();
-    let alloc = instance
-        .get_typed_func::<i32, i32>(&mut store, "alloc")
-        .unwrap();
-    let echo = instance
-        .get_typed_func::<(i32, i32), i64>(&mut store, "echo")
-        .unwrap();
+    let (memory, alloc, echo) = exports(&mut store, instance);
     let bytes = params.get().as_bytes();
     group.bench_function("bare_typed_func", |b| {
         b.iter(|| {
@@ -131,13 +140,7 @@ fn calls(c: &mut Criterion) {
     let instance = rt
         .block_on(wasmtime::Instance::new_async(&mut store, &module, &[]))
         .unwrap();
-    let memory = instance.get_memory(&mut store, "memory").unwrap();
-    let alloc = instance
-        .get_typed_func::<i32, i32>(&mut store, "alloc")
-        .unwrap();
-    let echo = instance
-        .get_typed_func::<(i32, i32), i64>(&mut store, "echo")
-        .unwrap();
+    let (memory, alloc, echo) = exports(&mut store, instance);
     group.bench_function("bare_call_async", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
