@@ -57,9 +57,9 @@ pub(crate) const INVOKE: &str = "invoke";
 /// The shim's export that calls a function returning nothing.
 pub(crate) const DELIVER: &str = "deliver";
 
-/// A result buffer grown past this is released after the call rather than
-/// kept for the next one.
-const KEPT_RESULT_CAPACITY: usize = 1 << 20;
+/// A buffer grown past this (by a large params or result) is released at
+/// the next call rather than kept for the instance's lifetime.
+const KEPT_CAPACITY: usize = 1 << 20;
 
 static SHIM_MODULE: OnceLock<Result<Module, String>> = OnceLock::new();
 
@@ -108,12 +108,13 @@ impl Default for CallBuffers {
 impl CallBuffers {
     /// Readies the buffers for a call with `params`.
     pub(crate) fn begin(&mut self, params: &[u8]) {
-        self.params.clear();
-        self.params.extend_from_slice(params);
-        if self.result.capacity() > KEPT_RESULT_CAPACITY {
-            self.result = Vec::new();
+        for buffer in [&mut self.params, &mut self.result] {
+            if buffer.capacity() > KEPT_CAPACITY {
+                *buffer = Vec::new();
+            }
+            buffer.clear();
         }
-        self.result.clear();
+        self.params.extend_from_slice(params);
         self.stage = Stage::Alloc;
         self.fault = None;
     }
@@ -211,10 +212,10 @@ mod tests {
     }
 
     #[test]
-    fn buffers_are_reset_and_a_huge_result_buffer_is_released() {
+    fn buffers_are_reset_and_huge_ones_released() {
         let mut call = CallBuffers {
-            params: b"[1, 2]".to_vec(),
-            result: Vec::with_capacity(KEPT_RESULT_CAPACITY + 1),
+            params: Vec::with_capacity(KEPT_CAPACITY + 1),
+            result: Vec::with_capacity(KEPT_CAPACITY + 1),
             stage: Stage::Free,
             fault: Some("x".into()),
         };
@@ -222,7 +223,8 @@ mod tests {
         call.begin(b"{}");
         assert_eq!(call.params, b"{}");
         assert!(call.result().is_empty());
-        assert!(call.result.capacity() <= KEPT_RESULT_CAPACITY);
+        assert!(call.params.capacity() <= KEPT_CAPACITY);
+        assert!(call.result.capacity() <= KEPT_CAPACITY);
         assert_eq!(call.stage(), Stage::Alloc);
         assert_eq!(call.take_fault(), None);
     }
