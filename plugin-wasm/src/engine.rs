@@ -1,6 +1,7 @@
 //! The one wasmtime engine every wasm plugin of the process shares.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::{Config, Engine, OptLevel};
@@ -11,6 +12,14 @@ use wasmtime::{Config, Engine, OptLevel};
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+
+/// The epoch ticks so far: the shared engine's epoch, readable.
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// How many epoch ticks have passed since the engine was created.
+pub(crate) fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
 
 /// The process-wide engine, created on first use with its epoch ticker thread.
 ///
@@ -29,6 +38,7 @@ pub(crate) fn shared_engine() -> Result<&'static Engine, String> {
                 .spawn(move || {
                     while let Some(engine) = ticker.upgrade() {
                         engine.increment_epoch();
+                        TICKS.fetch_add(1, Ordering::Relaxed);
                         drop(engine);
                         std::thread::sleep(EPOCH_TICK);
                     }

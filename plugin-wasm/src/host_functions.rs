@@ -5,7 +5,9 @@
 //! written into a buffer the guest allocates itself (through `alloc`), so
 //! the host never writes where the guest did not ask. A failing request
 //! returns a failure code to the guest and is logged under the plugin's
-//! name; it never traps the guest.
+//! name; it never traps the guest. The one exception is time: host work
+//! still running when the call's execution timeout expires traps the guest,
+//! and the call fails "timed out".
 
 use std::collections::BTreeMap;
 
@@ -28,17 +30,20 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
         "get_config",
         |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
             Box::new(async move {
-                let result = async {
-                    let key = read_string(&mut cx, ptr, len)?;
-                    let host = cx.data().plugin.host.clone();
-                    host.get_config(&key).await.map_err(|e| e.to_string())
-                }
-                .await;
-                Ok(match result {
-                    Ok(Some(value)) => write_result(&mut cx, "get_config", value.as_bytes()).await,
-                    Ok(None) => ABSENT,
-                    Err(e) => failed(&cx, "get_config", &e),
+                within(&mut cx, async |cx| {
+                    let result = async {
+                        let key = read_string(cx, ptr, len)?;
+                        let host = cx.data().plugin.host.clone();
+                        host.get_config(&key).await.map_err(|e| e.to_string())
+                    }
+                    .await;
+                    Ok(match result {
+                        Ok(Some(value)) => write_result(cx, "get_config", value.as_bytes()).await,
+                        Ok(None) => ABSENT,
+                        Err(e) => failed(cx, "get_config", &e),
+                    })
                 })
+                .await
             })
         },
     )?;
@@ -69,17 +74,20 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
         "kv_get",
         |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
             Box::new(async move {
-                let result = async {
-                    let key = read_string(&mut cx, ptr, len)?;
-                    let host = cx.data().plugin.host.clone();
-                    host.kv_get(&key).await.map_err(|e| e.to_string())
-                }
-                .await;
-                Ok(match result {
-                    Ok(Some(value)) => write_result(&mut cx, "kv_get", &value).await,
-                    Ok(None) => ABSENT,
-                    Err(e) => failed(&cx, "kv_get", &e),
+                within(&mut cx, async |cx| {
+                    let result = async {
+                        let key = read_string(cx, ptr, len)?;
+                        let host = cx.data().plugin.host.clone();
+                        host.kv_get(&key).await.map_err(|e| e.to_string())
+                    }
+                    .await;
+                    Ok(match result {
+                        Ok(Some(value)) => write_result(cx, "kv_get", &value).await,
+                        Ok(None) => ABSENT,
+                        Err(e) => failed(cx, "kv_get", &e),
+                    })
                 })
+                .await
             })
         },
     )?;
@@ -89,14 +97,17 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
         "kv_set",
         |mut cx: Ctx<'_>, (key_ptr, key_len, value_ptr, value_len): (i32, i32, i32, i32)| {
             Box::new(async move {
-                let result = async {
-                    let key = read_string(&mut cx, key_ptr, key_len)?;
-                    let value = read_bytes(&mut cx, value_ptr, value_len)?;
-                    let host = cx.data().plugin.host.clone();
-                    host.kv_set(&key, &value).await.map_err(|e| e.to_string())
-                }
-                .await;
-                Ok(status(&cx, "kv_set", result))
+                within(&mut cx, async |cx| {
+                    let result = async {
+                        let key = read_string(cx, key_ptr, key_len)?;
+                        let value = read_bytes(cx, value_ptr, value_len)?;
+                        let host = cx.data().plugin.host.clone();
+                        host.kv_set(&key, &value).await.map_err(|e| e.to_string())
+                    }
+                    .await;
+                    Ok(status(cx, "kv_set", result))
+                })
+                .await
             })
         },
     )?;
@@ -106,37 +117,43 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
         "kv_delete",
         |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
             Box::new(async move {
-                let result = async {
-                    let key = read_string(&mut cx, ptr, len)?;
-                    let host = cx.data().plugin.host.clone();
-                    host.kv_delete(&key).await.map_err(|e| e.to_string())
-                }
-                .await;
-                Ok(status(&cx, "kv_delete", result))
+                within(&mut cx, async |cx| {
+                    let result = async {
+                        let key = read_string(cx, ptr, len)?;
+                        let host = cx.data().plugin.host.clone();
+                        host.kv_delete(&key).await.map_err(|e| e.to_string())
+                    }
+                    .await;
+                    Ok(status(cx, "kv_delete", result))
+                })
+                .await
             })
         },
     )?;
 
     linker.func_wrap_async(MODULE, "http_request", |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
         Box::new(async move {
-            let result = async {
-                let bytes = read_bytes(&mut cx, ptr, len)?;
-                let request: HostHttpRequest = serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("request is not an HTTP request: {e}"))?;
-                let plugin = cx.data().plugin.clone();
-                plugin.http.check(&request.url).map_err(|e| format!("permission denied: {e}"))?;
-                plugin.host.http_request(request).await.map_err(|e| e.to_string())
-            }
-            .await;
-            // The guest always gets an envelope, so it can read why a request failed.
-            let envelope = match result {
-                Ok(response) => serde_json::json!({ "data": response }),
-                Err(error) => {
-                    tracing::debug!(plugin = %cx.data().plugin.name, "http_request refused: {error}");
-                    serde_json::json!({ "error": error })
+            within(&mut cx, async |cx| {
+                let result = async {
+                    let bytes = read_bytes(cx, ptr, len)?;
+                    let request: HostHttpRequest = serde_json::from_slice(&bytes)
+                        .map_err(|e| format!("request is not an HTTP request: {e}"))?;
+                    let plugin = cx.data().plugin.clone();
+                    plugin.http.check(&request.url).map_err(|e| format!("permission denied: {e}"))?;
+                    plugin.host.http_request(request).await.map_err(|e| e.to_string())
                 }
-            };
-            Ok(write_result(&mut cx, "http_request", envelope.to_string().as_bytes()).await)
+                .await;
+                // The guest always gets an envelope, so it can read why a request failed.
+                let envelope = match result {
+                    Ok(response) => serde_json::json!({ "data": response }),
+                    Err(error) => {
+                        tracing::debug!(plugin = %cx.data().plugin.name, "http_request refused: {error}");
+                        serde_json::json!({ "error": error })
+                    }
+                };
+                Ok(write_result(cx, "http_request", envelope.to_string().as_bytes()).await)
+            })
+            .await
         })
     })?;
 
@@ -145,22 +162,40 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
         "emit_event",
         |mut cx: Ctx<'_>, (ptr, len): (i32, i32)| {
             Box::new(async move {
-                let result = async {
-                    let bytes = read_bytes(&mut cx, ptr, len)?;
-                    let mut event: DataEvent = serde_json::from_slice(&bytes)
-                        .map_err(|e| format!("event is not a DataEvent: {e}"))?;
-                    if event.source.is_empty() {
-                        event.source = cx.data().plugin.name.to_string();
+                within(&mut cx, async |cx| {
+                    let result = async {
+                        let bytes = read_bytes(cx, ptr, len)?;
+                        let mut event: DataEvent = serde_json::from_slice(&bytes)
+                            .map_err(|e| format!("event is not a DataEvent: {e}"))?;
+                        if event.source.is_empty() {
+                            event.source = cx.data().plugin.name.to_string();
+                        }
+                        let host = cx.data().plugin.host.clone();
+                        host.emit_event(event).await.map_err(|e| e.to_string())
                     }
-                    let host = cx.data().plugin.host.clone();
-                    host.emit_event(event).await.map_err(|e| e.to_string())
-                }
-                .await;
-                Ok(status(&cx, "emit_event", result))
+                    .await;
+                    Ok(status(cx, "emit_event", result))
+                })
+                .await
             })
         },
     )?;
     Ok(())
+}
+
+/// Runs a host function's `work` within the time the call has left. When
+/// the time runs out first, the deadline expires and the guest is trapped:
+/// the call fails "timed out" and its instance is discarded.
+async fn within<T>(
+    cx: &mut Ctx<'_>,
+    work: impl AsyncFnOnce(&mut Ctx<'_>) -> wasmtime::Result<T>,
+) -> wasmtime::Result<T> {
+    let left = cx.data().deadline.remaining();
+    let outcome = tokio::time::timeout(left, work(&mut *cx)).await;
+    outcome.unwrap_or_else(|_| {
+        cx.data_mut().deadline.expire();
+        Err(wasmtime::Error::msg("the call's execution timeout expired"))
+    })
 }
 
 fn memory(cx: &mut Ctx<'_>) -> Result<Memory, String> {

@@ -1,9 +1,8 @@
 //! One live instance of a plugin: a store, its instance and typed exports.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use plugin_core::{FsMode, RunnerErrorKind};
 use serde_json::value::RawValue;
@@ -15,6 +14,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::abi::{self, Outcome};
 use crate::call_shim::{self, CallBuffers, Stage};
+use crate::deadline::Deadline;
 use crate::limits::MemoryLimiter;
 use crate::output::GuestOutput;
 use crate::state::{InstanceState, PluginContext};
@@ -26,6 +26,8 @@ pub(crate) struct Template {
     /// The [call shim](crate::call_shim), compiled for the shared engine.
     pub(crate) shim: Module,
     pub(crate) memory_max: u64,
+    /// The execution timeout of each call (and of creating an instance).
+    pub(crate) timeout: Duration,
     pub(crate) filesystem: Vec<Grant>,
 }
 
@@ -81,8 +83,9 @@ pub(crate) struct PluginInstance {
     is_ready: Option<TypedFunc<(), i32>>,
     /// The shim's table of guest functions.
     table: Table,
-    /// Guest functions by name: their index in `table`.
-    functions: HashMap<String, i32>,
+    /// Guest functions by name, with their index in `table`. Plugins
+    /// export a handful: a scan beats hashing the name.
+    functions: Vec<(Box<str>, i32)>,
     invoke: ShimEntry,
     deliver: ShimEntry,
 }
@@ -98,11 +101,13 @@ impl PluginInstance {
             limiter: MemoryLimiter::new(template.memory_max),
             plugin: plugin.clone(),
             call: CallBuffers::default(),
+            deadline: Deadline::new(template.timeout),
         };
         let mut store = Store::new(template.pre.module().engine(), state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(|cx| {
-            if cx.data().plugin.is_cancelled() {
+        store.epoch_deadline_callback(|mut cx| {
+            let state = cx.data_mut();
+            if state.plugin.is_cancelled() || state.deadline.check() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
@@ -155,7 +160,7 @@ impl PluginInstance {
             instance,
             is_ready,
             table,
-            functions: HashMap::new(),
+            functions: Vec::new(),
             invoke,
             deliver,
         };
@@ -196,6 +201,14 @@ impl PluginInstance {
             .await
     }
 
+    /// Starts the execution timeout for the next call. The epoch deadline
+    /// is reset too: left in the past by an idle spell, it would make the
+    /// call yield to the runtime at its first check for no reason.
+    pub(crate) fn arm_deadline(&mut self) {
+        self.store.data_mut().deadline.arm();
+        self.store.set_epoch_deadline(1);
+    }
+
     /// Calls the guest function `name` with JSON `params`.
     pub(crate) async fn call(
         &mut self,
@@ -225,7 +238,7 @@ impl PluginInstance {
     /// The table index of the guest function `name`, checked and added on
     /// first use.
     fn function(&mut self, name: &str) -> Result<i32, Failure> {
-        if let Some(index) = self.functions.get(name) {
+        if let Some((_, index)) = self.functions.iter().find(|(known, _)| **known == *name) {
             return Ok(*index);
         }
         if abi::RESERVED.contains(&name) {
@@ -240,7 +253,7 @@ impl PluginInstance {
             ))));
         }
         let index = self.add_function(name, function)?;
-        self.functions.insert(name.to_owned(), index);
+        self.functions.push((name.into(), index));
         Ok(index)
     }
 
@@ -302,7 +315,8 @@ impl PluginInstance {
 }
 
 /// Classifies an error from guest code: a refused memory growth is a limit,
-/// an interruption by `stop` is "stopped", anything else a trap.
+/// an interruption by `stop` is "stopped", one by the deadline "timed out",
+/// anything else a trap.
 fn trap_failure(store: &Store<InstanceState>, during: &str, error: wasmtime::Error) -> Failure {
     let state = store.data();
     let kind = if state.limiter.hit() {
@@ -312,6 +326,8 @@ fn trap_failure(store: &Store<InstanceState>, during: &str, error: wasmtime::Err
         ))
     } else if state.plugin.is_cancelled() {
         RunnerErrorKind::Stopped
+    } else if state.deadline.expired() {
+        RunnerErrorKind::Timeout(state.deadline.timeout())
     } else {
         RunnerErrorKind::Protocol(format!("guest trapped in {during}: {error}"))
     };

@@ -23,6 +23,7 @@
 mod abi;
 mod cache;
 mod call_shim;
+mod deadline;
 mod engine;
 mod host_functions;
 mod instance;

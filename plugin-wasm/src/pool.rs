@@ -13,8 +13,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::instance::PluginInstance;
 
+/// The idle instances. Boxed, so a lease moves a pointer in and out of the
+/// list, not the whole instance.
+type Idle = Vec<Box<PluginInstance>>;
+
 pub(crate) struct InstancePool {
-    idle: Mutex<Vec<PluginInstance>>,
+    idle: Mutex<Idle>,
     permits: Arc<Semaphore>,
     max_instances: u32,
     wait_timeout: Duration,
@@ -31,7 +35,7 @@ pub(crate) enum AcquireError {
 /// Exclusive use of one pool slot; holds an instance once one is taken or created.
 pub(crate) struct Lease {
     pool: Arc<InstancePool>,
-    pub(crate) instance: Option<PluginInstance>,
+    pub(crate) instance: Option<Box<PluginInstance>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -45,7 +49,7 @@ impl InstancePool {
         })
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<PluginInstance>> {
+    fn idle(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -74,7 +78,7 @@ impl InstancePool {
     }
 
     /// Puts a fresh instance straight into the idle list (used by `start`).
-    pub(crate) fn add_idle(&self, instance: PluginInstance) {
+    pub(crate) fn add_idle(&self, instance: Box<PluginInstance>) {
         self.idle().push(instance);
     }
 

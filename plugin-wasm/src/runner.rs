@@ -38,7 +38,6 @@ pub struct WasmRunner {
 struct Loaded {
     template: Template,
     pool: Arc<InstancePool>,
-    timeout: Duration,
     config: RwLock<Arc<str>>,
     lifecycle: Lifecycle,
 }
@@ -142,10 +141,10 @@ impl Runner for WasmRunner {
                 pre,
                 shim,
                 memory_max: wasm.permissions.memory.max.bytes(),
+                timeout: wasm.permissions.execution.timeout,
                 filesystem,
             },
             pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
-            timeout: wasm.permissions.execution.timeout,
             config: RwLock::new(Arc::from("null")),
             lifecycle: Lifecycle::new(name),
         };
@@ -161,21 +160,10 @@ impl Runner for WasmRunner {
         }
         let config: Arc<str> = Arc::from(config.to_string());
         *loaded.config.write().unwrap_or_else(|p| p.into_inner()) = config.clone();
-        let created = tokio::time::timeout(
-            loaded.timeout,
-            PluginInstance::create(&loaded.template, &config),
-        )
-        .await;
-        let instance = match created {
-            Ok(Ok(instance)) => instance,
-            Ok(Err(failure)) => return Err(loaded.lifecycle.fail(None, failure.kind)),
-            Err(_) => {
-                return Err(loaded
-                    .lifecycle
-                    .fail(None, RunnerErrorKind::Timeout(loaded.timeout)));
-            }
-        };
-        loaded.pool.add_idle(instance);
+        let instance = PluginInstance::create(&loaded.template, &config)
+            .await
+            .map_err(|failure| loaded.lifecycle.fail(None, failure.kind))?;
+        loaded.pool.add_idle(Box::new(instance));
         loaded.lifecycle.mark_started();
         Ok(())
     }
@@ -234,40 +222,43 @@ impl Runner for WasmRunner {
 
 impl Loaded {
     /// Runs `op` on the lease's instance (creating and initialising one when
-    /// the lease has none), bounded by the execution timeout. The instance
-    /// goes back to the pool only if `op` succeeded or failed cleanly; one
-    /// that trapped, broke the protocol or timed out is dropped with the lease.
+    /// the lease has none), within the execution timeout. The instance goes
+    /// back to the pool only if `op` succeeded or failed cleanly; one that
+    /// trapped, broke the protocol or timed out is dropped with the lease.
     async fn on_instance<T>(
         &self,
         mut lease: Lease,
         op: impl AsyncFnOnce(&mut PluginInstance) -> Result<T, Failure>,
     ) -> Result<T, RunnerErrorKind> {
-        let run = async {
-            let instance = match lease.instance.take() {
-                Some(instance) => instance,
-                None => {
-                    let config = self
-                        .config
-                        .read()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .clone();
-                    PluginInstance::create(&self.template, &config).await?
+        let instance = match lease.instance.take() {
+            Some(instance) => instance,
+            None => {
+                let config = self
+                    .config
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                // Boxed: the creation future is large and rarely needed;
+                // inline, it would make every call's future as large.
+                match Box::pin(PluginInstance::create(&self.template, &config)).await {
+                    Ok(instance) => Box::new(instance),
+                    Err(failure) => return Err(failure.kind),
                 }
-            };
-            op(lease.instance.insert(instance)).await
+            }
         };
-        match tokio::time::timeout(self.timeout, run).await {
-            Ok(Ok(value)) => {
+        let instance = lease.instance.insert(instance);
+        instance.arm_deadline();
+        match op(instance).await {
+            Ok(value) => {
                 lease.release();
                 Ok(value)
             }
-            Ok(Err(failure)) => {
+            Err(failure) => {
                 if !failure.poisoned {
                     lease.release();
                 }
                 Err(failure.kind)
             }
-            Err(_) => Err(RunnerErrorKind::Timeout(self.timeout)),
         }
     }
 }

@@ -7,6 +7,7 @@ use plugin_core::{HostApi, HttpAllowlist};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::call_shim::CallBuffers;
+use crate::deadline::Deadline;
 use crate::limits::MemoryLimiter;
 
 /// What all instances of one loaded plugin share.
@@ -48,4 +49,6 @@ pub(crate) struct InstanceState {
     pub(crate) plugin: Arc<PluginContext>,
     /// What the current call passes through the call shim.
     pub(crate) call: CallBuffers,
+    /// When the current call must end.
+    pub(crate) deadline: Deadline,
 }

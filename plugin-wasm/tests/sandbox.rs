@@ -7,7 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
+use async_trait::async_trait;
+use plugin_core::{
+    HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, Manifest, MemoryHost, Runner,
+    RunnerErrorKind,
+};
+use plugin_types::DataEvent;
 use plugin_wasm::WasmRunner;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -32,6 +37,17 @@ async fn start_result(
     wasm_settings: &str,
     config: Value,
 ) -> (Plugin, Result<(), plugin_core::RunnerError>) {
+    start_on(|host| host, wat, wasm_settings, config).await
+}
+
+/// Like [`start_result`], with the runner reaching its host through `host_api`
+/// (given the memory host the test can inspect).
+async fn start_on(
+    host_api: impl FnOnce(Arc<MemoryHost>) -> Arc<dyn HostApi>,
+    wat: &str,
+    wasm_settings: &str,
+    config: Value,
+) -> (Plugin, Result<(), plugin_core::RunnerError>) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("guest.wat"), wat).unwrap();
     let indented: String = wasm_settings.lines().map(|l| format!("  {l}\n")).collect();
@@ -42,7 +58,7 @@ async fn start_result(
     .unwrap();
     let manifest = Manifest::from_file(dir.path()).unwrap();
     let host = Arc::new(MemoryHost::new("guest", config.clone()));
-    let runner = Arc::new(WasmRunner::new(host.clone()));
+    let runner = Arc::new(WasmRunner::new(host_api(host.clone())));
     runner.load(&manifest).await.unwrap();
     let result = runner.start(&config).await;
     (
@@ -124,6 +140,63 @@ async fn every_instance_is_initialised_now_or_later() {
     assert_eq!(plugin.ok("calls").await, json!(1), "a fresh instance");
     assert_eq!(plugin.ok("config_len").await, json!(config_len));
     assert_eq!(plugin.ok("greeting").await, json!("bonjour"));
+}
+
+/// A host whose HTTP requests never complete (a remote that accepts and
+/// never answers); everything else is the memory host's.
+struct StalledHttp(Arc<MemoryHost>);
+
+#[async_trait]
+impl HostApi for StalledHttp {
+    async fn get_config(&self, key: &str) -> Result<Option<String>, HostError> {
+        self.0.get_config(key).await
+    }
+    fn log(
+        &self,
+        level: LogLevel,
+        message: &str,
+        fields: &std::collections::BTreeMap<String, String>,
+    ) {
+        self.0.log(level, message, fields);
+    }
+    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.0.kv_get(key).await
+    }
+    async fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), HostError> {
+        self.0.kv_set(key, value).await
+    }
+    async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
+        self.0.kv_delete(key).await
+    }
+    async fn http_request(&self, _: HostHttpRequest) -> Result<HostHttpResponse, HostError> {
+        std::future::pending().await
+    }
+    async fn emit_event(&self, event: DataEvent) -> Result<(), HostError> {
+        self.0.emit_event(event).await
+    }
+}
+
+#[tokio::test]
+async fn a_host_call_that_never_ends_is_bounded_by_the_timeout() {
+    let (plugin, started) = start_on(
+        |host| Arc::new(StalledHttp(host)),
+        ABI_GUEST,
+        "permissions: {execution: {timeout: 300ms}, http: [{host: api.example.com}]}",
+        json!({}),
+    )
+    .await;
+    started.unwrap();
+    let request = r#"{"method": "GET", "url": "https://api.example.com/"}"#;
+    let err = tokio::time::timeout(Duration::from_secs(10), plugin.call("http", request))
+        .await
+        .expect("the call must end at its timeout, not hang with the host")
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin guest: call http: timed out after 300ms"
+    );
+    // The instance was abandoned mid-call; the next call gets a fresh one.
+    assert_eq!(plugin.call("echo", "7").await.unwrap(), json!(7));
 }
 
 #[tokio::test]
