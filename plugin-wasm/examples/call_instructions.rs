@@ -1,0 +1,73 @@
+//! Makes N calls of the echo guest one way, for counting instructions with
+//! valgrind: timings on a shared machine are noisy, instruction counts are
+//! not. The cost of one call is the difference between two runs:
+//!
+//! ```text
+//! cargo build --release -p plugin-wasm --example call_instructions
+//! for n in 20000 60000; do
+//!   valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+//!     target/release/examples/call_instructions runner $n
+//! done   # (I refs at 60000 - I refs at 20000) / 40000
+//! ```
+//!
+//! Ways, each as the `call_100b` bench of the same name: `runner`
+//! (`WasmRunner::call`), `bare` (the bare typed-function floor),
+//! `bare_async` (the same calls with `call_async`) and `decode` (the
+//! envelope decode).
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+#[path = "../benches/support/echo.rs"]
+mod echo;
+
+use std::hint::black_box;
+
+use echo::{bare_echo, bare_echo_async, bare_store, decode, fixture, params, runner};
+use plugin_core::Runner;
+use serde_json::json;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let way = args.next().unwrap_or_else(|| "runner".into());
+    let n: u64 = args.next().map_or(20_000, |n| n.parse().unwrap());
+    let params = params();
+    let bytes = params.get().as_bytes();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match way.as_str() {
+        "runner" => {
+            let fixture = fixture();
+            let runner = runner();
+            rt.block_on(async {
+                runner.load(&fixture.manifest).await.unwrap();
+                runner.start(&json!({})).await.unwrap();
+                for _ in 0..n {
+                    black_box(runner.call("echo", black_box(&params)).await.unwrap());
+                }
+            });
+        }
+        "bare" => {
+            let (mut store, floor) = bare_store(&rt, false);
+            for _ in 0..n {
+                black_box(bare_echo(&mut store, &floor, black_box(bytes)));
+            }
+        }
+        "bare_async" => {
+            let (mut store, floor) = bare_store(&rt, true);
+            rt.block_on(async {
+                for _ in 0..n {
+                    black_box(bare_echo_async(&mut store, &floor, black_box(bytes)).await);
+                }
+            });
+        }
+        "decode" => {
+            let envelope = format!(r#"{{"data":{}}}"#, params.get());
+            for _ in 0..n {
+                black_box(decode(black_box(envelope.as_bytes())));
+            }
+        }
+        other => panic!("unknown way {other}: runner, bare, bare_async or decode"),
+    }
+}
