@@ -290,15 +290,15 @@ impl Runner for GrpcRunner {
             tracing::warn!(plugin = %session.lifecycle.plugin(), "calls still running after the drain deadline; ending them");
         }
 
-        let broker = session
+        // The host service takes no new connections from here on.
+        let mut broker = session
             .broker
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .map(|mut broker| {
-                broker.close();
-                broker
-            });
+            .take();
+        if let Some(broker) = &mut broker {
+            broker.close();
+        }
         if session.process.exit_status().is_none() {
             let mut controller = GrpcControllerClient::new(session.channel.clone());
             let asked = tokio::time::timeout(

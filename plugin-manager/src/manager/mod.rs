@@ -227,9 +227,11 @@ impl PluginManager {
         let folder = manifest.dir.clone().unwrap_or_else(|| dir.to_path_buf());
         let managed = self.inner.reserve(&manifest, folder)?;
         let plugin = [(managed, manifest)];
-        for result in self.inner.bring_up(&plugin).await {
-            result?;
-        }
+        self.inner
+            .bring_up(&plugin)
+            .await
+            .into_iter()
+            .collect::<Result<(), _>>()?;
         Ok(plugin[0].0.status())
     }
 
