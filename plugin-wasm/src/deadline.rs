@@ -17,6 +17,9 @@ use crate::engine::{EPOCH_TICK, ticks};
 #[derive(Debug)]
 pub(crate) struct Deadline {
     timeout: Duration,
+    /// `timeout` in ticks, plus one: the next tick may come at once, so
+    /// only the ticks after it count as whole ones.
+    span: u64,
     /// The tick at which the call is over.
     at_tick: u64,
     expired: bool,
@@ -25,8 +28,12 @@ pub(crate) struct Deadline {
 impl Deadline {
     /// A deadline for calls of at most `timeout`, armed from now.
     pub(crate) fn new(timeout: Duration) -> Self {
+        let whole_ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
         let mut deadline = Self {
             timeout,
+            span: u64::try_from(whole_ticks)
+                .unwrap_or(u64::MAX)
+                .saturating_add(1),
             at_tick: 0,
             expired: false,
         };
@@ -36,12 +43,7 @@ impl Deadline {
 
     /// Starts the clock for a new call.
     pub(crate) fn arm(&mut self) {
-        // Plus one: the next tick may come at once, so only ticks after it
-        // count as whole ones.
-        let whole_ticks = self.timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
-        self.at_tick = ticks()
-            .saturating_add(u64::try_from(whole_ticks).unwrap_or(u64::MAX))
-            .saturating_add(1);
+        self.at_tick = ticks().saturating_add(self.span);
         self.expired = false;
     }
 
