@@ -28,6 +28,13 @@ use crate::host_service::HostServiceImpl;
 /// services from 1).
 pub(crate) const HOST_SERVICE_ID: u32 = 1;
 
+/// Host callbacks one plugin connection may have running at once; more
+/// wait their turn.
+const HOST_CONCURRENCY: usize = 32;
+/// How long one host callback may take (an HTTP request has its own,
+/// shorter timeout inside this).
+const HOST_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The host's broker session with one plugin. [`close`](Self::close) then
 /// [`closed`](Self::closed) end it in order; dropping it aborts both tasks
 /// (connections already accepted then end only when the plugin hangs up).
@@ -43,22 +50,28 @@ pub(crate) struct HostBroker {
 
 impl HostBroker {
     /// Serves `HostService` for `plugin` on a socket in `socket_dir` and
-    /// announces it over the plugin's broker stream on `channel`.
+    /// announces it over the plugin's broker stream on `channel`. Messages
+    /// are bounded to `max_message_size` each way; each connection has at
+    /// most [`HOST_CONCURRENCY`] callbacks running, each bounded by
+    /// [`HOST_REQUEST_TIMEOUT`].
     pub(crate) async fn start(
         channel: Channel,
         plugin: Arc<str>,
         host: Arc<dyn HostApi>,
         socket_dir: &Path,
+        max_message_size: usize,
     ) -> std::io::Result<Self> {
         let path = socket_dir.join(format!("host-{HOST_SERVICE_ID}.sock"));
         let listener = UnixListener::bind(&path)?;
         let service = HostServiceServer::new(HostServiceImpl::new(plugin.clone(), host))
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX);
+            .max_decoding_message_size(max_message_size)
+            .max_encoding_message_size(max_message_size);
         let server_plugin = plugin.clone();
         let (shutdown, stop_serving) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let result = Server::builder()
+                .concurrency_limit_per_connection(HOST_CONCURRENCY)
+                .timeout(HOST_REQUEST_TIMEOUT)
                 .add_service(service)
                 .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
                     let _ = stop_serving.await;
@@ -131,5 +144,62 @@ impl Drop for HostBroker {
     fn drop(&mut self) {
         self.stream.abort();
         self.server.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use pb::host_service_client::HostServiceClient;
+    use plugin_core::MemoryHost;
+    use proto::flowbot::plugin as pb;
+
+    /// A plugin sending a 100 MiB `KVSet` over the real host socket: refused
+    /// from its length prefix (the host never buffers it), nothing stored,
+    /// and the host service keeps answering.
+    #[tokio::test]
+    async fn an_oversized_callback_is_refused_and_the_host_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Arc::new(MemoryHost::new("p", serde_json::json!({})));
+        // No plugin broker to announce to: the stream task just ends.
+        let nowhere = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        let broker = HostBroker::start(
+            nowhere,
+            "p".into(),
+            host.clone(),
+            dir.path(),
+            proto::DEFAULT_MAX_MESSAGE_SIZE,
+        )
+        .await
+        .unwrap();
+        let path = dir.path().join(format!("host-{HOST_SERVICE_ID}.sock"));
+        let channel =
+            proto::transport::connect(proto::handshake::Network::Unix, &path.to_string_lossy())
+                .await
+                .unwrap();
+        let mut client = HostServiceClient::new(channel).max_encoding_message_size(usize::MAX);
+
+        let huge = pb::KvSetRequest {
+            key: "big".into(),
+            value: vec![7; 100 * 1024 * 1024],
+        };
+        let status = client.kv_set(huge).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+        assert!(
+            status.message().contains("message length too large"),
+            "{status:?}"
+        );
+        assert_eq!(host.kv_get("big").await.unwrap(), None, "nothing stored");
+
+        client
+            .kv_set(pb::KvSetRequest {
+                key: "small".into(),
+                value: b"ok".to_vec(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(host.kv_get("small").await.unwrap(), Some(b"ok".to_vec()));
+        broker.closed(Duration::from_secs(1)).await;
     }
 }

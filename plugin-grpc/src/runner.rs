@@ -51,6 +51,7 @@ pub struct GrpcRunner {
     start_timeout: Duration,
     call_timeout: Duration,
     shutdown_grace: Duration,
+    max_message_size: usize,
     exit: watch::Sender<Option<PluginExit>>,
     session: RwLock<Option<Arc<Session>>>,
 }
@@ -87,6 +88,7 @@ impl GrpcRunner {
             start_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(2),
+            max_message_size: proto::DEFAULT_MAX_MESSAGE_SIZE,
             exit: watch::Sender::new(None),
             session: RwLock::new(None),
         }
@@ -110,6 +112,14 @@ impl GrpcRunner {
     /// before killing it.
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+
+    /// The largest gRPC message decoded or encoded, to or from the plugin,
+    /// on calls and on its callbacks to the host (default 4 MiB). A larger
+    /// one fails that RPC from its length prefix, without being buffered.
+    pub fn with_max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
         self
     }
 
@@ -218,13 +228,14 @@ impl Runner for GrpcRunner {
             name.clone(),
             self.host.clone(),
             socket_dir.path(),
+            self.max_message_size,
         )
         .await
         .map_err(|e| other(&name, e))?;
         let stdio = stdio::forward(channel.clone(), name.clone());
         let client = pb::plugin_service_client::PluginServiceClient::new(channel.clone())
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX);
+            .max_decoding_message_size(self.max_message_size)
+            .max_encoding_message_size(self.max_message_size);
 
         let session = Arc::new(Session {
             client,
@@ -345,6 +356,15 @@ impl Runner for GrpcRunner {
         };
         if let Some(status) = session.process.exit_status() {
             return Err(fail(RunnerErrorKind::Exited(status)));
+        }
+        // tonic would refuse it too, but by resetting the stream, which
+        // reads as a transport failure: say what it is instead.
+        let size = params.get().len();
+        if size > self.max_message_size {
+            return Err(fail(RunnerErrorKind::LimitExceeded(format!(
+                "params of {size} bytes are over the message limit of {} bytes",
+                self.max_message_size
+            ))));
         }
         let mut client = session.client.clone();
         let mut exit = session.process.exit_watch();

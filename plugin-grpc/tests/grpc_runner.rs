@@ -621,3 +621,35 @@ async fn plugin_output_reaches_tracing_tagged_and_levelled() {
     );
     runner.stop(Duration::from_secs(1)).await.unwrap();
 }
+
+/// Messages are bounded: a call whose params are over the bound fails
+/// before anything is sent, with a clear error, and the plugin keeps
+/// serving. (The host service's side is tested in `src/broker.rs`.)
+#[tokio::test]
+async fn messages_over_the_bound_fail_that_call_only() {
+    let plugin = RawPlugin::new("serve");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))))
+        .with_max_message_size(64 * 1024);
+    started(&runner, &plugin.manifest, json!({})).await;
+    let big = json!("x".repeat(100 * 1024));
+    let error = runner.call("echo", &raw(&big)).await.unwrap_err();
+    assert!(
+        matches!(kind(&error), RunnerErrorKind::LimitExceeded(_)),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("over the message limit of 65536 bytes"),
+        "{error}"
+    );
+    // Just under the bound, both ways: fine.
+    let echo = runner
+        .call("echo", &raw(&json!("y".repeat(60 * 1024))))
+        .await
+        .unwrap();
+    assert_eq!(echo.get().len(), 60 * 1024 + 2);
+    let echo = runner.call("echo", &raw(&json!("small"))).await.unwrap();
+    assert_eq!(echo.get(), r#""small""#);
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}

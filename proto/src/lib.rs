@@ -18,6 +18,12 @@
 pub mod handshake;
 pub mod transport;
 
+/// The default bound on one gRPC message, decoded or encoded, on every
+/// channel and server of host and SDK: 4 MiB (gRPC's own default for
+/// receiving). A larger message is refused from its length prefix, before
+/// it is buffered.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
 /// flowbot's plugin protocol: `PluginService`, `HostService` and their messages.
 pub mod flowbot {
     /// Package `flowbot.plugin`.

@@ -47,13 +47,18 @@ pub const KV_FILE_NAME: &str = "kv.redb";
 ///
 /// Every write is committed (and synced to disk) before it returns, so a
 /// value written survives a crash or restart of the host. Operations run on
-/// tokio's blocking pool. The file is locked while open: a second host on
-/// the same data folder gets a clear error instead of corrupting it.
+/// tokio's blocking pool; writes queue for it one at a time, so no plugin
+/// can fill the pool with waiting writers. The file is locked while open: a
+/// second host on the same data folder gets a clear error instead of corrupting it.
 ///
 /// Each plugin's keys, values and total are bounded by [`KvLimits`].
 #[derive(Clone)]
 pub struct KvStore {
     db: Arc<Database>,
+    /// One write at a time on the blocking pool: redb runs one write
+    /// transaction at a time anyway, and writers waiting here wait as tasks,
+    /// in order, not as blocked threads, so no plugin can fill the pool.
+    writer: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
     limits: KvLimits,
 }
@@ -97,6 +102,7 @@ impl KvStore {
         count_usage(&db).map_err(|e| error(e.to_string()))?;
         Ok(Self {
             db: Arc::new(db),
+            writer: Arc::new(tokio::sync::Semaphore::new(1)),
             path,
             limits: KvLimits::default(),
         })
@@ -140,6 +146,15 @@ impl KvStore {
             .map_err(failed)?
     }
 
+    /// Runs a write transaction once the writes queued before it are done.
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Database) -> Result<T, HostError> + Send + 'static,
+    ) -> Result<T, HostError> {
+        let _turn = self.writer.acquire().await.map_err(failed)?;
+        self.blocking(op).await
+    }
+
     /// The value of `key` in `plugin`'s namespace.
     pub async fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, HostError> {
         let (plugin, key) = (plugin.to_owned(), key.to_owned());
@@ -166,7 +181,7 @@ impl KvStore {
             return Err(too_long("value", value.len(), limits.max_value_bytes));
         }
         let (plugin, key, value) = (plugin.to_owned(), key.to_owned(), value.to_vec());
-        self.blocking(move |db| {
+        self.write(move |db| {
             let tx = db.begin_write().map_err(failed)?;
             {
                 let mut table = tx.open_table(TABLE).map_err(failed)?;
@@ -200,7 +215,7 @@ impl KvStore {
     /// Removes `key` from `plugin`'s namespace (an absent key is fine).
     pub async fn delete(&self, plugin: &str, key: &str) -> Result<(), HostError> {
         let (plugin, key) = (plugin.to_owned(), key.to_owned());
-        self.blocking(move |db| {
+        self.write(move |db| {
             let tx = db.begin_write().map_err(failed)?;
             {
                 let mut table = tx.open_table(TABLE).map_err(failed)?;

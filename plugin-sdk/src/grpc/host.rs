@@ -45,11 +45,12 @@ pub struct HostClient {
 
 static HOST: OnceLock<HostClient> = OnceLock::new();
 
-/// Records the host client once `Init` has connected it.
-pub(crate) fn install(channel: Channel) {
+/// Records the host client once `Init` has connected it, with messages
+/// bounded to `max_message_size` bytes each way.
+pub(crate) fn install(channel: Channel, max_message_size: usize) {
     let client = HostServiceClient::new(channel)
-        .max_decoding_message_size(usize::MAX)
-        .max_encoding_message_size(usize::MAX);
+        .max_decoding_message_size(max_message_size)
+        .max_encoding_message_size(max_message_size);
     let _ = HOST.set(HostClient { client });
 }
 

@@ -36,4 +36,4 @@ mod service;
 pub use async_trait::async_trait;
 pub use host::{HostCallError, HostClient, host};
 pub use module::{Module, ModuleError};
-pub use serve::{ServeError, serve};
+pub use serve::{ServeError, ServeOptions, serve, serve_with};

@@ -46,6 +46,37 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// How [`serve_with`] serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// The largest message decoded or encoded, on the plugin's server and
+    /// on its callbacks to the host. Default
+    /// [`proto::DEFAULT_MAX_MESSAGE_SIZE`] (4 MiB).
+    pub max_message_size: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            max_message_size: proto::DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+}
+
+impl ServeOptions {
+    /// Bounds every message to `bytes`.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+}
+
+/// Serves `module` with the default [`ServeOptions`]; see [`serve_with`].
+pub async fn serve<M: Module>(module: M) -> Result<(), ServeError> {
+    serve_with(module, ServeOptions::default()).await
+}
+
 /// Serves `module` as a go-plugin gRPC plugin, until the host asks it to
 /// shut down (`GRPCController.Shutdown`) or goes away; then returns `Ok`.
 ///
@@ -59,7 +90,7 @@ pub enum ServeError {
 ///
 /// After the handshake, stdout and stderr are free for the plugin's own
 /// output: the host logs them line by line.
-pub async fn serve<M: Module>(module: M) -> Result<(), ServeError> {
+pub async fn serve_with<M: Module>(module: M, options: ServeOptions) -> Result<(), ServeError> {
     if std::env::var(handshake::MAGIC_COOKIE_KEY).as_deref() != Ok(handshake::MAGIC_COOKIE_VALUE) {
         eprintln!(
             "This binary is a plugin. It is not meant to be run directly: a host \
@@ -102,9 +133,11 @@ pub async fn serve<M: Module>(module: M) -> Result<(), ServeError> {
             tonic_health::ServingStatus::Serving,
         )
         .await;
-    let plugin = PluginServiceServer::new(ModuleService::new(Arc::new(module), broker.clone()))
-        .max_decoding_message_size(usize::MAX)
-        .max_encoding_message_size(usize::MAX);
+    let max = options.max_message_size;
+    let plugin =
+        PluginServiceServer::new(ModuleService::new(Arc::new(module), broker.clone(), max))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
     let server = Server::builder()
         .add_service(plugin)
         .add_service(health_service)

@@ -17,11 +17,17 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct ModuleService<M> {
     module: Arc<M>,
     broker: Broker,
+    /// The bound on messages to and from the host's callbacks.
+    max_message_size: usize,
 }
 
 impl<M> ModuleService<M> {
-    pub(crate) fn new(module: Arc<M>, broker: Broker) -> Self {
-        Self { module, broker }
+    pub(crate) fn new(module: Arc<M>, broker: Broker, max_message_size: usize) -> Self {
+        Self {
+            module,
+            broker,
+            max_message_size,
+        }
     }
 }
 
@@ -69,7 +75,7 @@ impl<M: Module> PluginService for ModuleService<M> {
                 .dial(request.broker_id, DIAL_TIMEOUT)
                 .await
                 .map_err(Status::unavailable)?;
-            host::install(channel);
+            host::install(channel, self.max_message_size);
         }
         let config = value("config", &request.config)?;
         status(self.module.init(config).await)?;
