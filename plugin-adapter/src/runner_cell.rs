@@ -2,6 +2,7 @@
 //! calls run.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use plugin_core::{InFlight, Pass, Runner, RunnerError, RunnerErrorKind};
 use serde_json::value::RawValue;
@@ -80,13 +81,16 @@ impl RunnerCell {
     }
 
     /// Installs `runner` and returns the previous one once the calls that
-    /// entered it have finished.
-    pub async fn swap(&self, runner: Arc<dyn Runner>) -> Arc<dyn Runner> {
+    /// entered it have finished, or once `drain` has passed: calls still
+    /// running then are the caller's to cancel (by stopping the runner).
+    pub async fn swap(&self, runner: Arc<dyn Runner>, drain: Duration) -> Arc<dyn Runner> {
         let old = std::mem::replace(
             &mut *self.slot.write().unwrap_or_else(|p| p.into_inner()),
             Self::slot(runner),
         );
-        old.calls.drain(None).await;
+        if !old.calls.drain(Some(drain)).await {
+            tracing::warn!(plugin = %self.plugin, "calls still running after the drain timeout ({}); they will be cancelled", plugin_types::duration::format(drain));
+        }
         old.runner.clone()
     }
 }

@@ -334,7 +334,9 @@ async fn a_runner_swap_under_load_drops_no_call_and_stops_the_old_runner_idle() 
     tokio::time::sleep(Duration::from_millis(200)).await;
     let new = start(&manifest, json!({})).await;
     let before = done.load(Ordering::Relaxed);
-    let retired = cell.swap(new.clone()).await;
+    let retired = cell
+        .swap(new.clone(), std::time::Duration::from_secs(30))
+        .await;
     assert!(Arc::ptr_eq(&retired, &old));
     // Every call that entered the old runner has finished: stopping it now
     // (with no drain at all) cuts nothing off.

@@ -52,6 +52,9 @@ pub enum RunnerErrorKind {
     /// The configuration does not match the plugin's schema.
     #[error(transparent)]
     Config(ConfigError),
+    /// The manifest asks for more than the host grants.
+    #[error("permission denied: {0}")]
+    PermissionDenied(Box<crate::grant::GrantError>),
     /// Anything else (I/O, compilation, transport...).
     #[error("{0}")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -7,7 +7,9 @@ use crate::manifest::HttpPermission;
 /// A plugin's HTTP allowlist, from `wasm.permissions.http`.
 ///
 /// Matching rules:
-/// - the scheme must be `http` or `https`; any port is allowed;
+/// - the scheme must be `http` or `https`, and the entry's scheme when it
+///   names one; the port (explicit or the scheme's default) must be the
+///   entry's port when it names one;
 /// - `api.example.com` matches that host only (case-insensitive);
 /// - `*.example.com` matches any subdomain (`a.example.com`,
 ///   `a.b.example.com`) but not `example.com` itself;
@@ -18,20 +20,33 @@ use crate::manifest::HttpPermission;
 /// Hosts are compared after URL parsing, so `http://API.example.com.`,
 /// percent-encoding and IDNA forms cannot slip past a pattern. A host that
 /// follows redirects must check every hop.
+///
+/// The allowlist says which *names* may be asked for; which *addresses*
+/// a request may then reach (no loopback or private network unless granted)
+/// is the host's HTTP client's business.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpAllowlist {
-    patterns: Vec<String>,
+    entries: Vec<HttpPermission>,
 }
 
 impl HttpAllowlist {
     /// The allowlist of these permissions.
     pub fn new(permissions: &[HttpPermission]) -> Self {
         Self {
-            patterns: permissions
+            entries: permissions
                 .iter()
-                .map(|p| p.host.trim_end_matches('.').to_ascii_lowercase())
+                .map(|p| HttpPermission {
+                    host: p.host.trim_end_matches('.').to_ascii_lowercase(),
+                    scheme: p.scheme.clone(),
+                    port: p.port,
+                })
                 .collect(),
         }
+    }
+
+    /// Whether it refuses everything.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// Checks `url`, returning why it is refused.
@@ -48,17 +63,15 @@ impl HttpAllowlist {
             .ok_or_else(|| format!("{url:?} has no host"))?
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        let allowed = self.patterns.iter().any(|pattern| {
-            pattern == "*"
-                || *pattern == host
-                || pattern.strip_prefix("*.").is_some_and(|domain| {
-                    host.strip_suffix(domain)
-                        .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
-                })
+        let port = parsed.port_or_known_default();
+        let allowed = self.entries.iter().any(|entry| {
+            host_matches(&entry.host, &host)
+                && entry.scheme.as_deref().is_none_or(|s| s == parsed.scheme())
+                && entry.port.is_none_or(|p| Some(p) == port)
         });
         if allowed {
             Ok(parsed)
-        } else if self.patterns.is_empty() {
+        } else if self.entries.is_empty() {
             Err(format!(
                 "{host} is not allowed: the plugin has no HTTP permission"
             ))
@@ -68,17 +81,26 @@ impl HttpAllowlist {
     }
 }
 
+/// Whether host pattern `pattern` (`api.example.com`, `*.example.com`, `*`)
+/// matches `host`, which may itself be a pattern: `*.a.example.com` is
+/// matched by `*.example.com`, `*` only by `*`. Both lowercase, without a
+/// trailing dot.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    pattern == "*"
+        || pattern == host
+        || pattern.strip_prefix("*.").is_some_and(|domain| {
+            host.strip_suffix(domain)
+                .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1 && sub != "*.")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn list(hosts: &[&str]) -> HttpAllowlist {
-        let permissions: Vec<HttpPermission> = hosts
-            .iter()
-            .map(|h| HttpPermission {
-                host: (*h).to_owned(),
-            })
-            .collect();
+        let permissions: Vec<HttpPermission> =
+            hosts.iter().map(|h| HttpPermission::host(*h)).collect();
         HttpAllowlist::new(&permissions)
     }
 
@@ -108,6 +130,40 @@ mod tests {
         ] {
             assert!(allow.check(denied).is_err(), "{denied}");
         }
+    }
+
+    #[test]
+    fn scheme_and_port_hold_when_named() {
+        let allow = HttpAllowlist::new(&[HttpPermission {
+            host: "127.0.0.1".into(),
+            scheme: Some("http".into()),
+            port: Some(8080),
+        }]);
+        allow.check("http://127.0.0.1:8080/x").unwrap();
+        for denied in [
+            "https://127.0.0.1:8080/",
+            "http://127.0.0.1/",
+            "http://127.0.0.1:8081/",
+        ] {
+            assert!(allow.check(denied).is_err(), "{denied}");
+        }
+        let https = HttpAllowlist::new(&[HttpPermission {
+            host: "api.example.com".into(),
+            scheme: None,
+            port: Some(443),
+        }]);
+        https.check("https://api.example.com/").unwrap();
+        assert!(https.check("http://api.example.com/").is_err());
+    }
+
+    #[test]
+    fn patterns_cover_patterns() {
+        assert!(host_matches("*", "*"));
+        assert!(host_matches("*.example.com", "*.a.example.com"));
+        assert!(host_matches("*.example.com", "a.example.com"));
+        assert!(!host_matches("*.example.com", "*.example.com.evil"));
+        assert!(!host_matches("a.example.com", "*.example.com"));
+        assert!(!host_matches("*.example.com", "*"));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //!   [`InFlight`] (waiting for calls in flight);
 //! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
 //!   [`MemoryHost`], a complete in-memory one;
+//! - [`HostGrants`]: the manifest asks, the host grants ([`grant`]): what a
+//!   plugin gets is checked against the host's permission policy at load;
 //! - hardened YAML reading for every file a person writes ([`yaml`]), and
 //!   byte sizes ([`ByteSize`]).
 //!
@@ -35,6 +37,7 @@
 //! ```
 
 pub mod error;
+pub mod grant;
 pub mod host;
 pub mod http_allowlist;
 pub mod in_flight;
@@ -43,10 +46,12 @@ pub mod manifest;
 pub mod memory_host;
 pub mod runner;
 pub mod schema;
-pub mod size;
+/// Byte sizes, from `plugin-types` (kept here under their old path).
+pub use plugin_types::size;
 pub mod yaml;
 
 pub use error::{RunnerError, RunnerErrorKind};
+pub use grant::{GrantError, Granted, HostGrants, Preopen};
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};
 pub use http_allowlist::HttpAllowlist;
 pub use in_flight::{InFlight, Pass};

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use plugin_adapter::AdapterError;
-use plugin_core::{ConfigError, HostError, ManifestError, RunnerError};
+use plugin_core::{ConfigError, GrantError, HostError, ManifestError, RunnerError};
 use plugin_source::SourceError;
 
 /// An error of the [`PluginManager`](crate::PluginManager); every message
@@ -44,6 +44,14 @@ pub enum ManagerError {
         plugin: String,
         /// Why.
         source: HostError,
+    },
+    /// The manifest asks for more than the host grants.
+    #[error("plugin {plugin}: permission denied: {source}")]
+    Denied {
+        /// The plugin refused.
+        plugin: String,
+        /// What it asked, and the setting that would allow it.
+        source: Box<GrantError>,
     },
     /// Loading it would exceed `max_plugins`.
     #[error("plugin {plugin} not loaded: max_plugins ({max}) reached")]

@@ -9,8 +9,13 @@
 //!   (restart with capped backoff, health polling) and graceful shutdown;
 //! - the default host services ([`host`]): configuration by dotted key,
 //!   logs to `tracing`, a durable per-plugin KV store (redb), outbound HTTP
-//!   held to each plugin's allowlist on every redirect, and an event bus;
-//! - the admin HTTP API ([`admin`]) that `pluginctl run` serves on loopback;
+//!   held to each plugin's allowlist on every redirect and to public
+//!   addresses unless granted, and an event bus;
+//! - the grant check at load: what a manifest asks against the host's
+//!   `permissions` policy ([`plugin_core::grant`]), the refusal naming the
+//!   setting that would allow it;
+//! - the admin HTTP API ([`admin`]) that `pluginctl run` serves, behind a
+//!   bearer token, JSON bodies only, its own `Host` and `Origin` only;
 //! - reading a host configuration file ([`host_config`]).
 //!
 //! ```no_run

@@ -18,8 +18,13 @@ pub struct ManagerOptions {
     /// How long one health poll may take before it counts as "not ready".
     /// Default 5 s.
     pub health_timeout: Duration,
-    /// Where compiled wasm modules are cached (none by default).
+    /// Where compiled wasm modules are cached (none by default). Never
+    /// granted to a plugin.
     pub wasm_cache_dir: Option<PathBuf>,
+    /// The host's data folder: each plugin may be granted its own
+    /// `plugins/<name>` in it (`$DATA` in a manifest), and nothing else of
+    /// it. None by default: manifests asking for `$DATA` are refused.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for ManagerOptions {
@@ -30,6 +35,7 @@ impl Default for ManagerOptions {
             health_interval: Duration::from_secs(10),
             health_timeout: Duration::from_secs(5),
             wasm_cache_dir: None,
+            data_dir: None,
         }
     }
 }

@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use plugin_core::{HostApi, Manifest, Runner, RuntimeKind};
+use plugin_core::{Granted, HostApi, Manifest, Runner, RuntimeKind};
 use plugin_grpc::{GrpcRunner, PluginExit};
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{ModuleCache, WasmRunner};
 use tokio::sync::watch;
-
-use crate::options::ManagerOptions;
 
 /// A runner, not yet loaded, and how to hear that its process died.
 pub(crate) struct NewRunner {
@@ -16,17 +14,19 @@ pub(crate) struct NewRunner {
     pub(crate) exits: Option<watch::Receiver<Option<PluginExit>>>,
 }
 
-/// The runner for `manifest`'s runtime, serving its callbacks with `host`.
+/// The runner for `manifest`'s runtime, serving its callbacks with `host`,
+/// holding the plugin to what the host `granted`.
 pub(crate) fn new_runner(
     manifest: &Manifest,
     host: Arc<dyn HostApi>,
-    options: &ManagerOptions,
+    granted: Granted,
+    cache: Option<&ModuleCache>,
 ) -> NewRunner {
     match manifest.runtime {
         RuntimeKind::Wasm => {
-            let mut runner = WasmRunner::new(host);
-            if let Some(dir) = &options.wasm_cache_dir {
-                runner = runner.with_cache_dir(dir.clone());
+            let mut runner = WasmRunner::new(host).with_granted(granted);
+            if let Some(cache) = cache {
+                runner = runner.with_cache(cache.clone());
             }
             NewRunner {
                 runner: Arc::new(runner),

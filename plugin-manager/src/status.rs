@@ -33,6 +33,10 @@ pub struct PluginStatus {
     pub generation: u64,
     /// What it provides, as `module`, `ability CAP/OP`, `provider NAME`.
     pub provides: Vec<String>,
+    /// What the host granted the serving version, one line each
+    /// (`filesystem /data (readwrite, host …)`, `http api.example.com`,
+    /// `network 127.0.0.0/8`, `memory 16MiB`...).
+    pub permissions: Vec<String>,
 }
 
 /// A plugin folder that was not loaded, and why.

@@ -1,6 +1,7 @@
 //! The default host's `http_request` against a real HTTP server on
 //! loopback: the allowlist from the manifest holds on every redirect hop,
-//! and the timeout and size cap apply.
+//! addresses that are not public are refused unless the host's policy
+//! grants their network, and the timeout and size cap apply.
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
@@ -11,8 +12,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::routing::get;
-use plugin_core::{HostError, HostHttpRequest, Manifest};
+use plugin_core::{HostApi, HostError, HostGrants, HostHttpRequest, Manifest};
 use plugin_manager::host::{DefaultHost, HostServices, HttpOptions};
+use plugin_types::PermissionPolicy;
 use serde_json::json;
 
 /// Serves the test routes; returns the port and the hit counter of
@@ -56,6 +58,15 @@ async fn server() -> (u16, Arc<AtomicUsize>) {
         .route(
             "/loop",
             get(redirect(format!("http://127.0.0.1:{port}/loop"))),
+        )
+        .route(
+            "/to-port/{port}",
+            get(
+                |axum::extract::Path(port): axum::extract::Path<u16>| async move {
+                    let to = format!("http://127.0.0.1:{port}/target");
+                    (StatusCode::FOUND, [(header::LOCATION, to)])
+                },
+            ),
         );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (port, hits)
@@ -67,6 +78,18 @@ fn manifest(http: &str) -> Manifest {
     ))
     .unwrap()
 }
+
+/// The plugin `fetcher` asking for `http`, as the host grants it under
+/// `policy` (YAML of the `permissions:` section).
+fn plugin_on(host: &DefaultHost, http: &str, policy: &str) -> Arc<dyn HostApi> {
+    let manifest = manifest(http);
+    let policy: PermissionPolicy = serde_saphyr::from_str(policy).unwrap();
+    let granted = HostGrants::new(policy).grant(&manifest).unwrap();
+    host.host_for(&manifest, &json!({}), &granted).unwrap()
+}
+
+/// Loopback granted, as a test against a local server needs.
+const LOOPBACK: &str = "plugins: {fetcher: {private_networks: [127.0.0.0/8, '::1/128']}}";
 
 fn get_request(url: String) -> HostHttpRequest {
     HostHttpRequest {
@@ -88,9 +111,7 @@ async fn the_allowlist_holds_on_every_hop() {
             max_redirects: 3,
             ..HttpOptions::default()
         });
-    let plugin = host
-        .host_for(&manifest("[{host: 127.0.0.1}]"), &json!({}))
-        .unwrap();
+    let plugin = plugin_on(&host, "[{host: 127.0.0.1}]", LOOPBACK);
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
 
     let response = plugin.http_request(get_request(url("/ok"))).await.unwrap();
@@ -159,11 +180,119 @@ async fn no_allowlist_means_no_http() {
     let (port, target_hits) = server().await;
     let data = tempfile::tempdir().unwrap();
     let host = DefaultHost::open(data.path()).unwrap();
-    let plugin = host.host_for(&manifest("[]"), &json!({})).unwrap();
+    let plugin = plugin_on(&host, "[]", LOOPBACK);
     let err = plugin
         .http_request(get_request(format!("http://127.0.0.1:{port}/target")))
         .await
         .unwrap_err();
     assert!(matches!(err, HostError::PermissionDenied(_)), "{err}");
     assert_eq!(target_hits.load(Ordering::SeqCst), 0);
+}
+
+/// Every way of writing an address of this machine, or of the network
+/// around it, is refused when no network is granted, and nothing is sent.
+#[tokio::test]
+async fn non_public_addresses_are_refused_in_every_spelling() {
+    let (port, target_hits) = server().await;
+    let data = tempfile::tempdir().unwrap();
+    let host = DefaultHost::open(data.path()).unwrap();
+    let plugin = plugin_on(&host, "[{host: '*'}]", "{}");
+    for target in [
+        format!("http://127.0.0.1:{port}/target"),
+        format!("http://localhost:{port}/target"),
+        format!("http://LocalHost:{port}/target"),
+        format!("http://[::1]:{port}/target"),
+        format!("http://0x7f000001:{port}/target"),
+        format!("http://2130706433:{port}/target"),
+        format!("http://0177.0.0.1:{port}/target"),
+        format!("http://127.1:{port}/target"),
+        format!("http://[::ffff:127.0.0.1]:{port}/target"),
+        format!("http://[::ffff:7f00:1]:{port}/target"),
+        format!("http://0.0.0.0:{port}/target"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/".to_owned(),
+        "http://192.168.0.1/".to_owned(),
+        "http://[fe80::1]/".to_owned(),
+        "http://[fd00::1]/".to_owned(),
+    ] {
+        let err = plugin
+            .http_request(get_request(target.clone()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, HostError::PermissionDenied(_)),
+            "{target}: {err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("plugins.permissions.plugins.fetcher.private_networks"),
+            "{target}: the refusal names the setting: {err}"
+        );
+    }
+    assert_eq!(target_hits.load(Ordering::SeqCst), 0, "nothing was sent");
+}
+
+/// A granted network opens just that network: loopback reached by name and
+/// by number, while 169.254.169.254 stays closed.
+#[tokio::test]
+async fn a_granted_network_opens_only_itself() {
+    let (port, _) = server().await;
+    let data = tempfile::tempdir().unwrap();
+    let host = DefaultHost::open(data.path()).unwrap();
+    let plugin = plugin_on(&host, "[{host: '*'}]", LOOPBACK);
+    for url in [
+        format!("http://127.0.0.1:{port}/ok"),
+        format!("http://localhost:{port}/ok"),
+    ] {
+        let response = plugin.http_request(get_request(url)).await.unwrap();
+        assert_eq!(response.body, b"hello");
+    }
+    let err = plugin
+        .http_request(get_request("http://169.254.169.254/".into()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::PermissionDenied(_)), "{err}");
+}
+
+/// The policy grants one loopback server (scheme, host and port); that
+/// server redirects to another loopback port the policy does not grant: the
+/// hop is refused and the second server never contacted.
+#[tokio::test]
+async fn a_granted_server_cannot_redirect_to_an_ungranted_port() {
+    let (granted_port, _) = server().await;
+    let (other_port, other_hits) = server().await;
+    let data = tempfile::tempdir().unwrap();
+    let host = DefaultHost::open(data.path()).unwrap();
+    let policy = format!(
+        "default: {{http: []}}\nplugins: {{fetcher: {{http: [{{host: 127.0.0.1, scheme: http, port: {granted_port}}}], private_networks: [127.0.0.0/8]}}}}"
+    );
+    let plugin = plugin_on(
+        &host,
+        &format!("[{{host: 127.0.0.1, scheme: http, port: {granted_port}}}]"),
+        &policy,
+    );
+    let ok = plugin
+        .http_request(get_request(format!("http://127.0.0.1:{granted_port}/ok")))
+        .await
+        .unwrap();
+    assert_eq!(ok.body, b"hello");
+    let err = plugin
+        .http_request(get_request(format!(
+            "http://127.0.0.1:{granted_port}/to-port/{other_port}"
+        )))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::PermissionDenied(_)), "{err}");
+    assert_eq!(
+        other_hits.load(Ordering::SeqCst),
+        0,
+        "the hop was contacted"
+    );
+    // And straight to it: refused as well.
+    let err = plugin
+        .http_request(get_request(format!("http://127.0.0.1:{other_port}/target")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::PermissionDenied(_)), "{err}");
+    assert_eq!(other_hits.load(Ordering::SeqCst), 0);
 }

@@ -33,7 +33,7 @@ fn the_bundled_examples_are_valid() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(
         stdout(&output),
-        "ok hello-grpc 0.1.0 grpc\nok hello-wasm 0.1.0 wasm\n"
+        "ok hello-grpc 0.1.0 grpc\nok hello-wasm 0.1.0 wasm\n  grants memory 16MiB\n  grants timeout 5s\n  grants instances 4\n"
     );
 }
 
@@ -84,8 +84,14 @@ fn several_paths_of_each_kind() {
         examples().to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(stdout(&output).lines().count(), 4, "{}", stdout(&output));
-    assert!(stdout(&output).contains("ok one - wasm\n"));
+    // One line per plugin, each followed by what it is granted.
+    let text = stdout(&output);
+    let plugins = text.lines().filter(|l| !l.starts_with("  ")).count();
+    assert_eq!(plugins, 4, "{text}");
+    assert!(
+        text.contains("ok one - wasm\n  grants memory 64MiB\n"),
+        "{text}"
+    );
 
     let empty = tempfile::tempdir().unwrap();
     let output = pluginctl(&["validate", empty.path().to_str().unwrap()]);
@@ -170,7 +176,9 @@ fn list_shows_what_each_plugin_provides_and_what_is_broken() {
     ]);
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
-    let lines: Vec<&str> = text.lines().collect();
+    assert!(text.contains("\n  grants memory 16MiB\n"), "{text}");
+    // Grants are indented under their plugin; the rows are the rest.
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
     assert_eq!(
         lines[0].split_whitespace().collect::<Vec<_>>(),
         ["NAME", "VERSION", "RUNTIME", "PROVIDES"]

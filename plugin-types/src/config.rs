@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::permissions::PermissionPolicy;
+
 /// Default for [`PluginConfig::drain_timeout`]: 30 seconds.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default for [`PluginConfig::max_plugins`].
@@ -32,6 +34,15 @@ pub struct PluginConfig {
     pub drain_timeout: Duration,
     /// The most plugins loaded at once.
     pub max_plugins: usize,
+    /// What the host grants plugins; a manifest asking for more is refused.
+    /// The default grants what a manifest asks within the plugin's own
+    /// folders, HTTP to public addresses, and `plugin-core`'s limits.
+    #[serde(skip_serializing_if = "is_default")]
+    pub permissions: PermissionPolicy,
+}
+
+fn is_default(policy: &PermissionPolicy) -> bool {
+    *policy == PermissionPolicy::default()
 }
 
 impl Default for PluginConfig {
@@ -43,6 +54,7 @@ impl Default for PluginConfig {
             hot_reload: true,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             max_plugins: DEFAULT_MAX_PLUGINS,
+            permissions: PermissionPolicy::default(),
         }
     }
 }
@@ -131,6 +143,7 @@ mod tests {
             hot_reload: false,
             drain_timeout: Duration::from_secs(90),
             max_plugins: 7,
+            permissions: PermissionPolicy::default(),
         }
     }
 

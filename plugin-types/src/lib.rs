@@ -6,10 +6,12 @@
 //! human duration format (`"30s"`, `"1m30s"`) used wherever a duration is
 //! written by a person ([`duration`]), the HTTP shapes of host calls
 //! ([`http`]), and the module / ability / provider wire shapes ([`module`]:
-//! call context, message payloads, invoke results, OAuth tokens).
+//! call context, message payloads, invoke results, OAuth tokens), byte
+//! sizes ([`size`]) and the permissions a host grants its plugins
+//! ([`permissions`]).
 //!
 //! It has no internal dependencies and depends only on serde and small data
-//! crates (`serde_json`, `chrono`, `humantime`, `base64`), so any crate — a host, a plugin
+//! crates (`serde_json`, `chrono`, `humantime`, `base64`, `bytesize`, `ipnet`), so any crate — a host, a plugin
 //! SDK, a tool — can use it without pulling in a runtime.
 
 pub mod config;
@@ -17,8 +19,12 @@ pub mod duration;
 pub mod event;
 pub mod http;
 pub mod module;
+pub mod permissions;
+pub mod size;
 
 pub use config::{GitRepoConfig, PluginConfig, SourceConfig};
 pub use event::DataEvent;
 pub use http::{HostHttpRequest, HostHttpResponse};
 pub use module::{CallContext, InvokeResult, MsgPayload, OAuthToken, Rules};
+pub use permissions::{FsGrant, FsMode, Grant, HttpGrant, PermissionPolicy};
+pub use size::ByteSize;

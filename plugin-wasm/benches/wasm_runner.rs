@@ -105,21 +105,14 @@ fn lifecycle(c: &mut Criterion) {
     group.bench_function("compile", |b| {
         b.iter(|| rt.block_on(runner().load(&fixture.manifest)).unwrap())
     });
-    let cache = tempfile::tempdir().unwrap();
-    rt.block_on(
-        runner()
-            .with_cache_dir(cache.path())
-            .load(&fixture.manifest),
-    )
-    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = plugin_wasm::ModuleCache::open(&dir.path().join("cache")).unwrap();
+    rt.block_on(runner().with_cache(cache.clone()).load(&fixture.manifest))
+        .unwrap();
     group.bench_function("cached", |b| {
         b.iter(|| {
-            rt.block_on(
-                runner()
-                    .with_cache_dir(cache.path())
-                    .load(&fixture.manifest),
-            )
-            .unwrap()
+            rt.block_on(runner().with_cache(cache.clone()).load(&fixture.manifest))
+                .unwrap()
         })
     });
     group.finish();

@@ -1,37 +1,94 @@
-//! The on-disk cache of compiled modules.
+//! [`ModuleCache`]: the on-disk cache of compiled modules.
 //!
 //! An entry is keyed by the SHA-256 of the module's bytes and the engine's
 //! compatibility hash (wasmtime version, compiler settings, CPU features),
 //! so a changed module or a changed engine never meets a stale entry.
-//! An entry's file holds the SHA-256 of its payload, then the payload (the
-//! serialized module). The digest is checked before the payload is handed to
-//! wasmtime; a corrupt, truncated or incompatible entry is removed and
-//! rebuilt, never trusted. Entries are written to a temporary file and
-//! renamed into place, so readers never see half an entry.
 //!
-//! Trust boundary: whoever can write the cache folder can make the host run
-//! native code. Keep it private to the host's user (as any compiled-code
-//! cache must be).
+//! Compiled code is native code: whoever can write an entry that the host
+//! deserializes can run code in the host. So an entry is authenticated:
+//! its file holds an HMAC-SHA256 of the entry's name and payload under a
+//! random 32-byte key only the host holds (`<cache-dir>.key`, mode 0600,
+//! outside the cache folder), then the payload (the serialized module). The
+//! tag is checked before the payload is handed to wasmtime; a forged,
+//! truncated, swapped (another entry's file under this name) or corrupt
+//! entry is removed with a warning and rebuilt from the module, never
+//! trusted. The folder is created 0700. Entries are written to a temporary
+//! file and renamed into place, so readers never see half an entry.
 #![allow(unsafe_code)] // Module::deserialize; see `load`.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Module};
 
-const DIGEST_LEN: usize = 32;
+const TAG_LEN: usize = 32;
+const KEY_LEN: usize = 32;
 
-/// A folder of compiled modules.
-#[derive(Debug, Clone)]
-pub(crate) struct ModuleCache {
+/// A folder of compiled modules, authenticated with the host's key.
+#[derive(Clone)]
+pub struct ModuleCache {
     dir: PathBuf,
+    key: Arc<[u8; KEY_LEN]>,
+}
+
+impl std::fmt::Debug for ModuleCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModuleCache")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ModuleCache {
-    pub(crate) fn new(dir: PathBuf) -> Self {
-        Self { dir }
+    /// Opens the cache in `dir` (created with mode 0700), with the key at
+    /// [`key_path`](Self::key_path)`(dir)`, created (mode 0600) with 32
+    /// random bytes when missing. A key file of the wrong size is an error.
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        let key_path = Self::key_path(dir);
+        let key = match std::fs::read(&key_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; KEY_LEN];
+                getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&key_path)?;
+                file.write_all(&key)?;
+                file.sync_all()?;
+                key.to_vec()
+            }
+            Err(e) => return Err(e),
+        };
+        let key: [u8; KEY_LEN] = key.try_into().map_err(|_| {
+            std::io::Error::other(format!(
+                "{} is not a cache key ({KEY_LEN} bytes)",
+                key_path.display()
+            ))
+        })?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            key: Arc::new(key),
+        })
+    }
+
+    /// Where the key of the cache in `dir` is kept: beside it, as
+    /// `<dir>.key`.
+    pub fn key_path(dir: &Path) -> PathBuf {
+        let mut name = dir.file_name().unwrap_or_default().to_os_string();
+        name.push(".key");
+        dir.with_file_name(name)
     }
 
     fn entry(&self, engine: &Engine, source: &[u8]) -> PathBuf {
@@ -45,55 +102,70 @@ impl ModuleCache {
             .join(format!("{name}-{:016x}.cwasm", engine_hash.finish()))
     }
 
-    /// The module for `source`: from the cache when a sound entry exists,
-    /// otherwise compiled and stored. Cache trouble never fails the load; it
-    /// only costs a compilation.
+    /// The tag of `payload` stored as `entry`: binding the name means one
+    /// sound entry cannot be passed off as another.
+    fn tag(&self, entry: &Path, payload: &[u8]) -> Hmac<Sha256> {
+        // A 32-byte key is always a valid HMAC key.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key[..])
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let name = entry.file_name().unwrap_or_default().as_encoded_bytes();
+        mac.update(&(name.len() as u64).to_le_bytes());
+        mac.update(name);
+        mac.update(payload);
+        mac
+    }
+
+    /// The module for `source`: from the cache when an authentic entry
+    /// exists, otherwise compiled and stored. Cache trouble never fails the
+    /// load; it only costs a compilation.
     pub(crate) fn load_or_compile(
         &self,
         engine: &Engine,
         source: &[u8],
     ) -> wasmtime::Result<Module> {
         let entry = self.entry(engine, source);
-        if let Some(module) = load(engine, &entry) {
+        if let Some(module) = self.load(engine, &entry) {
             return Ok(module);
         }
         let module = Module::new(engine, source)?;
-        if let Err(e) = store(&entry, &module) {
+        if let Err(e) = self.store(&entry, &module) {
             tracing::warn!(entry = %entry.display(), "cannot write the module cache: {e:#}");
         }
         Ok(module)
     }
-}
 
-/// Reads a sound entry; removes an unsound one.
-fn load(engine: &Engine, entry: &Path) -> Option<Module> {
-    let bytes = std::fs::read(entry).ok()?;
-    let sound =
-        bytes.len() > DIGEST_LEN && Sha256::digest(&bytes[DIGEST_LEN..])[..] == bytes[..DIGEST_LEN];
-    let module = if sound {
-        // SAFETY: the payload is byte for byte what `store` wrote from
-        // `Module::serialize` (its SHA-256 matches), in a folder only the
-        // host writes; wasmtime also checks the engine compatibility header.
-        unsafe { Module::deserialize(engine, &bytes[DIGEST_LEN..]) }.ok()
-    } else {
-        None
-    };
-    if module.is_none() {
-        tracing::warn!(entry = %entry.display(), "discarding a corrupt or incompatible module cache entry");
-        let _ = std::fs::remove_file(entry);
+    /// Reads an authentic entry; removes any other.
+    fn load(&self, engine: &Engine, entry: &Path) -> Option<Module> {
+        let bytes = std::fs::read(entry).ok()?;
+        let authentic = bytes.len() > TAG_LEN
+            && self
+                .tag(entry, &bytes[TAG_LEN..])
+                .verify_slice(&bytes[..TAG_LEN])
+                .is_ok();
+        let module = if authentic {
+            // SAFETY: the payload is byte for byte what `store` wrote from
+            // `Module::serialize` under this name: its HMAC under the host's
+            // secret key matches, and nobody without the key can make one
+            // that does. wasmtime also checks the engine compatibility header.
+            unsafe { Module::deserialize(engine, &bytes[TAG_LEN..]) }.ok()
+        } else {
+            None
+        };
+        if module.is_none() {
+            tracing::warn!(entry = %entry.display(), "discarding a module cache entry that is forged, corrupt or incompatible; recompiling");
+            let _ = std::fs::remove_file(entry);
+        }
+        module
     }
-    module
-}
 
-fn store(entry: &Path, module: &Module) -> wasmtime::Result<()> {
-    let payload = module.serialize()?;
-    let dir = entry.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(&Sha256::digest(&payload))?;
-    file.write_all(&payload)?;
-    file.persist(entry)?;
-    Ok(())
+    fn store(&self, entry: &Path, module: &Module) -> wasmtime::Result<()> {
+        let payload = module.serialize()?;
+        let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+        file.write_all(&self.tag(entry, &payload).finalize().into_bytes())?;
+        file.write_all(&payload)?;
+        file.persist(entry)?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -122,10 +194,10 @@ mod tests {
     fn stores_then_reuses_an_entry() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::new(dir.path().to_path_buf());
+        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
         let first = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
         assert_eq!(answer(&engine, &first), 42);
-        let stored = entries(dir.path());
+        let stored = entries(&dir.path().join("cache"));
         assert_eq!(stored.len(), 1);
         let written = std::fs::metadata(&stored[0]).unwrap().modified().unwrap();
         let second = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
@@ -141,9 +213,9 @@ mod tests {
     fn corrupt_and_truncated_entries_are_rebuilt() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::new(dir.path().to_path_buf());
+        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
         cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
-        let entry = entries(dir.path()).remove(0);
+        let entry = entries(&dir.path().join("cache")).remove(0);
         let good = std::fs::read(&entry).unwrap();
 
         let mut flipped = good.clone();
@@ -170,19 +242,85 @@ mod tests {
     fn a_changed_module_gets_its_own_entry() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::new(dir.path().to_path_buf());
+        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
         cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
         let other = MODULE.replace("42", "7");
         let module = cache.load_or_compile(&engine, other.as_bytes()).unwrap();
         assert_eq!(answer(&engine, &module), 7);
-        assert_eq!(entries(dir.path()).len(), 2);
+        assert_eq!(entries(&dir.path().join("cache")).len(), 2);
     }
 
     #[test]
-    fn an_unwritable_cache_still_loads() {
+    fn a_cache_whose_folder_went_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::new(PathBuf::from("/proc/no-such-dir/cache"));
+        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
+        std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
         let module = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
         assert_eq!(answer(&engine, &module), 42);
+    }
+
+    #[test]
+    fn the_folder_and_key_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = dir.path().join("cache");
+        ModuleCache::open(&cache_dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&cache_dir), 0o700);
+        let key = ModuleCache::key_path(&cache_dir);
+        assert_eq!(key, dir.path().join("cache.key"));
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(std::fs::read(&key).unwrap().len(), KEY_LEN);
+        // The same key next time.
+        let again = ModuleCache::open(&cache_dir).unwrap();
+        assert_eq!(&again.key[..], &std::fs::read(&key).unwrap()[..]);
+        std::fs::write(&key, b"short").unwrap();
+        assert!(ModuleCache::open(&cache_dir).is_err());
+    }
+
+    #[test]
+    fn forged_and_swapped_entries_are_never_deserialized() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
+        let other = MODULE.replace("42", "7");
+        let entry = cache.entry(&engine, MODULE.as_bytes());
+        let other_entry = cache.entry(&engine, other.as_bytes());
+        cache.load_or_compile(&engine, other.as_bytes()).unwrap();
+
+        // Swapped: another module's authentic entry under this name.
+        std::fs::copy(&other_entry, &entry).unwrap();
+        let module = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        assert_eq!(
+            answer(&engine, &module),
+            42,
+            "the swapped entry was not used"
+        );
+
+        // Forged: a payload tagged under another key (as someone who can
+        // write the folder, but not read the key, would make it).
+        let payload = Module::new(&engine, other.as_bytes())
+            .unwrap()
+            .serialize()
+            .unwrap();
+        let forger = ModuleCache {
+            dir: cache.dir.clone(),
+            key: Arc::new([7; KEY_LEN]),
+        };
+        let mut forged = forger
+            .tag(&entry, &payload)
+            .finalize()
+            .into_bytes()
+            .to_vec();
+        forged.extend_from_slice(&payload);
+        std::fs::write(&entry, &forged).unwrap();
+        let module = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        assert_eq!(
+            answer(&engine, &module),
+            42,
+            "the forged entry was not used"
+        );
+        assert_ne!(std::fs::read(&entry).unwrap(), forged, "rebuilt");
     }
 }

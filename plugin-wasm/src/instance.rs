@@ -1,10 +1,9 @@
 //! One live instance of a plugin: a store, its instance and typed exports.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_core::{FsMode, RunnerErrorKind};
+use plugin_core::{FsMode, Preopen, RunnerErrorKind};
 use serde_json::value::RawValue;
 use wasmtime::{
     Func, Instance, InstancePre, Module, Ref, RefType, Store, Table, TableType, TypedFunc,
@@ -28,17 +27,8 @@ pub(crate) struct Template {
     pub(crate) memory_max: u64,
     /// The execution timeout of each call (and of creating an instance).
     pub(crate) timeout: Duration,
-    pub(crate) filesystem: Vec<Grant>,
-}
-
-/// A folder granted to the guest.
-#[derive(Debug, Clone)]
-pub(crate) struct Grant {
-    /// The folder on the host (relative grants resolved against the plugin folder).
-    pub(crate) host: PathBuf,
-    /// Where the guest sees it: the path as the manifest wrote it.
-    pub(crate) guest: String,
-    pub(crate) mode: FsMode,
+    /// The folders granted (canonical host paths).
+    pub(crate) filesystem: Vec<Preopen>,
 }
 
 /// Why an instance operation failed, and whether the instance is still fit
@@ -361,7 +351,7 @@ where
 /// exactly the folders the manifest grants, each at its own path.
 fn wasi_context(
     plugin: &PluginContext,
-    filesystem: &[Grant],
+    filesystem: &[Preopen],
 ) -> Result<wasmtime_wasi::p1::WasiP1Ctx, Failure> {
     let mut builder = WasiCtxBuilder::new();
     builder

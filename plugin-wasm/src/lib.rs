@@ -12,8 +12,10 @@
 //! - **execution time**: a call running past `execution.timeout` (busy in
 //!   wasm or waiting on the host) fails with "timed out" within about one
 //!   epoch tick, and its instance is discarded;
-//! - **filesystem**: only the folders the manifest grants are visible, each
-//!   at its own path, read-only unless `readwrite`;
+//! - **filesystem**: only the folders the host granted (see
+//!   [`plugin_core::grant`]; [`WasmRunner::with_granted`]) are visible, each
+//!   canonical folder at the path the manifest wrote (`/data` for `$DATA`),
+//!   read-only unless `readwrite`;
 //! - **pool**: at most `pool.max_instances` instances exist; a call finding
 //!   none free waits up to `pool.wait_timeout`, then fails "pool exhausted";
 //! - **faults**: a trap, a bad pointer, a malformed envelope or a missing
@@ -33,5 +35,6 @@ mod pool;
 mod runner;
 mod state;
 
+pub use cache::ModuleCache;
 pub use engine::EPOCH_TICK;
 pub use runner::WasmRunner;

@@ -1,13 +1,12 @@
 //! [`WasmRunner`]: the [`Runner`] for wasm plugins.
 
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use plugin_core::{
-    HealthStatus, HostApi, HttpAllowlist, Lifecycle, Manifest, Phase, PluginInfo, Runner,
-    RunnerError, RunnerErrorKind,
+    Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist, Lifecycle, Manifest, Phase,
+    PluginInfo, Runner, RunnerError, RunnerErrorKind,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -17,7 +16,7 @@ use crate::cache::ModuleCache;
 use crate::call_shim;
 use crate::engine::shared_engine;
 use crate::host_functions;
-use crate::instance::{Failure, Grant, PluginInstance, Template};
+use crate::instance::{Failure, PluginInstance, Template};
 use crate::pool::{AcquireError, InstancePool, Lease};
 use crate::state::{InstanceState, PluginContext};
 
@@ -32,6 +31,7 @@ use crate::state::{InstanceState, PluginContext};
 pub struct WasmRunner {
     host: Arc<dyn HostApi>,
     cache: Option<ModuleCache>,
+    granted: Option<Granted>,
     loaded: RwLock<Option<Arc<Loaded>>>,
 }
 
@@ -48,15 +48,25 @@ impl WasmRunner {
         Self {
             host,
             cache: None,
+            granted: None,
             loaded: RwLock::new(None),
         }
     }
 
-    /// Caches compiled modules in `dir`, so loading an unchanged module again
-    /// skips compilation. Entries are checked before use and rebuilt when
-    /// corrupt or stale. `dir` must be writable only by the host's user.
-    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cache = Some(ModuleCache::new(dir.into()));
+    /// Caches compiled modules in `cache`, so loading an unchanged module
+    /// again skips compilation. Entries are authenticated before use and
+    /// rebuilt when forged, corrupt or stale.
+    pub fn with_cache(mut self, cache: ModuleCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Runs the plugin with what the host granted it (see
+    /// [`plugin_core::grant`]): the folders it sees and the hosts its HTTP
+    /// requests may name. Without this, `load` grants what a host with the
+    /// default policy and no data folder would.
+    pub fn with_granted(mut self, granted: Granted) -> Self {
+        self.granted = Some(granted);
         self
     }
 
@@ -93,6 +103,14 @@ impl Runner for WasmRunner {
                 "this runner already has a plugin loaded".into(),
             ));
         }
+        // The manifest asks, the host grants: without grants from the
+        // host, those of a host with the default policy and no data folder.
+        let granted = match &self.granted {
+            Some(granted) => granted.clone(),
+            None => HostGrants::default()
+                .grant(manifest)
+                .map_err(|e| RunnerError::new(name, RunnerErrorKind::PermissionDenied(Box::new(e))))?,
+        };
         let engine = shared_engine().map_err(|e| other(name, e))?;
         let path = wasm.module.clone();
         let cache = self.cache.clone();
@@ -120,29 +138,18 @@ impl Runner for WasmRunner {
             .map_err(|e| other(name, format!("module {}: {e:#}", wasm.module.display())))?;
         let shim = call_shim::module(engine).map_err(|e| other(name, e))?;
 
-        let base = manifest.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-        let filesystem = wasm
-            .permissions
-            .filesystem
-            .iter()
-            .map(|grant| Grant {
-                host: base.join(&grant.path),
-                guest: grant.path.to_string_lossy().into_owned(),
-                mode: grant.mode,
-            })
-            .collect();
         let loaded = Loaded {
             template: Template {
                 plugin: Arc::new(PluginContext::new(
                     name,
                     self.host.clone(),
-                    HttpAllowlist::new(&wasm.permissions.http),
+                    HttpAllowlist::new(&granted.http),
                 )),
                 pre,
                 shim,
                 memory_max: wasm.permissions.memory.max.bytes(),
                 timeout: wasm.permissions.execution.timeout,
-                filesystem,
+                filesystem: granted.filesystem,
             },
             pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
             config: RwLock::new(Arc::from("null")),

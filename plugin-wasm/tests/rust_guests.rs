@@ -12,8 +12,6 @@ use plugin_wasm::WasmRunner;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-#[path = "../../test-support/captured_logs.rs"]
-mod captured_logs;
 #[path = "../../test-support/examples.rs"]
 mod examples;
 use examples::workspace;
@@ -182,7 +180,7 @@ async fn filesystem_grants_hold() {
 }
 
 #[tokio::test]
-async fn a_missing_granted_folder_fails_the_start() {
+async fn a_missing_granted_folder_fails_the_load() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         guests().join("fs_guest.wasm"),
@@ -192,38 +190,17 @@ async fn a_missing_granted_folder_fails_the_start() {
     std::fs::write(dir.path().join("plugin.yaml"), FS_MANIFEST).unwrap();
     let manifest = Manifest::from_file(dir.path()).unwrap();
     let runner = WasmRunner::new(Arc::new(MemoryHost::new("fs-guest", json!({}))));
-    runner.load(&manifest).await.unwrap();
-    let err = runner.start(&json!({})).await.unwrap_err();
+    let err = runner.load(&manifest).await.unwrap_err();
     assert!(
-        err.to_string()
-            .contains("plugin fs-guest: filesystem grant"),
+        matches!(err.kind(), RunnerErrorKind::PermissionDenied(_)),
         "{err}"
     );
-    assert!(err.to_string().contains("shelf"), "{err}");
-}
-
-#[tokio::test]
-async fn guest_stdout_goes_to_tracing_with_the_plugin_name() {
-    let (captured, _guard) = captured_logs::capture();
-    let plugin = start(
-        "fs_guest.wasm",
-        "name: fs-guest\nruntime: wasm\nwasm: {module: fs_guest.wasm}\n",
-        json!({}),
-    )
-    .await;
-    plugin
-        .call("print", json!("a line from the guest"))
-        .await
-        .unwrap();
-    let logged = captured.text();
-    let line = logged
-        .lines()
-        .find(|l| l.contains("a line from the guest"))
-        .unwrap_or_else(|| panic!("not logged: {logged}"));
+    let text = err.to_string();
     assert!(
-        line.contains("plugin=fs-guest") && line.contains("stream=\"stdout\""),
-        "{line}"
+        text.contains("plugin fs-guest: permission denied: wasm.permissions.filesystem[0].path asks for \"shelf\" (read)"),
+        "{text}"
     );
+    assert!(text.contains("cannot be used"), "{text}");
 }
 
 #[tokio::test]

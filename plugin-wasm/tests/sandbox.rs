@@ -600,13 +600,15 @@ async fn the_compile_cache_serves_the_next_load() {
     let manifest = Manifest::from_file(dir.path()).unwrap();
     for round in 0..2 {
         let runner = WasmRunner::new(Arc::new(MemoryHost::new("guest", json!({}))))
-            .with_cache_dir(cache.path());
+            .with_cache(plugin_wasm::ModuleCache::open(&cache.path().join("cache")).unwrap());
         runner.load(&manifest).await.unwrap();
         runner.start(&json!({})).await.unwrap();
         let out = runner.call("echo", &raw("[1]")).await.unwrap();
         assert_eq!(out.get(), "[1]", "round {round}");
         assert_eq!(
-            std::fs::read_dir(cache.path()).unwrap().count(),
+            std::fs::read_dir(cache.path().join("cache"))
+                .unwrap()
+                .count(),
             1,
             "round {round}"
         );

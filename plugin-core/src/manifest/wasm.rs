@@ -9,6 +9,7 @@ use super::error::FieldError;
 use super::limits::*;
 use super::nullable;
 use crate::size::ByteSize;
+pub use plugin_types::permissions::FsMode;
 
 /// How a wasm plugin is run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +50,36 @@ pub struct HttpPermission {
     /// A host name (`api.example.com`), a subdomain glob (`*.example.com`) or
     /// `*` for any host.
     pub host: String,
+    /// `http` or `https`; absent: either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    /// The port; absent: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+impl HttpPermission {
+    /// Any scheme and port of `host`.
+    pub fn host(host: impl Into<String>) -> Self {
+        Self {
+            host: host.into(),
+            scheme: None,
+            port: None,
+        }
+    }
+}
+
+impl std::fmt::Display for HttpPermission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(scheme) = &self.scheme {
+            write!(f, "{scheme}://")?;
+        }
+        f.write_str(&self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
 }
 
 /// One folder made visible to the guest.
@@ -60,17 +91,6 @@ pub struct FsPermission {
     /// `read` (the default) or `readwrite`.
     #[serde(default)]
     pub mode: FsMode,
-}
-
-/// Access granted to a folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FsMode {
-    /// Files can be listed and read, not written.
-    #[default]
-    Read,
-    /// Files can be read, written, created and removed.
-    ReadWrite,
 }
 
 /// The cap on a guest's linear memory.
@@ -134,6 +154,14 @@ impl WasmConfig {
         for (i, entry) in self.permissions.http.iter().enumerate() {
             check_host_pattern(&entry.host)
                 .map_err(|m| FieldError::new(format!("wasm.permissions.http[{i}].host"), m))?;
+            if let Some(scheme) = &entry.scheme
+                && !matches!(scheme.as_str(), "http" | "https")
+            {
+                return Err(FieldError::new(
+                    format!("wasm.permissions.http[{i}].scheme"),
+                    format!("{scheme:?} is not a scheme the host speaks; write http or https"),
+                ));
+            }
         }
         for (i, entry) in self.permissions.filesystem.iter().enumerate() {
             if entry.path.as_os_str().is_empty() {
@@ -183,7 +211,7 @@ impl WasmConfig {
 }
 
 /// Checks that an allowlist entry is a host name, `*.domain` or `*`.
-fn check_host_pattern(pattern: &str) -> Result<(), String> {
+pub(crate) fn check_host_pattern(pattern: &str) -> Result<(), String> {
     if pattern == "*" {
         return Ok(());
     }

@@ -1,12 +1,17 @@
-//! [`HttpClient`]: a plugin's outbound HTTP, held to its allowlist on every
-//! hop, with a timeout and a response size cap.
+//! [`HttpClient`]: a plugin's outbound HTTP, held to its allowlist and to
+//! public addresses on every hop, with a timeout and a response size cap.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use plugin_core::{HostError, HostHttpRequest, HostHttpResponse, HttpAllowlist};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect;
+use url::Url;
+
+use super::address::AddressRules;
 
 /// Limits of the HTTP client every plugin gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,49 +41,124 @@ impl Default for HttpOptions {
 
 /// One plugin's HTTP client.
 ///
-/// Invariant: no request leaves the machine for a URL the allowlist refuses.
-/// The first URL is checked before anything is sent, and every redirect
-/// target is checked before it is followed; a refused hop fails the whole
-/// request with "permission denied" and is not contacted. An empty allowlist
-/// refuses everything.
+/// Invariants:
+/// - no request leaves the machine for a URL the allowlist refuses: the
+///   first URL is checked before anything is sent, and every redirect
+///   target before it is followed; a refused hop fails the whole request
+///   with "permission denied" and is not contacted. An empty allowlist
+///   refuses everything;
+/// - no connection goes to an address that is not public (loopback,
+///   private, link-local, ...) unless the host granted the plugin a network
+///   holding it: an IP in the URL is checked with the URL, and a name is
+///   checked *as resolved*, in the client's own resolver, so the connection
+///   goes to the very address that was checked (no second lookup for DNS
+///   rebinding to slip into). Proxies from the environment are not used.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
-    allowlist: Arc<HttpAllowlist>,
+    check: Arc<Destination>,
     options: HttpOptions,
 }
 
-/// A redirect the allowlist refused; found again in reqwest's error chain.
+/// Where a plugin's requests may go: names by the allowlist, addresses by
+/// the address rules.
+#[derive(Debug)]
+struct Destination {
+    allowlist: HttpAllowlist,
+    addresses: AddressRules,
+}
+
+impl Destination {
+    /// Checks a URL: its name against the allowlist and, when it is an IP
+    /// literal (which no resolver sees), its address.
+    fn check(&self, url: &str) -> Result<Url, String> {
+        let url = self.allowlist.check(url)?;
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if let Some(ip) = ip {
+            self.addresses.check(ip)?;
+        }
+        Ok(url)
+    }
+}
+
+/// A refusal made inside reqwest (a redirect, an address); found again in
+/// its error chain.
 #[derive(Debug, thiserror::Error)]
-#[error("redirect refused: {0}")]
-struct RedirectRefused(String);
+#[error("{0}")]
+struct Refused(String);
+
+/// Resolves names with the system resolver and keeps only the addresses the
+/// plugin may reach; a name with none left fails with [`Refused`].
+struct CheckedResolver(Arc<Destination>);
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let check = self.0.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refusal = None;
+            let allowed: Vec<SocketAddr> = resolved
+                .into_iter()
+                .filter(|addr| match check.addresses.check(addr.ip()) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        refusal.get_or_insert(why);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refusal.unwrap_or_else(|| "no address".to_owned());
+                return Err(Box::new(Refused(format!("{host}: {why}"))) as _);
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
 
 impl HttpClient {
-    /// A client for a plugin with `allowlist`.
-    pub fn new(allowlist: HttpAllowlist, options: HttpOptions) -> Result<Self, HostError> {
-        let allowlist = Arc::new(allowlist);
-        let policy_allowlist = allowlist.clone();
+    /// A client for plugin `plugin` with `allowlist`, reaching non-public
+    /// addresses only in `private_networks`.
+    pub fn new(
+        plugin: &str,
+        allowlist: HttpAllowlist,
+        private_networks: Vec<ipnet::IpNet>,
+        options: HttpOptions,
+    ) -> Result<Self, HostError> {
+        let check = Arc::new(Destination {
+            allowlist,
+            addresses: AddressRules::new(plugin, private_networks),
+        });
+        let policy_check = check.clone();
         let max_redirects = options.max_redirects;
         let policy = redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > max_redirects {
-                return attempt.error(RedirectRefused(format!(
-                    "more than {max_redirects} redirects"
+                return attempt.error(Refused(format!(
+                    "redirect refused: more than {max_redirects} redirects"
                 )));
             }
-            match policy_allowlist.check(attempt.url().as_str()) {
+            match policy_check.check(attempt.url().as_str()) {
                 Ok(_) => attempt.follow(),
-                Err(why) => attempt.error(RedirectRefused(why)),
+                Err(why) => attempt.error(Refused(format!("redirect refused: {why}"))),
             }
         });
         let client = reqwest::Client::builder()
             .redirect(policy)
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver(check.clone())))
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             .build()
             .map_err(|e| HostError::Failed(Box::new(e)))?;
         Ok(Self {
             client,
-            allowlist,
+            check,
             options,
         })
     }
@@ -86,7 +166,7 @@ impl HttpClient {
     /// Performs `request`.
     pub async fn send(&self, request: HostHttpRequest) -> Result<HostHttpResponse, HostError> {
         let url = self
-            .allowlist
+            .check
             .check(&request.url)
             .map_err(HostError::PermissionDenied)?;
         let method = if request.method.is_empty() {
@@ -145,7 +225,7 @@ impl HttpClient {
 fn refusal_or_failure(error: reqwest::Error) -> HostError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     while let Some(e) = cause {
-        if let Some(refused) = e.downcast_ref::<RedirectRefused>() {
+        if let Some(refused) = e.downcast_ref::<Refused>() {
             return HostError::PermissionDenied(refused.to_string());
         }
         cause = e.source();

@@ -6,6 +6,7 @@
 //! permissions). A host application replaces any part by implementing
 //! [`HostServices`] itself, typically wrapping a [`DefaultHost`].
 
+mod address;
 mod events;
 mod http;
 mod kv;
@@ -16,8 +17,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use plugin_core::{
-    HostApi, HostError, HostHttpRequest, HostHttpResponse, HttpAllowlist, LogLevel, Manifest,
-    config_lookup, log_to_tracing,
+    Granted, HostApi, HostError, HostHttpRequest, HostHttpResponse, HttpAllowlist, LogLevel,
+    Manifest, config_lookup, log_to_tracing,
 };
 use plugin_types::DataEvent;
 use serde_json::Value;
@@ -29,8 +30,14 @@ pub use kv::{KV_FILE_NAME, KvLimits, KvOpenError, KvStore};
 /// Builds the [`HostApi`] each plugin gets.
 pub trait HostServices: Send + Sync {
     /// The host services of the plugin `manifest` describes, started with
-    /// `config`.
-    fn host_for(&self, manifest: &Manifest, config: &Value) -> Result<Arc<dyn HostApi>, HostError>;
+    /// `config`, holding it to what the host `granted` it (its HTTP
+    /// allowlist and the non-public networks it may reach).
+    fn host_for(
+        &self,
+        manifest: &Manifest,
+        config: &Value,
+        granted: &Granted,
+    ) -> Result<Arc<dyn HostApi>, HostError>;
 }
 
 /// The default host services:
@@ -39,8 +46,10 @@ pub trait HostServices: Send + Sync {
 /// - `kv_*`: a durable [`KvStore`] in the data folder, one namespace per
 ///   plugin name (so a value survives a reload or a restart of the host),
 ///   each held to [`KvLimits`] (key and value sizes, a total per plugin);
-/// - `http_request`: an [`HttpClient`] bound to the plugin's allowlist
-///   (`wasm.permissions.http`; a plugin without one makes no requests);
+/// - `http_request`: an [`HttpClient`] bound to the plugin's granted
+///   allowlist (`wasm.permissions.http`; a plugin without one makes no
+///   requests) and to public addresses, plus the non-public networks the
+///   host granted it;
 /// - `emit_event`: the [`EventBus`].
 #[derive(Debug, Clone)]
 pub struct DefaultHost {
@@ -85,18 +94,25 @@ impl DefaultHost {
 }
 
 impl HostServices for DefaultHost {
-    fn host_for(&self, manifest: &Manifest, config: &Value) -> Result<Arc<dyn HostApi>, HostError> {
-        let allowlist = manifest
-            .wasm
-            .as_ref()
-            .map(|wasm| HttpAllowlist::new(&wasm.permissions.http))
-            .unwrap_or_default();
+    fn host_for(
+        &self,
+        manifest: &Manifest,
+        config: &Value,
+        granted: &Granted,
+    ) -> Result<Arc<dyn HostApi>, HostError> {
+        let allowlist = HttpAllowlist::new(&granted.http);
+        let http = HttpClient::new(
+            &manifest.name,
+            allowlist,
+            granted.private_networks.clone(),
+            self.http,
+        )?;
         Ok(Arc::new(PluginHost {
             plugin: manifest.name.clone(),
             config: config.clone(),
             kv: self.kv.clone(),
             events: self.events.clone(),
-            http: HttpClient::new(allowlist, self.http)?,
+            http,
         }))
     }
 }

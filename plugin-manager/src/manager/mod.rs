@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use plugin_adapter::RunnerCell;
-use plugin_core::{Manifest, PluginState, Runner};
+use plugin_core::{HostGrants, Manifest, PluginState, Runner};
 use plugin_grpc::PluginExit;
 use plugin_source::{Source, from_config};
 use plugin_types::PluginConfig;
+use plugin_wasm::ModuleCache;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
@@ -92,9 +93,18 @@ impl PluginManagerBuilder {
         self
     }
 
-    /// Caches compiled wasm modules in `dir`.
+    /// Caches compiled wasm modules in `dir` (created 0700; entries are
+    /// authenticated with a key kept beside it, see
+    /// [`plugin_wasm::ModuleCache`]).
     pub fn wasm_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.options.wasm_cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The host's data folder, where each plugin gets `plugins/<name>`
+    /// (`$DATA` in its manifest); the rest of it is never granted.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.options.data_dir = Some(dir.into());
         self
     }
 
@@ -107,8 +117,18 @@ impl PluginManagerBuilder {
     /// The manager; nothing is loaded until [`PluginManager::start`] or
     /// [`PluginManager::load_dir`].
     pub fn build(self) -> PluginManager {
+        let grants = host_grants(&self.config, &self.options);
+        let wasm_cache = self.options.wasm_cache_dir.as_ref().and_then(|dir| {
+            ModuleCache::open(dir)
+                .inspect_err(|e| {
+                    tracing::warn!(dir = %dir.display(), "wasm modules will not be cached: {e}");
+                })
+                .ok()
+        });
         PluginManager {
             inner: Arc::new(Inner {
+                grants,
+                wasm_cache,
                 config: self.config,
                 host: self.host,
                 registries: self.registries,
@@ -122,7 +142,24 @@ impl PluginManagerBuilder {
     }
 }
 
+/// The host's grants: its policy, its data folder, and what of its own
+/// is never granted (the compile cache and its key).
+fn host_grants(config: &PluginConfig, options: &ManagerOptions) -> HostGrants {
+    let mut grants = HostGrants::new(config.permissions.clone());
+    if let Some(dir) = &options.data_dir {
+        grants = grants.with_data_dir(dir.clone());
+    }
+    if let Some(dir) = &options.wasm_cache_dir {
+        grants = grants
+            .with_private(dir.clone())
+            .with_private(ModuleCache::key_path(dir));
+    }
+    grants
+}
+
 pub(crate) struct Inner {
+    grants: HostGrants,
+    wasm_cache: Option<ModuleCache>,
     config: PluginConfig,
     host: Arc<dyn HostServices>,
     registries: Registries,
@@ -144,6 +181,7 @@ impl Drop for Inner {
 /// A started version, not yet serving.
 struct Version {
     manifest: Manifest,
+    permissions: Vec<String>,
     runner: Arc<dyn Runner>,
     exits: Option<watch::Receiver<Option<PluginExit>>>,
 }
@@ -375,14 +413,23 @@ impl Inner {
     async fn start_version(&self, manifest: &Manifest) -> Result<Version, ManagerError> {
         let config = self.config_for(&manifest.name);
         manifest.validate_config(&config)?;
+        let granted = self
+            .grants
+            .grant(manifest)
+            .map_err(|source| ManagerError::Denied {
+                plugin: manifest.name.clone(),
+                source: Box::new(source),
+            })?;
+        let permissions = granted.describe(manifest);
         let host = self
             .host
-            .host_for(manifest, &config)
+            .host_for(manifest, &config, &granted)
             .map_err(|source| ManagerError::Host {
                 plugin: manifest.name.clone(),
                 source,
             })?;
-        let NewRunner { runner, exits } = new_runner(manifest, host, &self.options);
+        let NewRunner { runner, exits } =
+            new_runner(manifest, host, granted, self.wasm_cache.as_ref());
         let started = async {
             runner.load(manifest).await?;
             runner.start(&config).await
@@ -394,6 +441,7 @@ impl Inner {
         }
         Ok(Version {
             manifest: manifest.clone(),
+            permissions,
             runner,
             exits,
         })
@@ -407,6 +455,7 @@ impl Inner {
     ) -> Result<(), ManagerError> {
         let Version {
             manifest,
+            permissions,
             runner,
             exits,
         } = version;
@@ -422,6 +471,7 @@ impl Inner {
                 Active {
                     cell,
                     manifest,
+                    permissions,
                     adapters,
                 }
             }
@@ -440,13 +490,17 @@ impl Inner {
                     }
                     adapters
                 };
-                let retired = old.cell.swap(runner).await;
-                if let Err(e) = retired.stop(self.config.drain_timeout).await {
+                let drain = self.config.drain_timeout;
+                let retired = old.cell.swap(runner, drain).await;
+                // `swap` waited out the drain: calls still running are
+                // cancelled now.
+                if let Err(e) = retired.stop(Duration::ZERO).await {
                     tracing::warn!(plugin = %managed.name, "stopping the previous version: {e}");
                 }
                 Active {
                     cell: old.cell,
                     manifest,
+                    permissions,
                     adapters,
                 }
             }

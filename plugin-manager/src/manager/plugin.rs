@@ -75,6 +75,8 @@ impl Adapters {
 pub(crate) struct Active {
     pub(crate) cell: Arc<RunnerCell>,
     pub(crate) manifest: Manifest,
+    /// What the host granted it, as [`PluginStatus::permissions`] shows it.
+    pub(crate) permissions: Vec<String>,
     pub(crate) adapters: Arc<Adapters>,
 }
 
@@ -83,6 +85,7 @@ struct Status {
     version: String,
     runtime: String,
     provides: Vec<String>,
+    permissions: Vec<String>,
     started_at: Option<Instant>,
     ready: Option<bool>,
     last_error: Option<String>,
@@ -117,6 +120,7 @@ impl Managed {
                 version: manifest.version.clone(),
                 runtime: manifest.runtime.to_string(),
                 provides: describe_provides(&manifest.provides),
+                permissions: Vec::new(),
                 started_at: None,
                 ready: None,
                 last_error: None,
@@ -149,6 +153,7 @@ impl Managed {
             status.state = PluginState::Running;
             status.version.clone_from(&active.manifest.version);
             status.provides = describe_provides(&active.manifest.provides);
+            status.permissions.clone_from(&active.permissions);
             status.started_at = Some(Instant::now());
             status.ready = None;
             status.last_error = None;
@@ -213,6 +218,7 @@ impl Managed {
             restarts: status.restarts,
             generation: self.generation(),
             provides: status.provides.clone(),
+            permissions: status.permissions.clone(),
         }
     }
 }

@@ -55,6 +55,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         };
         let manager = PluginManager::builder(plugins, Arc::new(host))
             .health_interval(Duration::ZERO)
+            .data_dir(&data_dir)
             .build();
         let result = match manager.load_dir(&args.plugin).await {
             Ok(_) => manager

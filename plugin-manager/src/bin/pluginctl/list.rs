@@ -8,15 +8,25 @@ use plugin_manager::describe_provides;
 
 /// List the plugins found in folders of plugin folders, in the order a
 /// host would load them: name, version, runtime and what each provides,
+/// each followed by what the host grants it (or why it would refuse it),
 /// then the folders that could not be used, and why.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Folders of plugin folders (or single plugin folders).
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
+    /// The host configuration whose `permissions` grant (default: none,
+    /// the default policy).
+    #[arg(long, value_name = "FILE")]
+    host_config: Option<PathBuf>,
+    /// The host's data folder (as for `run`).
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let grants = crate::host_grants(args.host_config.as_deref(), args.data_dir.clone())?;
+    let mut granted: Vec<(String, Vec<String>)> = Vec::new();
     let mut rows = vec![[
         "NAME".to_owned(),
         "VERSION".to_owned(),
@@ -39,6 +49,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 continue;
             }
             seen.insert(manifest.name.clone(), plugin.dir.clone());
+            granted.push((
+                manifest.name.clone(),
+                match grants.grant(manifest) {
+                    Ok(g) => g
+                        .describe(manifest)
+                        .into_iter()
+                        .map(|l| format!("grants {l}"))
+                        .collect(),
+                    Err(e) => vec![format!("refused: permission denied: {e}")],
+                },
+            ));
             rows.push([
                 manifest.name.clone(),
                 if manifest.version.is_empty() {
@@ -57,7 +78,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let widths: Vec<usize> = (0..3)
         .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
         .collect();
-    for row in &rows {
+    for (i, row) in rows.iter().enumerate() {
         println!(
             "{:w0$}  {:w1$}  {:w2$}  {}",
             row[0],
@@ -68,6 +89,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             w1 = widths[1],
             w2 = widths[2]
         );
+        // Row 0 is the header; row i is plugin i - 1.
+        if let Some((_, lines)) = i.checked_sub(1).and_then(|i| granted.get(i)) {
+            for line in lines {
+                println!("  {line}");
+            }
+        }
     }
     for problem in &problems {
         println!("{problem}");

@@ -79,6 +79,19 @@ fn data_dir(arg: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".pluginctl"))
 }
 
+/// What a host with the configuration `host_config` (its `permissions`)
+/// and the data folder `data_dir` grants, as `run` would.
+fn host_grants(
+    host_config: Option<&std::path::Path>,
+    dir: Option<PathBuf>,
+) -> anyhow::Result<plugin_core::HostGrants> {
+    let policy = match host_config {
+        Some(path) => plugin_manager::host_config::read(path)?.permissions,
+        None => Default::default(),
+    };
+    Ok(plugin_core::HostGrants::new(policy).with_data_dir(data_dir(dir)))
+}
+
 /// The error and its causes on one line. The libraries' messages already
 /// quote their causes, so a cause whose text is already there is skipped.
 fn one_line(error: &anyhow::Error) -> String {

@@ -19,6 +19,16 @@ pub(crate) struct Args {
     /// config_schema.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// A host configuration: each plugin's manifest is checked against its
+    /// `permissions` (what the manifest asks must be granted), and what it
+    /// gets is printed. Without it, the default policy applies.
+    #[arg(long, value_name = "FILE")]
+    host_config: Option<PathBuf>,
+
+    /// The host's data folder (as for `run`).
+    #[arg(long, value_name = "PATH")]
+    data_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -28,6 +38,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .map(|path| yaml::read_value(path).with_context(|| format!("--config {}", path.display())))
         .transpose()?;
 
+    let grants = crate::host_grants(args.host_config.as_deref(), args.data_dir.clone())?;
     let mut lines: Vec<(PathBuf, String)> = Vec::new();
     let mut failed = false;
     for path in &args.paths {
@@ -42,21 +53,36 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         for plugin in found.plugins {
             let manifest = &plugin.manifest;
             let file = plugin.dir.join(MANIFEST_FILE_NAME);
-            let line = match config.as_ref().map(|c| manifest.validate_config(c)) {
-                Some(Err(e)) => {
+            let granted = grants.grant(manifest);
+            let line = match (
+                config.as_ref().map(|c| manifest.validate_config(c)),
+                granted,
+            ) {
+                (Some(Err(e)), _) => {
                     failed = true;
                     format!("error {}: {e}", display(&file))
                 }
-                _ => format!(
-                    "ok {} {} {}",
-                    manifest.name,
-                    if manifest.version.is_empty() {
-                        "-"
-                    } else {
-                        &manifest.version
-                    },
-                    manifest.runtime
-                ),
+                (_, Err(e)) => {
+                    failed = true;
+                    format!("error {}: permission denied: {e}", display(&file))
+                }
+                (_, Ok(granted)) => {
+                    let mut line = format!(
+                        "ok {} {} {}",
+                        manifest.name,
+                        if manifest.version.is_empty() {
+                            "-"
+                        } else {
+                            &manifest.version
+                        },
+                        manifest.runtime
+                    );
+                    for grant in granted.describe(manifest) {
+                        line.push_str("\n  grants ");
+                        line.push_str(&grant);
+                    }
+                    line
+                }
             };
             lines.push((file, line));
         }

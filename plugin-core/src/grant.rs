@@ -1,0 +1,586 @@
+//! The manifest asks, the host grants: [`HostGrants::grant`] checks what a
+//! manifest asks against the host's [`PermissionPolicy`] and returns what
+//! the plugin gets ([`Granted`]), or refuses the plugin naming the manifest
+//! field, the value asked and the host setting that would allow it.
+//!
+//! The rules:
+//! - **filesystem**: a manifest may ask for folders inside its plugin folder
+//!   (relative paths) and inside its data folder (`$DATA` or `$DATA/sub`,
+//!   `<data-dir>/plugins/<name>/` on the host, `/data` in the guest). Any
+//!   other folder (an absolute path, `..` leading out, a symlink leading
+//!   out) must lie inside a folder the policy grants, with the mode asked.
+//!   Paths are compared after canonicalising, and what is granted is the
+//!   canonical folder, so a later symlink swap cannot move a grant.
+//!   The host's own data (its data folder outside `plugins/<name>`, and any
+//!   path given to [`HostGrants::with_private`]) is never granted, whatever
+//!   the policy says: neither a folder inside it nor one containing it.
+//! - **HTTP**: each host asked must be covered by a host the policy grants
+//!   (with its scheme and port, when the grant names them); a policy that
+//!   says nothing about HTTP grants any host. Addresses that are not public
+//!   are reachable only through the policy's `private_networks`.
+//! - **limits**: memory, execution timeout and pool size asked must be at
+//!   most the policy's (by default, `plugin-core`'s ceilings).
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use ipnet::IpNet;
+use plugin_types::permissions::{FsMode, Grant, HttpGrant, PermissionPolicy};
+
+use crate::http_allowlist::host_matches;
+use crate::manifest::limits::{MAX_EXECUTION_TIMEOUT, MAX_MEMORY_MAX, MAX_POOL_MAX_INSTANCES};
+use crate::manifest::{HttpPermission, Manifest, WasmConfig};
+use crate::size::ByteSize;
+
+/// How a manifest names its data folder in `filesystem` paths.
+pub const DATA_PREFIX: &str = "$DATA";
+/// Where the guest sees its data folder.
+pub const GUEST_DATA_DIR: &str = "/data";
+/// The folder, inside the host's data folder, holding one data folder per
+/// plugin.
+pub const PLUGINS_DATA_DIR: &str = "plugins";
+
+/// The host's side of the grant check: its policy and where its data is.
+#[derive(Debug, Clone, Default)]
+pub struct HostGrants {
+    policy: PermissionPolicy,
+    data_dir: Option<PathBuf>,
+    private: Vec<PathBuf>,
+}
+
+/// A folder a plugin may use: where it is on the host, and where the guest
+/// sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    /// The canonical folder on the host.
+    pub host: PathBuf,
+    /// Its path in the guest.
+    pub guest: String,
+    /// The access granted.
+    pub mode: FsMode,
+}
+
+/// What one plugin gets: everything it asked, each within the host's grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Granted {
+    /// The folders the guest sees.
+    pub filesystem: Vec<Preopen>,
+    /// Where its HTTP requests may go, by name.
+    pub http: Vec<HttpPermission>,
+    /// Networks that are not public that its HTTP requests may reach.
+    pub private_networks: Vec<IpNet>,
+    /// Its data folder on the host, when the host has one.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A manifest asked for more than the host grants.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{field} asks for {asked}, which the host does not grant: {reason}; to allow it, set {setting} in the host's configuration"
+)]
+pub struct GrantError {
+    /// The manifest field (`wasm.permissions.filesystem[0].path`).
+    pub field: String,
+    /// What it asked, as written.
+    pub asked: String,
+    /// Why it is refused.
+    pub reason: String,
+    /// The host setting that would allow it
+    /// (`plugins.permissions.plugins.NAME.filesystem`).
+    pub setting: String,
+}
+
+impl HostGrants {
+    /// Grants under `policy`, with no data folder.
+    pub fn new(policy: PermissionPolicy) -> Self {
+        Self {
+            policy,
+            data_dir: None,
+            private: Vec::new(),
+        }
+    }
+
+    /// The host keeps its data in `dir`: each plugin's data folder is
+    /// `dir/plugins/<name>`, and the rest of `dir` is never granted.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        self.private.push(dir.clone());
+        self.data_dir = Some(dir);
+        self
+    }
+
+    /// `path` holds host data no plugin may reach (a cache, a key file).
+    pub fn with_private(mut self, path: impl Into<PathBuf>) -> Self {
+        self.private.push(path.into());
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &PermissionPolicy {
+        &self.policy
+    }
+
+    /// What the plugin `manifest` describes gets, or why it is refused. The
+    /// plugin's data folder is created when the manifest asks for it.
+    pub fn grant(&self, manifest: &Manifest) -> Result<Granted, GrantError> {
+        let name = manifest.name.as_str();
+        let own = self.policy.plugins.get(name);
+        let setting = |what: &str| format!("plugins.permissions.plugins.{name}.{what}");
+        let data_dir = self
+            .data_dir
+            .as_ref()
+            .map(|d| d.join(PLUGINS_DATA_DIR).join(name));
+        let mut granted = Granted {
+            filesystem: Vec::new(),
+            http: Vec::new(),
+            private_networks: self
+                .policy
+                .default
+                .private_networks
+                .iter()
+                .chain(own.into_iter().flat_map(|g| &g.private_networks))
+                .copied()
+                .collect(),
+            data_dir: data_dir.clone(),
+        };
+        let Some(wasm) = &manifest.wasm else {
+            return Ok(granted);
+        };
+        self.check_limits(wasm, own, &setting)?;
+
+        // HTTP: each ask covered by some grant.
+        let grants: Option<Vec<&HttpGrant>> =
+            match (&self.policy.default.http, own.and_then(|g| g.http.as_ref())) {
+                (None, _) => None,
+                (Some(default), mine) => {
+                    Some(default.iter().chain(mine.into_iter().flatten()).collect())
+                }
+            };
+        for (i, ask) in wasm.permissions.http.iter().enumerate() {
+            if let Some(grants) = &grants
+                && !grants.iter().any(|g| covers(g, ask))
+            {
+                let list: Vec<String> = grants.iter().map(|g| describe_http(g)).collect();
+                return Err(GrantError {
+                    field: format!("wasm.permissions.http[{i}]"),
+                    asked: ask.to_string(),
+                    reason: if list.is_empty() {
+                        "the host grants no HTTP".into()
+                    } else {
+                        format!("the host grants {}", list.join(", "))
+                    },
+                    setting: setting("http"),
+                });
+            }
+            granted.http.push(ask.clone());
+        }
+
+        // Filesystem.
+        let plugin_dir = manifest
+            .dir
+            .as_deref()
+            .map(canonical)
+            .transpose()
+            .map_err(|e| GrantError {
+                field: "wasm.permissions.filesystem".into(),
+                asked: "the plugin folder".into(),
+                reason: e,
+                setting: setting("filesystem"),
+            })?;
+        let policy_fs: Vec<(PathBuf, FsMode)> = self
+            .policy
+            .default
+            .filesystem
+            .iter()
+            .chain(own.into_iter().flat_map(|g| &g.filesystem))
+            .filter_map(|g| canonical(&g.path).ok().map(|p| (p, g.mode)))
+            .collect();
+        let private: Vec<PathBuf> = self
+            .private
+            .iter()
+            .filter_map(|p| canonical(p).ok())
+            .collect();
+        for (i, ask) in wasm.permissions.filesystem.iter().enumerate() {
+            let field = format!("wasm.permissions.filesystem[{i}].path");
+            let written = ask.path.to_string_lossy().into_owned();
+            let refuse = |reason: String| GrantError {
+                field: field.clone(),
+                asked: format!("{written:?} ({})", ask.mode.as_str()),
+                reason,
+                setting: setting("filesystem"),
+            };
+            let (host, guest) = match data_sub_path(&ask.path) {
+                Some(sub) => {
+                    let root = data_dir.as_ref().ok_or_else(|| {
+                        refuse("this host keeps no data folder for plugins".into())
+                    })?;
+                    let host = root.join(&sub);
+                    std::fs::create_dir_all(&host)
+                        .map_err(|e| refuse(format!("cannot create {}: {e}", host.display())))?;
+                    let guest = if sub.as_os_str().is_empty() {
+                        GUEST_DATA_DIR.to_owned()
+                    } else {
+                        Path::new(GUEST_DATA_DIR)
+                            .join(&sub)
+                            .to_string_lossy()
+                            .into_owned()
+                    };
+                    (host, guest)
+                }
+                None if ask.path.is_absolute() => (ask.path.clone(), written.clone()),
+                None => match &plugin_dir {
+                    Some(dir) => (dir.join(&ask.path), written.clone()),
+                    None => (ask.path.clone(), written.clone()),
+                },
+            };
+            let host = canonical(&host).map_err(refuse)?;
+            let own_data = data_dir.as_deref().and_then(|d| canonical(d).ok());
+            let in_own_data = own_data.as_ref().is_some_and(|d| host.starts_with(d));
+            let never = |reason: String| GrantError {
+                setting: "nothing: the host's own data is never granted".into(),
+                ..refuse(reason)
+            };
+            // The host's own data stays closed, whatever is granted below.
+            if let Some(p) = private.iter().find(|p| host.starts_with(p) && !in_own_data) {
+                return Err(never(format!(
+                    "{} is the host's own data (in {})",
+                    host.display(),
+                    p.display()
+                )));
+            }
+            let in_plugin = plugin_dir.as_ref().is_some_and(|d| host.starts_with(d));
+            let by_policy = policy_fs
+                .iter()
+                .filter(|(root, _)| host.starts_with(root))
+                .map(|(_, mode)| *mode)
+                .max();
+            let allowed = in_plugin || in_own_data || by_policy.is_some_and(|m| m >= ask.mode);
+            if !allowed {
+                return Err(refuse(match by_policy {
+                    Some(mode) => {
+                        format!("the host grants {} {} only", host.display(), mode.as_str())
+                    }
+                    None => format!(
+                        "{} is outside the plugin's folder and its data folder ($DATA)",
+                        host.display()
+                    ),
+                }));
+            }
+            // Nor is a folder granted that holds the host's data.
+            if let Some(p) = private.iter().find(|p| p.starts_with(&host)) {
+                return Err(never(format!(
+                    "{} holds the host's own data ({})",
+                    host.display(),
+                    p.display()
+                )));
+            }
+            granted.filesystem.push(Preopen {
+                host,
+                guest,
+                mode: ask.mode,
+            });
+        }
+        Ok(granted)
+    }
+
+    fn check_limits(
+        &self,
+        wasm: &WasmConfig,
+        own: Option<&Grant>,
+        setting: &dyn Fn(&str) -> String,
+    ) -> Result<(), GrantError> {
+        let pick = |f: fn(&Grant) -> Option<u64>, ceiling: u64| {
+            own.and_then(f)
+                .or_else(|| f(&self.policy.default))
+                .unwrap_or(ceiling)
+        };
+        let memory = pick(|g| g.memory.map(ByteSize::bytes), MAX_MEMORY_MAX.bytes());
+        let asked = wasm.permissions.memory.max;
+        if asked.bytes() > memory {
+            return Err(GrantError {
+                field: "wasm.permissions.memory.max".into(),
+                asked: asked.to_string(),
+                reason: format!("the host grants at most {}", ByteSize(memory)),
+                setting: setting("memory"),
+            });
+        }
+        let timeout = own
+            .and_then(|g| g.timeout)
+            .or(self.policy.default.timeout)
+            .unwrap_or(MAX_EXECUTION_TIMEOUT);
+        let asked = wasm.permissions.execution.timeout;
+        if asked > timeout {
+            return Err(GrantError {
+                field: "wasm.permissions.execution.timeout".into(),
+                asked: plugin_types::duration::format(asked),
+                reason: format!(
+                    "the host grants at most {}",
+                    plugin_types::duration::format(timeout)
+                ),
+                setting: setting("timeout"),
+            });
+        }
+        let instances = pick(
+            |g| g.max_instances.map(u64::from),
+            u64::from(MAX_POOL_MAX_INSTANCES),
+        );
+        let asked = wasm.pool.max_instances;
+        if u64::from(asked) > instances {
+            return Err(GrantError {
+                field: "wasm.pool.max_instances".into(),
+                asked: asked.to_string(),
+                reason: format!("the host grants at most {instances}"),
+                setting: setting("max_instances"),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Granted {
+    /// One line per permission, as `pluginctl` shows them.
+    pub fn describe(&self, manifest: &Manifest) -> Vec<String> {
+        let mut lines = Vec::new();
+        for fs in &self.filesystem {
+            lines.push(format!("filesystem {fs}"));
+        }
+        for http in &self.http {
+            lines.push(format!("http {http}"));
+        }
+        for net in &self.private_networks {
+            lines.push(format!("network {net}"));
+        }
+        if let Some(wasm) = &manifest.wasm {
+            lines.push(format!("memory {}", wasm.permissions.memory.max));
+            lines.push(format!(
+                "timeout {}",
+                plugin_types::duration::format(wasm.permissions.execution.timeout)
+            ));
+            lines.push(format!("instances {}", wasm.pool.max_instances));
+        }
+        lines
+    }
+}
+
+/// `$DATA` → `""`, `$DATA/sub/dir` → `"sub/dir"`; `None` for other paths.
+/// `..` is refused inside the data folder by canonicalising later.
+fn data_sub_path(path: &Path) -> Option<PathBuf> {
+    let mut components = path.components();
+    match components.next() {
+        Some(Component::Normal(first)) if first == DATA_PREFIX => {
+            Some(components.as_path().to_path_buf())
+        }
+        _ => None,
+    }
+}
+
+fn canonical(path: &Path) -> Result<PathBuf, String> {
+    std::fs::canonicalize(path).map_err(|e| format!("{} cannot be used: {e}", path.display()))
+}
+
+/// Whether grant `g` covers manifest ask `ask`.
+fn covers(g: &HttpGrant, ask: &HttpPermission) -> bool {
+    let pattern = g.host.trim_end_matches('.').to_ascii_lowercase();
+    let host = ask.host.trim_end_matches('.').to_ascii_lowercase();
+    host_matches(&pattern, &host)
+        && g.scheme
+            .as_ref()
+            .is_none_or(|s| ask.scheme.as_ref() == Some(s))
+        && g.port.is_none_or(|p| ask.port == Some(p))
+}
+
+fn describe_http(g: &HttpGrant) -> String {
+    HttpPermission {
+        host: g.host.clone(),
+        scheme: g.scheme.clone(),
+        port: g.port,
+    }
+    .to_string()
+}
+
+impl fmt::Display for Preopen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}, host {})",
+            self.guest,
+            self.mode.as_str(),
+            self.host.display()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A plugin folder `root/p` with `permissions` (YAML) and a data folder
+    /// `root/data`.
+    struct Case {
+        root: tempfile::TempDir,
+    }
+
+    impl Case {
+        fn new() -> Self {
+            let root = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(root.path().join("p/shelf")).unwrap();
+            std::fs::create_dir_all(root.path().join("data")).unwrap();
+            std::fs::create_dir_all(root.path().join("outside")).unwrap();
+            Self { root }
+        }
+
+        fn path(&self, rel: &str) -> PathBuf {
+            self.root.path().join(rel)
+        }
+
+        fn grant(&self, permissions: &str, policy: &str) -> Result<Granted, GrantError> {
+            let dir = self.path("p");
+            std::fs::write(
+                dir.join("plugin.yaml"),
+                format!("name: p\nruntime: wasm\nwasm:\n  module: m.wasm\n  permissions: {permissions}\n"),
+            )
+            .unwrap();
+            let manifest = Manifest::from_file(&dir).unwrap();
+            let policy: PermissionPolicy = serde_json::from_str(policy).unwrap();
+            HostGrants::new(policy)
+                .with_data_dir(self.path("data"))
+                .grant(&manifest)
+        }
+    }
+
+    #[test]
+    fn the_plugin_folder_and_data_folder_are_granted_by_default() {
+        let case = Case::new();
+        let granted = case
+            .grant(
+                "{filesystem: [{path: shelf}, {path: $DATA/cache, mode: readwrite}], http: [{host: api.example.com}]}",
+                "{}",
+            )
+            .unwrap();
+        let shelf = std::fs::canonicalize(case.path("p/shelf")).unwrap();
+        assert_eq!(granted.filesystem[0].host, shelf);
+        assert_eq!(granted.filesystem[0].guest, "shelf");
+        assert_eq!(granted.filesystem[1].guest, "/data/cache");
+        assert!(case.path("data/plugins/p/cache").is_dir(), "created");
+        assert_eq!(granted.http[0].host, "api.example.com");
+        assert!(granted.private_networks.is_empty());
+    }
+
+    #[test]
+    fn paths_leading_out_are_refused_naming_the_field_and_setting() {
+        let case = Case::new();
+        std::os::unix::fs::symlink(case.path("outside"), case.path("p/link")).unwrap();
+        let outside = case.path("outside").display().to_string();
+        for ask in [
+            "/",
+            "..",
+            "../outside",
+            "shelf/../../outside",
+            "link",
+            &outside,
+        ] {
+            let err = case
+                .grant(&format!("{{filesystem: [{{path: '{ask}'}}]}}"), "{}")
+                .unwrap_err();
+            assert_eq!(err.field, "wasm.permissions.filesystem[0].path", "{ask}");
+            assert_eq!(
+                err.setting, "plugins.permissions.plugins.p.filesystem",
+                "{ask}"
+            );
+            assert!(err.asked.contains(ask), "{ask}: {err}");
+        }
+        // Granted by the policy, it is fine; asking to write a read grant is not.
+        let policy =
+            format!(r#"{{"plugins": {{"p": {{"filesystem": [{{"path": "{outside}"}}]}}}}}}"#);
+        case.grant("{filesystem: [{path: link}]}", &policy).unwrap();
+        let err = case
+            .grant("{filesystem: [{path: link, mode: readwrite}]}", &policy)
+            .unwrap_err();
+        assert!(err.reason.contains("read only"), "{err}");
+    }
+
+    #[test]
+    fn the_hosts_data_is_never_granted() {
+        let case = Case::new();
+        std::fs::create_dir_all(case.path("data/plugins/other")).unwrap();
+        let data = case.path("data").display().to_string();
+        let root = r#"{"default": {"filesystem": [{"path": "/", "mode": "readwrite"}]}}"#;
+        for ask in [data.as_str(), "$DATA/..", "$DATA/../other", "/"] {
+            let err = case
+                .grant(&format!("{{filesystem: [{{path: '{ask}'}}]}}"), root)
+                .unwrap_err();
+            assert!(err.setting.contains("never granted"), "{ask}: {err}");
+        }
+        // Its own data folder is the exception.
+        case.grant("{filesystem: [{path: $DATA}]}", root).unwrap();
+        // Without a data folder, $DATA cannot be granted at all.
+        let manifest = Manifest::parse(
+            "name: p\nruntime: wasm\nwasm: {module: m.wasm, permissions: {filesystem: [{path: $DATA}]}}",
+        )
+        .unwrap();
+        let err = HostGrants::default().grant(&manifest).unwrap_err();
+        assert!(err.reason.contains("no data folder"), "{err}");
+    }
+
+    #[test]
+    fn http_asks_must_be_covered_with_their_scheme_and_port() {
+        let case = Case::new();
+        let policy = r#"{"default": {"http": ["*.example.com", {"host": "127.0.0.1", "scheme": "http", "port": 8080}]}}"#;
+        case.grant(
+            "{http: [{host: a.example.com}, {host: '*.b.example.com'}]}",
+            policy,
+        )
+        .unwrap();
+        case.grant(
+            "{http: [{host: 127.0.0.1, scheme: http, port: 8080}]}",
+            policy,
+        )
+        .unwrap();
+        for ask in [
+            "{host: example.com}",
+            "{host: '*'}",
+            "{host: 127.0.0.1}",
+            "{host: 127.0.0.1, scheme: http}",
+            "{host: 127.0.0.1, scheme: https, port: 8080}",
+        ] {
+            let err = case
+                .grant(
+                    &format!("{{http: [{{host: a.example.com}}, {ask}]}}"),
+                    policy,
+                )
+                .unwrap_err();
+            assert_eq!(err.field, "wasm.permissions.http[1]", "{ask}");
+            assert_eq!(err.setting, "plugins.permissions.plugins.p.http");
+        }
+        let err = case
+            .grant(
+                "{http: [{host: a.example.com}]}",
+                r#"{"default": {"http": []}}"#,
+            )
+            .unwrap_err();
+        assert!(err.reason.contains("grants no HTTP"), "{err}");
+        // A plugin's own grant adds to the default.
+        let own = r#"{"default": {"http": []}, "plugins": {"p": {"http": ["a.example.com"], "private_networks": ["10.0.0.0/8"]}}}"#;
+        let granted = case.grant("{http: [{host: a.example.com}]}", own).unwrap();
+        assert_eq!(granted.private_networks.len(), 1);
+    }
+
+    #[test]
+    fn limits_are_held_to_the_policy() {
+        let case = Case::new();
+        let policy = r#"{"default": {"memory": "32MiB", "timeout": "1m", "max_instances": 8}, "plugins": {"p": {"memory": "128MiB"}}}"#;
+        case.grant("{memory: {max: 128MiB}}", policy).unwrap();
+        let err = case.grant("{memory: {max: 256MiB}}", policy).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "wasm.permissions.memory.max asks for 256MiB, which the host does not grant: \
+             the host grants at most 128MiB; to allow it, set \
+             plugins.permissions.plugins.p.memory in the host's configuration"
+        );
+        let err = case
+            .grant("{execution: {timeout: 2m}}", policy)
+            .unwrap_err();
+        assert_eq!(err.field, "wasm.permissions.execution.timeout");
+    }
+}
