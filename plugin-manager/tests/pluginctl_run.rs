@@ -17,19 +17,24 @@ mod examples;
 mod plugin_dirs;
 use plugin_dirs::{copy_example, set_manifest_field};
 
-/// A running `pluginctl run` and its API's base URL.
+/// A running `pluginctl run`, its API's base URL and its admin token.
 struct Daemon {
     child: Child,
     base: String,
     stdout: Vec<String>,
+    token: String,
 }
 
 impl Daemon {
     fn start(plugins: &Path, data: &Path) -> Self {
+        Self::start_on(plugins, data, "127.0.0.1:0")
+    }
+
+    fn start_on(plugins: &Path, data: &Path, listen: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pluginctl"))
             .arg("run")
             .arg(plugins)
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["--listen", listen, "--data-dir"])
             .arg(data)
             .stdout(Stdio::piped())
             // Its log stays with the test's data folder, for a post-mortem.
@@ -48,15 +53,30 @@ impl Daemon {
             }
             stdout.push(line);
         };
+        let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
         Self {
             child,
             base,
             stdout,
+            token,
         }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A client that sends the admin token with every request.
+    fn client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", self.token).parse().unwrap(),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
     }
 }
 
@@ -77,7 +97,13 @@ async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: &str) -> (u16, Value) {
-    let response = client.post(url).body(body.to_owned()).send().await.unwrap();
+    let mut request = client.post(url);
+    if !body.is_empty() {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (
         status,
@@ -127,7 +153,7 @@ async fn serves_the_admin_api_reloads_on_change_and_stops_gracefully() {
         "{:?}",
         daemon.stdout
     );
-    let client = reqwest::Client::new();
+    let client = daemon.client();
 
     // List, with state and the broken neighbour.
     let (code, list) = get(&client, &daemon.url("/plugins")).await;
@@ -240,6 +266,124 @@ async fn serves_the_admin_api_reloads_on_change_and_stops_gracefully() {
     let status = daemon.child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(processes_under(plugins.path()).is_empty());
+}
+
+/// The admin API lets in only its token holder, speaking JSON, to its own
+/// address, from no foreign web page; the token file is private and the
+/// token is never logged. A unix socket serves the same API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_is_closed_to_all_but_the_token_holder() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let plugins = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    copy_example("hello-wasm", plugins.path(), "hello-wasm");
+    let daemon = Daemon::start(plugins.path(), data.path());
+    let token_file = data.path().join("admin-token");
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(daemon.token.len(), 64, "32 random bytes, as hex");
+
+    let anyone = reqwest::Client::new();
+    let list = daemon.url("/plugins");
+    let unload = daemon.url("/plugins/hello-wasm/unload");
+    let call = daemon.url("/plugins/hello-wasm/call/greet");
+    let bearer = format!("Bearer {}", daemon.token);
+    let host = daemon.base.trim_start_matches("http://").to_owned();
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    // No token, a wrong token, a token of another length.
+    assert_eq!(status(anyone.get(&list).send().await.unwrap()), 401);
+    assert_eq!(status(anyone.post(&unload).send().await.unwrap()), 401);
+    for wrong in [
+        "Bearer nope",
+        &format!("Bearer {}x", daemon.token),
+        "Basic abc",
+    ] {
+        let r = anyone
+            .get(&list)
+            .header("authorization", wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(r), 401, "{wrong}");
+    }
+    // A text/plain body (what a cross-site form can send), with the token.
+    let r = anyone
+        .post(&call)
+        .header("authorization", &bearer)
+        .header("content-type", "text/plain")
+        .body(r#"{"name":"Eve"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 415);
+    // A Host that is not the API's (DNS rebinding) and a foreign Origin.
+    let r = anyone
+        .get(&list)
+        .header("authorization", &bearer)
+        .header("host", "evil.example:80")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 421);
+    let r = anyone
+        .post(&unload)
+        .header("authorization", &bearer)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 403);
+    // Nothing above reached the plugin: it still serves.
+    let r = anyone
+        .post(&call)
+        .header("authorization", &bearer)
+        .header("content-type", "application/json")
+        .header("origin", format!("http://{host}"))
+        .body(r#"{"name":"Ann"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 200);
+
+    // The log names the token's file, never the token.
+    let log = std::fs::read_to_string(data.path().join("pluginctl.log")).unwrap();
+    assert!(log.contains(&token_file.display().to_string()), "{log}");
+    assert!(!log.contains(&daemon.token), "the token was logged");
+    drop(daemon);
+
+    // The same API on a unix socket, created 0600, with the same token.
+    let socket = data.path().join("admin.sock");
+    let daemon = Daemon::start_on(
+        plugins.path(),
+        data.path(),
+        &format!("unix:{}", socket.display()),
+    );
+    assert_eq!(daemon.base, format!("unix:{}", socket.display()));
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let over_unix = |auth: Option<String>| {
+        let socket = socket.clone();
+        async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let mut stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+            let auth = auth
+                .map(|a| format!("Authorization: {a}\r\n"))
+                .unwrap_or_default();
+            let request = format!(
+                "GET /plugins/hello-wasm HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut reply = String::new();
+            stream.read_to_string(&mut reply).await.unwrap();
+            reply
+        }
+    };
+    let reply = over_unix(Some(bearer.clone())).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains(r#""state":"running""#), "{reply}");
+    let reply = over_unix(None).await;
+    assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
 }
 
 #[test]

@@ -171,7 +171,12 @@ fn demo(extra: &[&str]) -> Result<()> {
     }
     run.args(extra);
     eprintln!(
-        "starting the host on examples/plugins; try:\n  curl -s localhost:7890/plugins\n  curl -s -XPOST localhost:7890/plugins/hello-wasm/call/greet -d '{{\"name\":\"Ada\"}}'\n  curl -sN localhost:7890/events\nCtrl-C stops it."
+        "starting the host on examples/plugins; in another terminal try:\n  \
+         TOKEN=$(cat target/demo-data/admin-token)   # the admin API's bearer token\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" localhost:7890/plugins\n  \
+         curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -XPOST localhost:7890/plugins/hello-wasm/call/greet -d '{{\"name\":\"Ada\"}}'\n  \
+         curl -sN -H \"Authorization: Bearer $TOKEN\" localhost:7890/events\n\
+         Ctrl-C stops it."
     );
     let status = run.status().context("running pluginctl")?;
     if !status.success() {
