@@ -107,9 +107,9 @@ impl Runner for WasmRunner {
         // host, those of a host with the default policy and no data folder.
         let granted = match &self.granted {
             Some(granted) => granted.clone(),
-            None => HostGrants::default()
-                .grant(manifest)
-                .map_err(|e| RunnerError::new(name, RunnerErrorKind::PermissionDenied(Box::new(e))))?,
+            None => HostGrants::default().grant(manifest).map_err(|e| {
+                RunnerError::new(name, RunnerErrorKind::PermissionDenied(Box::new(e)))
+            })?,
         };
         let engine = shared_engine().map_err(|e| other(name, e))?;
         let path = wasm.module.clone();
