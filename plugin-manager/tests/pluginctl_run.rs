@@ -30,11 +30,26 @@ impl Daemon {
         Self::start_on(plugins, data, "127.0.0.1:0")
     }
 
+    /// Started with the host configuration file `config`.
+    fn start_configured(plugins: &Path, data: &Path, config: &Path) -> Self {
+        let config = config.to_str().unwrap();
+        Self::start_with(
+            plugins,
+            data,
+            &["--listen", "127.0.0.1:0", "--config", config],
+        )
+    }
+
     fn start_on(plugins: &Path, data: &Path, listen: &str) -> Self {
+        Self::start_with(plugins, data, &["--listen", listen])
+    }
+
+    fn start_with(plugins: &Path, data: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pluginctl"))
             .arg("run")
             .arg(plugins)
-            .args(["--listen", listen, "--data-dir"])
+            .args(args)
+            .arg("--data-dir")
             .arg(data)
             .stdout(Stdio::piped())
             // Its log stays with the test's data folder, for a post-mortem.
@@ -384,6 +399,55 @@ async fn the_admin_api_is_closed_to_all_but_the_token_holder() {
     assert!(reply.contains(r#""state":"running""#), "{reply}");
     let reply = over_unix(None).await;
     assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
+}
+
+/// The host configuration's `permissions` hold through `pluginctl run`: a
+/// plugin asking more than granted is listed in error, naming the field and
+/// the setting, and the one granted what it asks serves, its grants shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_configuration_grants_through_pluginctl_run() {
+    let plugins = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    copy_example("hello-wasm", plugins.path(), "hello-wasm");
+    let greedy = copy_example("hello-wasm", plugins.path(), "greedy");
+    set_manifest_field(&greedy, "name", "greedy");
+    let text = std::fs::read_to_string(greedy.join("plugin.yaml"))
+        .unwrap()
+        .replace("max: 16MiB", "max: 256MiB")
+        .replace("operations: [greet]", "operations: [greet_more]");
+    std::fs::write(greedy.join("plugin.yaml"), text).unwrap();
+    let config = data.path().join("host.yaml");
+    std::fs::write(
+        &config,
+        "plugins:\n  permissions:\n    default: {memory: 64MiB}\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start_configured(plugins.path(), data.path(), &config);
+    let greedy_line = daemon
+        .stdout
+        .iter()
+        .find(|l| l.contains("greedy"))
+        .unwrap_or_else(|| panic!("{:?}", daemon.stdout));
+    assert!(greedy_line.starts_with("error greedy"), "{greedy_line}");
+    assert!(
+        greedy_line.contains("wasm.permissions.memory.max asks for 256MiB")
+            && greedy_line.contains("the host grants at most 64MiB")
+            && greedy_line.contains("plugins.permissions.plugins.greedy.memory"),
+        "{greedy_line}"
+    );
+    let (code, status) = get(&daemon.client(), &daemon.url("/plugins/hello-wasm")).await;
+    assert_eq!(
+        (code, &status["state"]),
+        (200, &Value::from("running")),
+        "{status}"
+    );
+    assert!(
+        status["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("memory 16MiB")),
+        "{status}"
+    );
 }
 
 #[test]
