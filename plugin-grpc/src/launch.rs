@@ -26,6 +26,10 @@ pub(crate) struct LaunchSpec<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) checksum: Option<&'a Checksum>,
     pub(crate) socket_dir: &'a Path,
+    /// The plugin's `HOME`: its data folder, or its temporary folder.
+    pub(crate) home: &'a Path,
+    /// The plugin's `TMPDIR`, removed with its session.
+    pub(crate) temp_dir: &'a Path,
     pub(crate) start_timeout: Duration,
 }
 
@@ -42,8 +46,12 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
         verify_checksum(spec.binary, expected).await?;
     }
     let socket_dir = spec.socket_dir.to_string_lossy();
+    let home = spec.home.to_string_lossy();
+    let temp_dir = spec.temp_dir.to_string_lossy();
     let versions = handshake::APP_PROTOCOL_VERSION.to_string();
     let env = [
+        ("HOME", &*home),
+        ("TMPDIR", &*temp_dir),
         (handshake::MAGIC_COOKIE_KEY, handshake::MAGIC_COOKIE_VALUE),
         (handshake::ENV_PROTOCOL_VERSIONS, versions.as_str()),
         (handshake::ENV_UNIX_SOCKET_DIR, &socket_dir),

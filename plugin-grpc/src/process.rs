@@ -9,6 +9,13 @@
 //!   launcher thread that lives as long as the host process.
 //! - One task owns the child and waits for it; its exit is published on a
 //!   watch channel the moment it happens.
+//! - The child inherits none of the host's environment but the variables in
+//!   [`INHERITED`] (and `LC_*`): tokens, cloud credentials and the like stay
+//!   with the host. It gets go-plugin's variables and a `HOME` and `TMPDIR`
+//!   of its own from the launcher.
+//! - The child cannot gain privileges (`no_new_privs`: no setuid, no file
+//!   capabilities), dumps no core, and has at most [`MAX_OPEN_FILES`] files
+//!   open.
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -34,6 +41,13 @@ pub(crate) fn describe(status: ExitStatus) -> String {
     }
 }
 
+/// Variables of the host's environment a plugin inherits (besides `LC_*`).
+pub(crate) const INHERITED: &[&str] = &["PATH", "LANG", "LANGUAGE", "TZ"];
+
+/// The cap on a plugin's open files (`RLIMIT_NOFILE`), or the host's own
+/// hard limit if that is lower.
+pub(crate) const MAX_OPEN_FILES: u64 = 4096;
+
 /// A running plugin process.
 pub(crate) struct PluginProcess {
     pid: Option<Pid>,
@@ -48,8 +62,9 @@ pub(crate) struct ChildOutput {
 }
 
 impl PluginProcess {
-    /// Starts `binary` with `args` in `dir`, with `env` added to the host's
-    /// environment, stdin closed and stdout/stderr piped.
+    /// Starts `binary` with `args` in `dir`, with the [`INHERITED`] part of
+    /// the host's environment plus `env`, stdin closed and stdout/stderr
+    /// piped.
     pub(crate) async fn spawn(
         binary: &Path,
         args: &[String],
@@ -57,9 +72,15 @@ impl PluginProcess {
         env: &[(&str, &str)],
     ) -> std::io::Result<(Self, ChildOutput)> {
         let mut command = Command::new(binary);
+        let inherited = std::env::vars_os().filter(|(name, _)| {
+            name.to_str()
+                .is_some_and(|n| INHERITED.contains(&n) || n.starts_with("LC_"))
+        });
         command
             .args(args)
             .current_dir(dir)
+            .env_clear()
+            .envs(inherited)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -127,20 +148,38 @@ impl Drop for PluginProcess {
     }
 }
 
-/// Asks the kernel to `SIGKILL` the child when the host goes away, and closes
-/// the race where the host died before the request took effect.
+/// Asks the kernel to `SIGKILL` the child when the host goes away (and
+/// closes the race where the host died before the request took effect),
+/// and sets the child's limits: no new privileges, no core dumps, at most
+/// [`MAX_OPEN_FILES`] open files.
 #[allow(unsafe_code)]
 fn set_parent_death_signal(command: &mut Command) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let parent = rustix::process::getpid();
+    // Worked out before the fork: the child only makes system calls.
+    let files = getrlimit(Resource::Nofile)
+        .maximum
+        .map_or(MAX_OPEN_FILES, |hard| hard.min(MAX_OPEN_FILES));
     // SAFETY: the closure runs in the forked child before `exec`; it only
-    // makes two system calls (prctl, getppid) through rustix, which neither
-    // allocate nor take locks, so it is async-signal-safe.
+    // makes system calls (prctl, getppid, setrlimit) through rustix, which
+    // neither allocate nor take locks, so it is async-signal-safe.
     unsafe {
         command.pre_exec(move || {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
             if rustix::process::getppid() != Some(parent) {
                 return Err(std::io::Error::other("the host exited during spawn"));
             }
+            rustix::thread::set_no_new_privs(true)?;
+            let none = Rlimit {
+                current: Some(0),
+                maximum: Some(0),
+            };
+            setrlimit(Resource::Core, none)?;
+            let files = Rlimit {
+                current: Some(files),
+                maximum: Some(files),
+            };
+            setrlimit(Resource::Nofile, files)?;
             Ok(())
         });
     }

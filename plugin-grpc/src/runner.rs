@@ -52,6 +52,7 @@ pub struct GrpcRunner {
     call_timeout: Duration,
     shutdown_grace: Duration,
     max_message_size: usize,
+    data_dir: Option<std::path::PathBuf>,
     exit: watch::Sender<Option<PluginExit>>,
     session: RwLock<Option<Arc<Session>>>,
 }
@@ -89,6 +90,7 @@ impl GrpcRunner {
             call_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(2),
             max_message_size: proto::DEFAULT_MAX_MESSAGE_SIZE,
+            data_dir: None,
             exit: watch::Sender::new(None),
             session: RwLock::new(None),
         }
@@ -120,6 +122,13 @@ impl GrpcRunner {
     /// one fails that RPC from its length prefix, without being buffered.
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// The plugin's data folder (created at load), its `HOME`. Without one,
+    /// `HOME` is its temporary folder, which goes with the process.
+    pub fn with_data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
         self
     }
 
@@ -211,6 +220,16 @@ impl Runner for GrpcRunner {
             .prefix("flowbot-plugin-")
             .tempdir()
             .map_err(|e| other(&name, e))?;
+        // Its temporary folder lives (and goes) with the session's sockets.
+        let temp_dir = socket_dir.path().join("tmp");
+        std::fs::create_dir(&temp_dir).map_err(|e| other(&name, e))?;
+        let home = match &self.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| other(&name, e))?;
+                Some(dir.clone())
+            }
+            None => None,
+        };
         let Launched { process, channel } = launch(&LaunchSpec {
             plugin: &name,
             binary: &binary,
@@ -218,6 +237,8 @@ impl Runner for GrpcRunner {
             dir: &dir,
             checksum: grpc.checksum.as_ref(),
             socket_dir: socket_dir.path(),
+            home: home.as_deref().unwrap_or(temp_dir.as_path()),
+            temp_dir: &temp_dir,
             start_timeout: self.start_timeout,
         })
         .await

@@ -653,3 +653,56 @@ async fn messages_over_the_bound_fail_that_call_only() {
     assert_eq!(echo.get(), r#""small""#);
     runner.stop(Duration::from_secs(1)).await.unwrap();
 }
+
+/// The plugin process gets none of the host's environment but `PATH`,
+/// `LANG`, `LC_*`, `TZ` and its own `HOME` and `TMPDIR`; it cannot gain
+/// privileges, dumps no core, and has a bounded number of open files.
+#[tokio::test]
+async fn the_process_gets_a_scrubbed_environment_and_limits() {
+    // Set by cargo for this test process: a stand-in for the host's secrets.
+    assert!(std::env::var("CARGO_MANIFEST_DIR").is_ok());
+    let plugin = RawPlugin::new("serve");
+    let data = tempfile::tempdir().unwrap();
+    let home = data.path().join("plugins/raw");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({})))).with_data_dir(&home);
+    started(&runner, &plugin.manifest, json!({})).await;
+    let env = async |name: &str| {
+        let value = runner.call("env", &raw(&json!(name))).await.unwrap();
+        serde_json::from_str::<Option<String>>(value.get()).unwrap()
+    };
+    assert_eq!(
+        env("CARGO_MANIFEST_DIR").await,
+        None,
+        "a host variable leaked"
+    );
+    assert_eq!(env("CARGO").await, None);
+    assert_eq!(env("PATH").await, std::env::var("PATH").ok());
+    assert_eq!(env("HOME").await.as_deref(), Some(home.to_str().unwrap()));
+    assert!(home.is_dir(), "HOME was created");
+    let tmp = env("TMPDIR").await.unwrap();
+    assert!(
+        Path::new(&tmp).is_dir() && tmp.contains("flowbot-plugin-"),
+        "{tmp}"
+    );
+    assert_eq!(
+        env("FLOWBOT_PLUGIN").await.as_deref(),
+        Some("flowbot-plugin-v1")
+    );
+
+    let proc = async |prefix: &str| {
+        let value = runner.call("proc", &raw(&json!(prefix))).await.unwrap();
+        serde_json::from_str::<Vec<String>>(value.get())
+            .unwrap()
+            .join("\n")
+    };
+    let no_new_privs = proc("NoNewPrivs").await;
+    assert!(no_new_privs.ends_with('1'), "{no_new_privs}");
+    let core = proc("Max core file size").await;
+    assert!(core.split_whitespace().nth(4) == Some("0"), "{core}");
+    let files = proc("Max open files").await;
+    let soft: u64 = files.split_whitespace().nth(3).unwrap().parse().unwrap();
+    assert!(soft <= 4096, "{files}");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+    let tmp_gone = !Path::new(&tmp).exists();
+    assert!(tmp_gone, "TMPDIR outlived the plugin");
+}

@@ -34,7 +34,10 @@ pub(crate) fn new_runner(
             }
         }
         RuntimeKind::Grpc => {
-            let runner = GrpcRunner::new(host);
+            let mut runner = GrpcRunner::new(host);
+            if let Some(dir) = &granted.data_dir {
+                runner = runner.with_data_dir(dir.clone());
+            }
             let exits = runner.exit_watch();
             NewRunner {
                 runner: Arc::new(runner),

@@ -146,6 +146,28 @@ impl PluginService for Raw {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             "pid" => std::process::id().to_string(),
+            // The value of the environment variable named by the params (a
+            // JSON string), or null.
+            "env" => {
+                let name: String = serde_json::from_str(&r.params).unwrap_or_default();
+                serde_json::to_string(&std::env::var(&name).ok()).unwrap_or_default()
+            }
+            // The lines of /proc/self/status and /proc/self/limits that start
+            // with the params (a JSON string).
+            "proc" => {
+                let prefix: String = serde_json::from_str(&r.params).unwrap_or_default();
+                let lines: Vec<String> = ["/proc/self/status", "/proc/self/limits"]
+                    .iter()
+                    .filter_map(|f| std::fs::read_to_string(f).ok())
+                    .flat_map(|text| {
+                        text.lines()
+                            .filter(|l| l.starts_with(&prefix))
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                serde_json::to_string(&lines).unwrap_or_default()
+            }
             "crash" => std::process::abort(),
             "sleep" => {
                 let ms = r.params.trim().parse().unwrap_or(0);
