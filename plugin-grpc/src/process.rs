@@ -41,8 +41,16 @@ pub(crate) fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// Variables of the host's environment a plugin inherits (besides `LC_*`).
-pub(crate) const INHERITED: &[&str] = &["PATH", "LANG", "LANGUAGE", "TZ"];
+/// Variables of the host's environment a plugin inherits (besides `LC_*`):
+/// where programs and certificates are, and the locale. None is a secret.
+pub(crate) const INHERITED: &[&str] = &[
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
 
 /// The cap on a plugin's open files (`RLIMIT_NOFILE`), or the host's own
 /// hard limit if that is lower.
