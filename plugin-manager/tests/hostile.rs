@@ -406,4 +406,37 @@ fn pluginctl_validate_shows_asks_and_grants() {
         "{stdout}"
     );
     assert!(stdout.contains("ok hello-wasm"), "{stdout}");
+
+    // The same host file through --config (a flowbot-style file with a
+    // `plugins:` section): its permissions grant, and each plugin's own
+    // `plugins.config` entry meets that plugin's schema.
+    std::fs::write(
+        &host_config,
+        "plugins:\n  config: {hello-wasm: {greeting: ''}}\n  permissions:\n    plugins: {asker: {private_networks: [10.0.0.0/8]}}\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pluginctl"))
+        .arg("validate")
+        .arg(setup.plugins.path())
+        .arg("--config")
+        .arg(&host_config)
+        .arg("--data-dir")
+        .arg(setup.data.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("grants network 10.0.0.0/8"), "{stdout}");
+    assert!(
+        stdout.contains("permission denied: wasm.permissions.filesystem[0].path asks for \"/\""),
+        "{stdout}"
+    );
+    let hello = stdout
+        .lines()
+        .find(|l| l.contains("plugin hello-wasm"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        hello.starts_with("error ") && hello.contains("/greeting"),
+        "{hello}"
+    );
 }

@@ -89,7 +89,15 @@ fn host_grants(
         Some(path) => plugin_manager::host_config::read(path)?.permissions,
         None => Default::default(),
     };
-    Ok(plugin_core::HostGrants::new(policy).with_data_dir(data_dir(dir)))
+    Ok(host_grants_of(policy, dir))
+}
+
+/// What a host with `policy` and the data folder `dir` grants.
+fn host_grants_of(
+    policy: plugin_types::PermissionPolicy,
+    dir: Option<PathBuf>,
+) -> plugin_core::HostGrants {
+    plugin_core::HostGrants::new(policy).with_data_dir(data_dir(dir))
 }
 
 /// The error and its causes on one line. The libraries' messages already

@@ -1,10 +1,13 @@
-//! `pluginctl validate PATH... [--config FILE]`.
+//! `pluginctl validate PATH... [--config FILE | --host-config FILE] [--data-dir PATH]`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use plugin_core::{MANIFEST_FILE_NAME, yaml};
+use plugin_manager::host_config;
+use plugin_types::PluginConfig;
+use serde_json::Value;
 
 /// Check plugin manifests (and optionally a configuration against their
 /// config_schema). Prints `ok <name> <version> <runtime>` per valid plugin and
@@ -16,14 +19,17 @@ pub(crate) struct Args {
     paths: Vec<PathBuf>,
 
     /// A JSON or YAML file whose value is checked against each plugin's
-    /// config_schema.
+    /// config_schema; or a flowbot-style host configuration (a top-level
+    /// `plugins:` section), whose `plugins.config.<name>` is checked against
+    /// that plugin's schema and whose `plugins.permissions` grant, as with
+    /// --host-config.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
     /// A host configuration: each plugin's manifest is checked against its
     /// `permissions` (what the manifest asks must be granted), and what it
     /// gets is printed. Without it, the default policy applies.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
     host_config: Option<PathBuf>,
 
     /// The host's data folder (as for `run`).
@@ -31,14 +37,46 @@ pub(crate) struct Args {
     data_dir: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let config = args
-        .config
-        .as_deref()
-        .map(|path| yaml::read_value(path).with_context(|| format!("--config {}", path.display())))
-        .transpose()?;
+/// What `--config` holds.
+enum Config {
+    /// One configuration, checked against every plugin's schema.
+    Plugin(Value),
+    /// A host configuration: each plugin's own entry is checked.
+    Host(PluginConfig),
+}
 
-    let grants = crate::host_grants(args.host_config.as_deref(), args.data_dir.clone())?;
+impl Config {
+    fn read(path: &Path) -> anyhow::Result<Self> {
+        let value =
+            yaml::read_value(path).with_context(|| format!("--config {}", path.display()))?;
+        if value.get("plugins").is_some_and(Value::is_object) {
+            Ok(Self::Host(host_config::read(path)?))
+        } else {
+            Ok(Self::Plugin(value))
+        }
+    }
+
+    /// The configuration `plugin` is checked with.
+    fn for_plugin(&self, plugin: &str) -> Value {
+        match self {
+            Self::Plugin(value) => value.clone(),
+            Self::Host(host) => host
+                .config
+                .get(plugin)
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Default::default())),
+        }
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let config = args.config.as_deref().map(Config::read).transpose()?;
+    let grants = match &config {
+        Some(Config::Host(host)) => {
+            crate::host_grants_of(host.permissions.clone(), args.data_dir.clone())
+        }
+        _ => crate::host_grants(args.host_config.as_deref(), args.data_dir.clone())?,
+    };
     let mut lines: Vec<(PathBuf, String)> = Vec::new();
     let mut failed = false;
     for path in &args.paths {
@@ -55,7 +93,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let file = plugin.dir.join(MANIFEST_FILE_NAME);
             let granted = grants.grant(manifest);
             let line = match (
-                config.as_ref().map(|c| manifest.validate_config(c)),
+                config
+                    .as_ref()
+                    .map(|c| manifest.validate_config(&c.for_plugin(&manifest.name))),
                 granted,
             ) {
                 (Some(Err(e)), _) => {
