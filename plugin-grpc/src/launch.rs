@@ -14,6 +14,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+use crate::confine::{self, Confinement, FsView};
 use crate::error::LaunchError;
 use crate::logs::{self, Stream};
 use crate::process::PluginProcess;
@@ -59,12 +60,24 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
         (handshake::ENV_MIN_PORT, "10000"),
         (handshake::ENV_MAX_PORT, "25000"),
     ];
-    let (process, output) = PluginProcess::spawn(spec.binary, spec.args, spec.dir, &env)
-        .await
-        .map_err(|source| LaunchError::Spawn {
-            binary: spec.binary.to_owned(),
-            source,
-        })?;
+    let binary = confine::canonical(spec.binary);
+    let plugin_dir = confine::canonical(spec.dir);
+    let confinement = Confinement::new(&FsView {
+        binary: &binary,
+        plugin_dir: &plugin_dir,
+        writable: vec![spec.home, spec.temp_dir, spec.socket_dir],
+    })
+    .map_err(|e| LaunchError::Spawn {
+        binary: spec.binary.to_owned(),
+        source: std::io::Error::other(format!("preparing the Landlock ruleset: {e}")),
+    })?;
+    let (process, output) =
+        PluginProcess::spawn(spec.binary, spec.args, spec.dir, &env, confinement)
+            .await
+            .map_err(|source| LaunchError::Spawn {
+                binary: spec.binary.to_owned(),
+                source,
+            })?;
     tokio::spawn(logs::forward(
         spec.plugin.to_string(),
         Stream::Stderr,

@@ -19,6 +19,7 @@
 //! hand in any gRPC language loads unchanged. Unix only.
 
 mod broker;
+mod confine;
 mod error;
 mod functions;
 mod host_service;

@@ -14,8 +14,8 @@
 //!   with the host. It gets go-plugin's variables and a `HOME` and `TMPDIR`
 //!   of its own from the launcher.
 //! - The child cannot gain privileges (`no_new_privs`: no setuid, no file
-//!   capabilities), dumps no core, and has at most [`MAX_OPEN_FILES`] files
-//!   open.
+//!   capabilities), dumps no core, has at most [`MAX_OPEN_FILES`] files
+//!   open, and reaches only the files its [`Confinement`] allows.
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -23,6 +23,8 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 
 use rustix::process::{Pid, Signal};
+
+use crate::confine::Confinement;
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tokio::sync::{oneshot, watch};
 
@@ -78,6 +80,7 @@ impl PluginProcess {
         args: &[String],
         dir: &Path,
         env: &[(&str, &str)],
+        confinement: Confinement,
     ) -> std::io::Result<(Self, ChildOutput)> {
         let mut command = Command::new(binary);
         let inherited = std::env::vars_os().filter(|(name, _)| {
@@ -95,7 +98,7 @@ impl PluginProcess {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        set_parent_death_signal(&mut command);
+        set_parent_death_signal(&mut command, confinement);
 
         let mut child = launch(command).await?;
         let pid = child.id().and_then(|id| Pid::from_raw(id.cast_signed()));
@@ -159,9 +162,9 @@ impl Drop for PluginProcess {
 /// Asks the kernel to `SIGKILL` the child when the host goes away (and
 /// closes the race where the host died before the request took effect),
 /// and sets the child's limits: no new privileges, no core dumps, at most
-/// [`MAX_OPEN_FILES`] open files.
+/// [`MAX_OPEN_FILES`] open files, and the filesystem `confinement`.
 #[allow(unsafe_code)]
-fn set_parent_death_signal(command: &mut Command) {
+fn set_parent_death_signal(command: &mut Command, mut confinement: Confinement) {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let parent = rustix::process::getpid();
     // Worked out before the fork: the child only makes system calls.
@@ -169,8 +172,10 @@ fn set_parent_death_signal(command: &mut Command) {
         .maximum
         .map_or(MAX_OPEN_FILES, |hard| hard.min(MAX_OPEN_FILES));
     // SAFETY: the closure runs in the forked child before `exec`; it only
-    // makes system calls (prctl, getppid, setrlimit) through rustix, which
-    // neither allocate nor take locks, so it is async-signal-safe.
+    // makes system calls (prctl, getppid, setrlimit through rustix;
+    // landlock_restrict_self and close through `Confinement::restrict`,
+    // whose ruleset was built before the fork), which neither allocate nor
+    // take locks, so it is async-signal-safe.
     unsafe {
         command.pre_exec(move || {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
@@ -188,7 +193,7 @@ fn set_parent_death_signal(command: &mut Command) {
                 maximum: Some(files),
             };
             setrlimit(Resource::Nofile, files)?;
-            Ok(())
+            confinement.restrict()
         });
     }
 }

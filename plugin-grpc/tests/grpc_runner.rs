@@ -654,6 +654,58 @@ async fn messages_over_the_bound_fail_that_call_only() {
     runner.stop(Duration::from_secs(1)).await.unwrap();
 }
 
+/// A plugin process reaches only its own files: its folder, its data
+/// folder, its temporary folder and what programs need; the kernel refuses
+/// the rest, and the plugin keeps serving.
+#[tokio::test]
+async fn the_kernel_keeps_the_process_to_its_own_files() {
+    let plugin = RawPlugin::new("serve");
+    let host_data = tempfile::tempdir().unwrap();
+    std::fs::write(host_data.path().join("kv.redb"), "the host's data").unwrap();
+    let neighbour = tempfile::tempdir().unwrap();
+    std::fs::write(neighbour.path().join("plugin.yaml"), "name: other").unwrap();
+    let home = host_data.path().join("plugins/raw");
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({})))).with_data_dir(&home);
+    started(&runner, &plugin.manifest, json!({})).await;
+    let fs = async |function: &str, params: Value| {
+        let out = runner.call(function, &raw(&params)).await.unwrap();
+        serde_json::from_str::<Value>(out.get()).unwrap()
+    };
+    let own = plugin.dir.path().join("plugin.yaml");
+    assert!(
+        fs("read", json!(own)).await["ok"].is_string(),
+        "its own folder"
+    );
+    assert!(fs("read", json!("/etc/passwd")).await["ok"].is_string());
+    let note = home.join("note.txt");
+    assert_eq!(fs("write", json!([note, "kept"])).await["ok"], "");
+    assert_eq!(std::fs::read_to_string(&note).unwrap(), "kept");
+    for path in [
+        host_data.path().join("kv.redb"),
+        neighbour.path().join("plugin.yaml"),
+        "/root".into(),
+        "/etc/shadow".into(),
+        "/proc/1/environ".into(),
+    ] {
+        let read = fs("read", json!(path)).await;
+        let err = read["err"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path:?} was read: {read}"));
+        assert!(err.contains("Permission denied"), "{path:?}: {err}");
+    }
+    let outside = neighbour.path().join("dropped.txt");
+    let write = fs("write", json!([outside, "x"])).await;
+    assert!(
+        write["err"].as_str().unwrap().contains("Permission denied"),
+        "{write}"
+    );
+    assert!(!outside.exists());
+    // Still serving.
+    let echo = runner.call("echo", &raw(&json!(1))).await.unwrap();
+    assert_eq!(echo.get(), "1");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
 /// The plugin process gets none of the host's environment but `PATH`,
 /// `LANG`, `LC_*`, `TZ` and its own `HOME` and `TMPDIR`; it cannot gain
 /// privileges, dumps no core, and has a bounded number of open files.
@@ -689,19 +741,11 @@ async fn the_process_gets_a_scrubbed_environment_and_limits() {
         Some("flowbot-plugin-v1")
     );
 
-    let proc = async |prefix: &str| {
-        let value = runner.call("proc", &raw(&json!(prefix))).await.unwrap();
-        serde_json::from_str::<Vec<String>>(value.get())
-            .unwrap()
-            .join("\n")
-    };
-    let no_new_privs = proc("NoNewPrivs").await;
-    assert!(no_new_privs.ends_with('1'), "{no_new_privs}");
-    let core = proc("Max core file size").await;
-    assert!(core.split_whitespace().nth(4) == Some("0"), "{core}");
-    let files = proc("Max open files").await;
-    let soft: u64 = files.split_whitespace().nth(3).unwrap().parse().unwrap();
-    assert!(soft <= 4096, "{files}");
+    let limits = runner.call("limits", &raw(&json!(null))).await.unwrap();
+    let limits: Value = serde_json::from_str(limits.get()).unwrap();
+    assert_eq!(limits["no_new_privs"], true, "{limits}");
+    assert_eq!(limits["core"], 0, "{limits}");
+    assert!(limits["open_files"].as_u64().unwrap() <= 4096, "{limits}");
     runner.stop(Duration::from_secs(1)).await.unwrap();
     let tmp_gone = !Path::new(&tmp).exists();
     assert!(tmp_gone, "TMPDIR outlived the plugin");

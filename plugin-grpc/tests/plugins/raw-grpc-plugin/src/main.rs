@@ -152,21 +152,32 @@ impl PluginService for Raw {
                 let name: String = serde_json::from_str(&r.params).unwrap_or_default();
                 serde_json::to_string(&std::env::var(&name).ok()).unwrap_or_default()
             }
-            // The lines of /proc/self/status and /proc/self/limits that start
-            // with the params (a JSON string).
-            "proc" => {
-                let prefix: String = serde_json::from_str(&r.params).unwrap_or_default();
-                let lines: Vec<String> = ["/proc/self/status", "/proc/self/limits"]
-                    .iter()
-                    .filter_map(|f| std::fs::read_to_string(f).ok())
-                    .flat_map(|text| {
-                        text.lines()
-                            .filter(|l| l.starts_with(&prefix))
-                            .map(str::to_owned)
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
-                serde_json::to_string(&lines).unwrap_or_default()
+            // The process's own limits, as the kernel reports them.
+            "limits" => {
+                use rustix::process::{Resource, getrlimit};
+                let limits = serde_json::json!({
+                    "no_new_privs": rustix::thread::no_new_privs().ok(),
+                    "core": getrlimit(Resource::Core).maximum,
+                    "open_files": getrlimit(Resource::Nofile).maximum,
+                });
+                limits.to_string()
+            }
+            // Reads the file or lists the folder named by the params (a JSON
+            // string): {"ok": text} or {"err": the OS's message}.
+            "read" => {
+                let path: String = serde_json::from_str(&r.params).unwrap_or_default();
+                let read = match std::fs::metadata(&path) {
+                    Ok(meta) if meta.is_dir() => std::fs::read_dir(&path)
+                        .map(|entries| entries.filter_map(|e| e.ok()).count().to_string()),
+                    _ => std::fs::read_to_string(&path),
+                };
+                outcome(read)
+            }
+            // Writes params[1] to the file params[0].
+            "write" => {
+                let (path, text): (String, String) =
+                    serde_json::from_str(&r.params).unwrap_or_default();
+                outcome(std::fs::write(path, text).map(|()| String::new()))
             }
             "crash" => std::process::abort(),
             "sleep" => {
@@ -204,6 +215,15 @@ impl PluginService for Raw {
             error: String::new(),
         }))
     }
+}
+
+/// A file operation's outcome as JSON: `{"ok": …}` or `{"err": …}`.
+fn outcome(result: std::io::Result<String>) -> String {
+    match result {
+        Ok(text) => serde_json::json!({ "ok": text }),
+        Err(e) => serde_json::json!({ "err": e.to_string() }),
+    }
+    .to_string()
 }
 
 struct Controller;
