@@ -367,6 +367,23 @@ async fn a_reload_does_not_wait_for_a_spinning_call_past_the_drain_timeout() {
     manager.shutdown().await;
 }
 
+/// `pluginctl validate` of the setup's plugins with `flag host_config`;
+/// its stdout, once it has exited 1 (something is refused).
+fn validate(setup: &Setup, flag: &str, host_config: &std::path::Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pluginctl"))
+        .arg("validate")
+        .arg(setup.plugins.path())
+        .arg(flag)
+        .arg(host_config)
+        .arg("--data-dir")
+        .arg(setup.data.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    stdout
+}
+
 /// `pluginctl validate --host-config` says what each plugin asks and gets,
 /// and refuses what is not granted with the setting to change.
 #[test]
@@ -383,17 +400,7 @@ fn pluginctl_validate_shows_asks_and_grants() {
         "plugins:\n  permissions:\n    plugins: {asker: {private_networks: [10.0.0.0/8]}}\n",
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pluginctl"))
-        .arg("validate")
-        .arg(setup.plugins.path())
-        .arg("--host-config")
-        .arg(&host_config)
-        .arg("--data-dir")
-        .arg(setup.data.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let stdout = validate(&setup, "--host-config", &host_config);
     assert!(stdout.contains("ok asker"), "{stdout}");
     assert!(
         stdout.contains("grants filesystem /data (readwrite, host "),
@@ -415,17 +422,7 @@ fn pluginctl_validate_shows_asks_and_grants() {
         "plugins:\n  config: {hello-wasm: {greeting: ''}}\n  permissions:\n    plugins: {asker: {private_networks: [10.0.0.0/8]}}\n",
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pluginctl"))
-        .arg("validate")
-        .arg(setup.plugins.path())
-        .arg("--config")
-        .arg(&host_config)
-        .arg("--data-dir")
-        .arg(setup.data.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let stdout = validate(&setup, "--config", &host_config);
     assert!(stdout.contains("grants network 10.0.0.0/8"), "{stdout}");
     assert!(
         stdout.contains("permission denied: wasm.permissions.filesystem[0].path asks for \"/\""),
