@@ -357,6 +357,27 @@ fn http_hosts_are_host_patterns() {
         assert_eq!(field, "wasm.permissions.http[1].host", "{bad}");
         assert!(message.contains(expect), "{bad}: {message}");
     }
+    // A scheme and a port may narrow an entry; the scheme is http or https.
+    let text = wasm_with("permissions:\n  http: [{host: 127.0.0.1, scheme: http, port: 8080}]");
+    let http = Manifest::parse(&text)
+        .unwrap()
+        .wasm
+        .unwrap()
+        .permissions
+        .http;
+    assert_eq!(
+        (http[0].scheme.as_deref(), http[0].port),
+        (Some("http"), Some(8080))
+    );
+    let (field, message) = field_error(&wasm_with(
+        "permissions: {http: [{host: a.com, scheme: ftp}]}",
+    ));
+    assert_eq!(field, "wasm.permissions.http[0].scheme");
+    assert!(message.contains("write http or https"), "{message}");
+    let (field, _) = field_error(&wasm_with(
+        "permissions: {http: [{host: a.com, port: 70000}]}",
+    ));
+    assert_eq!(field, "wasm.permissions.http[0].port");
 }
 
 #[test]
