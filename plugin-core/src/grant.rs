@@ -115,11 +115,6 @@ impl HostGrants {
         self
     }
 
-    /// The policy.
-    pub fn policy(&self) -> &PermissionPolicy {
-        &self.policy
-    }
-
     /// What the plugin `manifest` describes gets, or why it is refused. The
     /// plugin's data folder is created when the manifest asks for it.
     pub fn grant(&self, manifest: &Manifest) -> Result<Granted, GrantError> {

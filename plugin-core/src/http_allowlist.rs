@@ -44,11 +44,6 @@ impl HttpAllowlist {
         }
     }
 
-    /// Whether it refuses everything.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// Checks `url`, returning why it is refused.
     pub fn check(&self, url: &str) -> Result<Url, String> {
         let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not a valid URL: {e}"))?;
@@ -90,7 +85,7 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
         || pattern == host
         || pattern.strip_prefix("*.").is_some_and(|domain| {
             host.strip_suffix(domain)
-                .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1 && sub != "*.")
+                .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1)
         })
 }
 
