@@ -25,11 +25,14 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use ipnet::IpNet;
-use plugin_types::permissions::{FsMode, Grant, HttpGrant, PermissionPolicy};
+use plugin_types::permissions::{Enforcement, FsMode, Grant, HttpGrant, PermissionPolicy};
 
 use crate::http_allowlist::host_matches;
-use crate::manifest::limits::{MAX_EXECUTION_TIMEOUT, MAX_MEMORY_MAX, MAX_POOL_MAX_INSTANCES};
-use crate::manifest::{HttpPermission, Manifest, WasmConfig};
+use crate::manifest::limits::{
+    DEFAULT_PROCESS_MEMORY_MAX, DEFAULT_PROCESSES, MAX_EXECUTION_TIMEOUT, MAX_MEMORY_MAX,
+    MAX_POOL_MAX_INSTANCES, MAX_PROCESS_MEMORY_MAX, MAX_PROCESSES,
+};
+use crate::manifest::{FsPermission, GrpcConfig, HttpPermission, Manifest, WasmConfig};
 use crate::size::ByteSize;
 
 /// How a manifest names its data folder in `filesystem` paths.
@@ -71,6 +74,37 @@ pub struct Granted {
     pub private_networks: Vec<IpNet>,
     /// Its data folder on the host, when the host has one.
     pub data_dir: Option<PathBuf>,
+    /// For a process (gRPC) plugin: the rest of its confinement.
+    pub process: Option<ProcessGrant>,
+}
+
+/// What a plugin process gets beyond its folders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessGrant {
+    /// TCP ports it may connect to (any address); empty: no network.
+    pub connect: Vec<u16>,
+    /// The cap on its memory.
+    pub memory: ByteSize,
+    /// The cap on its processes and threads.
+    pub processes: u32,
+    /// Variables set in its environment, from `grpc.env`.
+    pub env: Vec<(String, String)>,
+    /// Whether a confinement the kernel cannot apply fails the load.
+    pub enforcement: Enforcement,
+}
+
+impl Default for ProcessGrant {
+    /// What a manifest that asks nothing gets: no network, the default caps,
+    /// best-effort enforcement.
+    fn default() -> Self {
+        Self {
+            connect: Vec::new(),
+            memory: DEFAULT_PROCESS_MEMORY_MAX,
+            processes: DEFAULT_PROCESSES,
+            env: Vec::new(),
+            enforcement: Enforcement::Warn,
+        }
+    }
 }
 
 /// A manifest asked for more than the host grants.
@@ -136,14 +170,44 @@ impl HostGrants {
                 .chain(own.into_iter().flat_map(|g| &g.private_networks))
                 .copied()
                 .collect(),
-            data_dir: data_dir.clone(),
+            data_dir,
+            process: None,
         };
-        let Some(wasm) = &manifest.wasm else {
-            return Ok(granted);
-        };
-        self.check_limits(wasm, own, &setting)?;
+        if let Some(wasm) = &manifest.wasm {
+            self.check_limits(wasm, own, &setting)?;
+            granted.http = self.grant_http(wasm, own, &setting)?;
+            granted.filesystem = self.grant_filesystem(
+                manifest,
+                &wasm.permissions.filesystem,
+                "wasm.permissions.filesystem",
+                own,
+                &setting,
+            )?;
+        }
+        if let Some(grpc) = &manifest.grpc {
+            granted.filesystem = self.grant_filesystem(
+                manifest,
+                &grpc.permissions.filesystem,
+                "grpc.permissions.filesystem",
+                own,
+                &setting,
+            )?;
+            // A process sees host paths as they are.
+            for preopen in &mut granted.filesystem {
+                preopen.guest = preopen.host.to_string_lossy().into_owned();
+            }
+            granted.process = Some(self.grant_process(grpc, own, &setting)?);
+        }
+        Ok(granted)
+    }
 
-        // HTTP: each ask covered by some grant.
+    /// HTTP: each ask covered by some grant.
+    fn grant_http(
+        &self,
+        wasm: &WasmConfig,
+        own: Option<&Grant>,
+        setting: &dyn Fn(&str) -> String,
+    ) -> Result<Vec<HttpPermission>, GrantError> {
         let grants: Option<Vec<&HttpGrant>> =
             match (&self.policy.default.http, own.and_then(|g| g.http.as_ref())) {
                 (None, _) => None,
@@ -151,6 +215,7 @@ impl HostGrants {
                     Some(default.iter().chain(mine.into_iter().flatten()).collect())
                 }
             };
+        let mut granted = Vec::new();
         for (i, ask) in wasm.permissions.http.iter().enumerate() {
             if let Some(grants) = &grants
                 && !grants.iter().any(|g| covers(g, ask))
@@ -167,17 +232,32 @@ impl HostGrants {
                     setting: setting("http"),
                 });
             }
-            granted.http.push(ask.clone());
+            granted.push(ask.clone());
         }
+        Ok(granted)
+    }
 
-        // Filesystem.
+    /// Filesystem: each folder inside the plugin's own, its data folder, or
+    /// a folder the policy grants with the mode asked; never the host's data.
+    fn grant_filesystem(
+        &self,
+        manifest: &Manifest,
+        asks: &[FsPermission],
+        section: &str,
+        own: Option<&Grant>,
+        setting: &dyn Fn(&str) -> String,
+    ) -> Result<Vec<Preopen>, GrantError> {
+        let data_dir = self
+            .data_dir
+            .as_ref()
+            .map(|d| d.join(PLUGINS_DATA_DIR).join(&manifest.name));
         let plugin_dir = manifest
             .dir
             .as_deref()
             .map(canonical)
             .transpose()
             .map_err(|e| GrantError {
-                field: "wasm.permissions.filesystem".into(),
+                field: section.into(),
                 asked: "the plugin folder".into(),
                 reason: e,
                 setting: setting("filesystem"),
@@ -195,8 +275,9 @@ impl HostGrants {
             .iter()
             .filter_map(|p| canonical(p).ok())
             .collect();
-        for (i, ask) in wasm.permissions.filesystem.iter().enumerate() {
-            let field = format!("wasm.permissions.filesystem[{i}].path");
+        let mut granted = Vec::new();
+        for (i, ask) in asks.iter().enumerate() {
+            let field = format!("{section}[{i}].path");
             let written = ask.path.to_string_lossy().into_owned();
             let refuse = |reason: String| GrantError {
                 field: field.clone(),
@@ -269,13 +350,102 @@ impl HostGrants {
                     p.display()
                 )));
             }
-            granted.filesystem.push(Preopen {
+            granted.push(Preopen {
                 host,
                 guest,
                 mode: ask.mode,
             });
         }
         Ok(granted)
+    }
+
+    /// The network, caps and environment of a plugin process.
+    fn grant_process(
+        &self,
+        grpc: &GrpcConfig,
+        own: Option<&Grant>,
+        setting: &dyn Fn(&str) -> String,
+    ) -> Result<ProcessGrant, GrantError> {
+        let default = &self.policy.default;
+        let asked = &grpc.permissions;
+        let ports: Vec<u16> = default
+            .tcp_connect
+            .iter()
+            .chain(own.into_iter().flat_map(|g| &g.tcp_connect))
+            .copied()
+            .collect();
+        for (i, port) in asked.network.connect.iter().enumerate() {
+            if !ports.contains(port) {
+                return Err(GrantError {
+                    field: format!("grpc.permissions.network.connect[{i}]"),
+                    asked: format!("TCP port {port}"),
+                    reason: if ports.is_empty() {
+                        "the host grants no network".into()
+                    } else {
+                        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                        format!("the host grants TCP ports {}", list.join(", "))
+                    },
+                    setting: setting("tcp_connect"),
+                });
+            }
+        }
+        let memory = own
+            .and_then(|g| g.process_memory)
+            .or(default.process_memory)
+            .unwrap_or(MAX_PROCESS_MEMORY_MAX);
+        if asked.memory.max > memory {
+            return Err(GrantError {
+                field: "grpc.permissions.memory.max".into(),
+                asked: asked.memory.max.to_string(),
+                reason: format!("the host grants at most {memory}"),
+                setting: setting("process_memory"),
+            });
+        }
+        let processes = own
+            .and_then(|g| g.processes)
+            .or(default.processes)
+            .unwrap_or(MAX_PROCESSES);
+        if asked.processes > processes {
+            return Err(GrantError {
+                field: "grpc.permissions.processes".into(),
+                asked: asked.processes.to_string(),
+                reason: format!("the host grants at most {processes}"),
+                setting: setting("processes"),
+            });
+        }
+        // Neither list given: any name; otherwise the two lists together.
+        let names: Option<Vec<&String>> = match (&default.env, own.and_then(|g| g.env.as_ref())) {
+            (None, None) => None,
+            (all, mine) => Some(all.iter().chain(mine).flatten().collect()),
+        };
+        for name in grpc.env.keys() {
+            if let Some(names) = &names
+                && !names.iter().any(|pattern| env_matches(pattern, name))
+            {
+                let list: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+                return Err(GrantError {
+                    field: format!("grpc.env.{name}"),
+                    asked: format!("the variable {name}"),
+                    reason: if list.is_empty() {
+                        "the host grants no variables".into()
+                    } else {
+                        format!("the host grants {}", list.join(", "))
+                    },
+                    setting: setting("env"),
+                });
+            }
+        }
+        Ok(ProcessGrant {
+            connect: asked.network.connect.clone(),
+            memory: asked.memory.max,
+            processes: asked.processes,
+            env: grpc
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            enforcement: self.policy.confinement,
+        })
     }
 
     fn check_limits(
@@ -353,7 +523,29 @@ impl Granted {
             ));
             lines.push(format!("instances {}", wasm.pool.max_instances));
         }
+        if let Some(process) = &self.process {
+            let ports: Vec<String> = process.connect.iter().map(u16::to_string).collect();
+            lines.push(if ports.is_empty() {
+                "network none".to_owned()
+            } else {
+                format!("network tcp connect to ports {}", ports.join(", "))
+            });
+            lines.push(format!("memory {}", process.memory));
+            lines.push(format!("processes {}", process.processes));
+            for (name, _) in &process.env {
+                lines.push(format!("env {name}"));
+            }
+            lines.push(format!("confinement {}", process.enforcement.as_str()));
+        }
         lines
+    }
+}
+
+/// Whether `pattern` (a name, or a prefix ending in `*`) covers `name`.
+fn env_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
     }
 }
 
@@ -442,6 +634,85 @@ mod tests {
                 .with_data_dir(self.path("data"))
                 .grant(&manifest)
         }
+
+        /// The same for a gRPC plugin: `grpc` is the rest of its section.
+        fn grant_grpc(&self, grpc: &str, policy: &str) -> Result<Granted, GrantError> {
+            let dir = self.path("p");
+            std::fs::write(
+                dir.join("plugin.yaml"),
+                format!("name: p\nruntime: grpc\ngrpc:\n  binary: ./p\n{grpc}\n"),
+            )
+            .unwrap();
+            let manifest = Manifest::from_file(&dir).unwrap();
+            let policy: PermissionPolicy = serde_json::from_str(policy).unwrap();
+            HostGrants::new(policy)
+                .with_data_dir(self.path("data"))
+                .grant(&manifest)
+        }
+    }
+
+    #[test]
+    fn a_process_asking_nothing_gets_no_network_and_the_default_caps() {
+        let case = Case::new();
+        let granted = case.grant_grpc("", "{}").unwrap();
+        assert_eq!(granted.process, Some(ProcessGrant::default()));
+        assert!(granted.filesystem.is_empty());
+        let lines = granted.describe(&Manifest::from_file(&case.path("p")).unwrap());
+        assert!(lines.contains(&"network none".to_owned()), "{lines:?}");
+        assert!(lines.contains(&"memory 1GiB".to_owned()), "{lines:?}");
+    }
+
+    #[test]
+    fn a_process_gets_network_memory_and_variables_only_as_granted() {
+        let case = Case::new();
+        let ask = "  env: {RUST_LOG: debug}\n  permissions:\n    network: {connect: [5432]}\n    memory: {max: 2GiB}\n    processes: 64\n    filesystem: [{path: $DATA, mode: readwrite}]";
+        let err = case.grant_grpc(ask, "{}").unwrap_err();
+        assert_eq!(err.field, "grpc.permissions.network.connect[0]");
+        assert_eq!(err.asked, "TCP port 5432");
+        assert_eq!(err.reason, "the host grants no network");
+        assert_eq!(err.setting, "plugins.permissions.plugins.p.tcp_connect");
+
+        let policy = r#"{"plugins": {"p": {"tcp_connect": [5432], "process_memory": "1GiB"}}}"#;
+        let err = case.grant_grpc(ask, policy).unwrap_err();
+        assert_eq!(err.field, "grpc.permissions.memory.max");
+        assert_eq!(err.reason, "the host grants at most 1GiB");
+
+        let policy = r#"{"plugins": {"p": {"tcp_connect": [5432], "env": ["AWS_*"]}}}"#;
+        let err = case.grant_grpc(ask, policy).unwrap_err();
+        assert_eq!(err.field, "grpc.env.RUST_LOG");
+        assert_eq!(err.setting, "plugins.permissions.plugins.p.env");
+
+        let policy = r#"{"default": {"env": ["RUST_*"]}, "plugins": {"p": {"tcp_connect": [5432]}}, "confinement": "strict"}"#;
+        let granted = case.grant_grpc(ask, policy).unwrap();
+        let process = granted.process.unwrap();
+        assert_eq!(process.connect, [5432]);
+        assert_eq!(process.memory, ByteSize::gib(2));
+        assert_eq!(process.processes, 64);
+        assert_eq!(process.env, [("RUST_LOG".to_owned(), "debug".to_owned())]);
+        assert_eq!(process.enforcement, Enforcement::Strict);
+        // A process sees its data folder at its host path.
+        let data = std::fs::canonicalize(case.path("data/plugins/p")).unwrap();
+        assert_eq!(granted.filesystem[0].host, data);
+        assert_eq!(granted.filesystem[0].guest, data.to_string_lossy());
+    }
+
+    #[test]
+    fn a_process_asking_for_folders_outside_is_refused_like_wasm() {
+        let case = Case::new();
+        let outside = case.path("outside").display().to_string();
+        let ask = format!("  permissions:\n    filesystem: [{{path: '{outside}'}}]");
+        let err = case.grant_grpc(&ask, "{}").unwrap_err();
+        assert_eq!(err.field, "grpc.permissions.filesystem[0].path");
+        let err = case
+            .grant_grpc(
+                &ask.replace(&outside, &case.path("data").display().to_string()),
+                "{}",
+            )
+            .unwrap_err();
+        assert!(err.reason.contains("the host's own data"), "{err}");
+        let policy =
+            format!(r#"{{"plugins": {{"p": {{"filesystem": [{{"path": "{outside}"}}]}}}}}}"#);
+        assert!(case.grant_grpc(&ask, &policy).is_ok());
     }
 
     #[test]

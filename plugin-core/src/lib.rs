@@ -51,7 +51,7 @@ pub use plugin_types::size;
 pub mod yaml;
 
 pub use error::{RunnerError, RunnerErrorKind};
-pub use grant::{GrantError, Granted, HostGrants, Preopen};
+pub use grant::{GrantError, Granted, HostGrants, Preopen, ProcessGrant};
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};
 pub use http_allowlist::HttpAllowlist;
 pub use in_flight::{InFlight, Pass};

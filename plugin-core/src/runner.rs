@@ -59,6 +59,8 @@ pub struct PluginInfo {
     pub provides: Provides,
     /// Its configuration schema, as written.
     pub config_schema: Option<Value>,
+    /// For a plugin process: the confinement in force.
+    pub confinement: Option<plugin_types::ConfinementReport>,
 }
 
 impl From<&Manifest> for PluginInfo {
@@ -71,6 +73,7 @@ impl From<&Manifest> for PluginInfo {
                 .config_schema
                 .as_ref()
                 .map(|s| s.as_value().clone()),
+            confinement: None,
         }
     }
 }

@@ -639,3 +639,69 @@ fn a_manifest_serializes_back_to_an_equivalent_one() {
     let again = Manifest::parse(&json).unwrap();
     assert_eq!(again, manifest);
 }
+
+#[test]
+fn the_grpc_section_asks_for_its_confinement() {
+    let grpc = Manifest::parse(&format!(
+        "{GRPC}  env: {{RUST_LOG: debug}}\n  permissions:\n    filesystem: [{{path: /opt/python, mode: read}}]\n    network: {{connect: [443, 5432]}}\n    memory: {{max: 256MiB}}\n    processes: 32\n"
+    ))
+    .unwrap()
+    .grpc
+    .unwrap();
+    assert_eq!(grpc.env["RUST_LOG"], "debug");
+    assert_eq!(grpc.permissions.network.connect, [443, 5432]);
+    assert_eq!(grpc.permissions.memory.max.to_string(), "256MiB");
+    assert_eq!(grpc.permissions.processes, 32);
+    assert_eq!(
+        grpc.permissions.filesystem[0].path,
+        PathBuf::from("/opt/python")
+    );
+    // Asking nothing: no network, 1 GiB, 256 processes.
+    let plain = Manifest::parse(GRPC).unwrap().grpc.unwrap();
+    assert!(plain.permissions.network.connect.is_empty() && plain.env.is_empty());
+    assert_eq!(plain.permissions.memory.max.to_string(), "1GiB");
+    assert_eq!(plain.permissions.processes, 256);
+
+    for (extra, field, message) in [
+        ("  env: {HOME: /x}\n", "grpc.env.HOME", "is set by the host"),
+        (
+            "  env: {PLUGIN_MIN_PORT: '1'}\n",
+            "grpc.env.PLUGIN_MIN_PORT",
+            "is set by the host",
+        ),
+        (
+            "  env: {LD_PRELOAD: x.so}\n",
+            "grpc.env.LD_PRELOAD",
+            "is set by the host",
+        ),
+        (
+            "  env: {'A-B': x}\n",
+            "grpc.env.A-B",
+            "is not a variable name",
+        ),
+        (
+            "  permissions: {network: {connect: [0]}}\n",
+            "grpc.permissions.network.connect[0]",
+            "0 is not a port",
+        ),
+        (
+            "  permissions: {memory: {max: 1MiB}}\n",
+            "grpc.permissions.memory.max",
+            "too small",
+        ),
+        (
+            "  permissions: {processes: 0}\n",
+            "grpc.permissions.processes",
+            "out of range",
+        ),
+        (
+            "  permissions: {filesystem: [{path: ''}]}\n",
+            "grpc.permissions.filesystem[0].path",
+            "must not be empty",
+        ),
+    ] {
+        let (f, m) = field_error(&format!("{GRPC}{extra}"));
+        assert_eq!(f, field, "{extra}");
+        assert!(m.contains(message), "{extra}: {m}");
+    }
+}

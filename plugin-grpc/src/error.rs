@@ -51,6 +51,9 @@ pub enum LaunchError {
         /// The transport's error.
         reason: String,
     },
+    /// The process could not be confined as the host's policy requires.
+    #[error("confinement: {0}")]
+    Confine(#[from] crate::confine::ConfineError),
     /// The plugin's `grpc.health.v1` service says it is not serving.
     #[error("health check of service \"plugin\" failed: {0}")]
     Unhealthy(String),

@@ -14,7 +14,10 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::confine::{self, Confinement, FsView};
+use plugin_core::{Preopen, ProcessGrant};
+use plugin_types::ConfinementReport;
+
+use crate::confine::{self, Confinement, Spec, View};
 use crate::error::LaunchError;
 use crate::logs::{self, Stream};
 use crate::process::PluginProcess;
@@ -32,12 +35,18 @@ pub(crate) struct LaunchSpec<'a> {
     /// The plugin's `TMPDIR`, removed with its session.
     pub(crate) temp_dir: &'a Path,
     pub(crate) start_timeout: Duration,
+    /// What the host granted the process.
+    pub(crate) grant: &'a ProcessGrant,
+    /// The folders the host granted it beyond its own.
+    pub(crate) folders: &'a [Preopen],
 }
 
 /// A plugin process that answered its handshake and health check.
 pub(crate) struct Launched {
     pub(crate) process: PluginProcess,
     pub(crate) channel: Channel,
+    /// The confinement in force.
+    pub(crate) confinement: ConfinementReport,
 }
 
 /// Runs the plugin and connects to it. On any error the process is killed
@@ -50,27 +59,36 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     let home = spec.home.to_string_lossy();
     let temp_dir = spec.temp_dir.to_string_lossy();
     let versions = handshake::APP_PROTOCOL_VERSION.to_string();
-    let env = [
+    let ports = confine::port_window();
+    let (min_port, max_port) = (ports.start().to_string(), ports.end().to_string());
+    let mut env: Vec<(&str, &str)> = vec![
         ("HOME", &*home),
         ("TMPDIR", &*temp_dir),
         (handshake::MAGIC_COOKIE_KEY, handshake::MAGIC_COOKIE_VALUE),
         (handshake::ENV_PROTOCOL_VERSIONS, versions.as_str()),
         (handshake::ENV_UNIX_SOCKET_DIR, &socket_dir),
-        // go-plugin's defaults, for plugins that listen on TCP.
-        (handshake::ENV_MIN_PORT, "10000"),
-        (handshake::ENV_MAX_PORT, "25000"),
+        // A window of go-plugin's range, for plugins that listen on TCP;
+        // the kernel lets them bind nothing else.
+        (handshake::ENV_MIN_PORT, &min_port),
+        (handshake::ENV_MAX_PORT, &max_port),
     ];
+    // The manifest's own (never one of the above: validation refuses them).
+    env.extend(spec.grant.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let binary = confine::canonical(spec.binary);
     let plugin_dir = confine::canonical(spec.dir);
-    let confinement = Confinement::new(&FsView {
-        binary: &binary,
-        plugin_dir: &plugin_dir,
-        writable: vec![spec.home, spec.temp_dir, spec.socket_dir],
-    })
-    .map_err(|e| LaunchError::Spawn {
-        binary: spec.binary.to_owned(),
-        source: std::io::Error::other(format!("preparing the Landlock ruleset: {e}")),
+    let confinement = Confinement::new(&Spec {
+        plugin: spec.plugin,
+        view: View {
+            binary: &binary,
+            plugin_dir: &plugin_dir,
+            writable: vec![spec.home, spec.temp_dir, spec.socket_dir],
+            granted: confine::granted_folders(spec.folders),
+            connect: &spec.grant.connect,
+            bind: ports,
+        },
+        grant: spec.grant,
     })?;
+    let report = confinement.report().clone();
     let (process, output) =
         PluginProcess::spawn(spec.binary, spec.args, spec.dir, &env, confinement)
             .await
@@ -108,7 +126,11 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
         reason: error_chain(&e),
     })?;
     check_health(channel.clone(), spec.start_timeout).await?;
-    Ok(Launched { process, channel })
+    Ok(Launched {
+        process,
+        channel,
+        confinement: report,
+    })
 }
 
 /// Hashes the executable and compares it with `grpc.checksum`.

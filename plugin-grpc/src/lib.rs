@@ -2,6 +2,9 @@
 //! over gRPC with hashicorp/go-plugin's protocol.
 //!
 //! This crate owns the host half of that protocol:
+//! - `confine`: the kernel's confinement of the process (Landlock, seccomp,
+//!   a control group or resource limits), prepared in the host and applied
+//!   between `fork` and `exec`, with a report of what is in force;
 //! - `process`: starting the executable (own process group, parent-death
 //!   signal, one launcher thread) and noticing its exit at once;
 //! - `launch`: checksum, go-plugin's environment and handshake line, the
@@ -29,5 +32,6 @@ mod process;
 mod runner;
 mod stdio;
 
+pub use confine::{ConfineError, preview as confinement_preview};
 pub use error::LaunchError;
 pub use runner::{GrpcRunner, PluginExit};

@@ -13,18 +13,20 @@
 //!   [`INHERITED`] (and `LC_*`): tokens, cloud credentials and the like stay
 //!   with the host. It gets go-plugin's variables and a `HOME` and `TMPDIR`
 //!   of its own from the launcher.
-//! - The child cannot gain privileges (`no_new_privs`: no setuid, no file
-//!   capabilities), dumps no core, has at most [`MAX_OPEN_FILES`] files
-//!   open, and reaches only the files its [`Confinement`] allows.
+//! - The child is confined (see `confine`) before it runs a single
+//!   instruction of the plugin; what is left of its control group is killed
+//!   and the group removed when it ends. An exit by the OOM killer is
+//!   reported as such.
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use rustix::process::{Pid, Signal};
 
-use crate::confine::Confinement;
+use crate::confine::{Confinement, PluginCgroup};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tokio::sync::{oneshot, watch};
 
@@ -54,14 +56,11 @@ pub(crate) const INHERITED: &[&str] = &[
     "SSL_CERT_DIR",
 ];
 
-/// The cap on a plugin's open files (`RLIMIT_NOFILE`), or the host's own
-/// hard limit if that is lower.
-pub(crate) const MAX_OPEN_FILES: u64 = 4096;
-
 /// A running plugin process.
 pub(crate) struct PluginProcess {
     pid: Option<Pid>,
     exit: watch::Receiver<Option<String>>,
+    cgroup: Option<Arc<PluginCgroup>>,
 }
 
 /// The child's output streams, handed to the handshake reader and the log
@@ -98,6 +97,7 @@ impl PluginProcess {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        let cgroup = confinement.cgroup();
         set_parent_death_signal(&mut command, confinement);
 
         let mut child = launch(command).await?;
@@ -107,14 +107,25 @@ impl PluginProcess {
             _ => return Err(std::io::Error::other("child output was not piped")),
         };
         let (exit_tx, exit) = watch::channel(None);
+        let group = cgroup.clone();
         tokio::spawn(async move {
-            let status = match child.wait().await {
+            let mut status = match child.wait().await {
                 Ok(status) => describe(status),
                 Err(e) => format!("wait failed: {e}"),
             };
+            if let Some(group) = group {
+                if let Some(cap) = group.out_of_memory() {
+                    status.push_str(&format!(
+                        ": out of memory, killed by the kernel at its cap of {cap}"
+                    ));
+                }
+                // What it left behind goes with it.
+                let _ =
+                    tokio::task::spawn_blocking(move || group.remove(Duration::from_secs(2))).await;
+            }
             exit_tx.send_replace(Some(status));
         });
-        Ok((Self { pid, exit }, ChildOutput { stdout, stderr }))
+        Ok((Self { pid, exit, cgroup }, ChildOutput { stdout, stderr }))
     }
 
     /// The process id, for diagnostics and tests.
@@ -143,11 +154,16 @@ impl PluginProcess {
         }
     }
 
-    /// Sends `SIGKILL` to the plugin's whole process group.
+    /// Sends `SIGKILL` to the plugin's whole process group, and to
+    /// everything in its control group (which a child leaving the process
+    /// group does not escape).
     pub(crate) fn kill(&self) {
         if let Some(pid) = self.pid {
             // ESRCH (already gone) is the expected outcome after an exit.
             let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+        }
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
         }
     }
 }
@@ -161,38 +177,20 @@ impl Drop for PluginProcess {
 
 /// Asks the kernel to `SIGKILL` the child when the host goes away (and
 /// closes the race where the host died before the request took effect),
-/// and sets the child's limits: no new privileges, no core dumps, at most
-/// [`MAX_OPEN_FILES`] open files, and the filesystem `confinement`.
+/// then applies its `confinement`.
 #[allow(unsafe_code)]
 fn set_parent_death_signal(command: &mut Command, mut confinement: Confinement) {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let parent = rustix::process::getpid();
-    // Worked out before the fork: the child only makes system calls.
-    let files = getrlimit(Resource::Nofile)
-        .maximum
-        .map_or(MAX_OPEN_FILES, |hard| hard.min(MAX_OPEN_FILES));
     // SAFETY: the closure runs in the forked child before `exec`; it only
-    // makes system calls (prctl, getppid, setrlimit through rustix;
-    // landlock_restrict_self and close through `Confinement::restrict`,
-    // whose ruleset was built before the fork), which neither allocate nor
-    // take locks, so it is async-signal-safe.
+    // makes system calls (prctl, getppid through rustix; the rest through
+    // `Confinement::restrict`, prepared before the fork), which neither
+    // allocate nor take locks, so it is async-signal-safe.
     unsafe {
         command.pre_exec(move || {
             rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
             if rustix::process::getppid() != Some(parent) {
                 return Err(std::io::Error::other("the host exited during spawn"));
             }
-            rustix::thread::set_no_new_privs(true)?;
-            let none = Rlimit {
-                current: Some(0),
-                maximum: Some(0),
-            };
-            setrlimit(Resource::Core, none)?;
-            let files = Rlimit {
-                current: Some(files),
-                maximum: Some(files),
-            };
-            setrlimit(Resource::Nofile, files)?;
             confinement.restrict()
         });
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use plugin_core::{
-    HealthStatus, HostApi, InFlight, Lifecycle, Manifest, Phase, PluginInfo, Runner, RunnerError,
-    RunnerErrorKind,
+    Granted, HealthStatus, HostApi, HostGrants, InFlight, Lifecycle, Manifest, Phase, PluginInfo,
+    Runner, RunnerError, RunnerErrorKind,
 };
 use proto::flowbot::plugin as pb;
 use proto::go_plugin::grpc_controller_client::GrpcControllerClient;
@@ -52,7 +52,7 @@ pub struct GrpcRunner {
     call_timeout: Duration,
     shutdown_grace: Duration,
     max_message_size: usize,
-    data_dir: Option<std::path::PathBuf>,
+    granted: Option<Granted>,
     exit: watch::Sender<Option<PluginExit>>,
     session: RwLock<Option<Arc<Session>>>,
 }
@@ -90,7 +90,7 @@ impl GrpcRunner {
             call_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(2),
             max_message_size: proto::DEFAULT_MAX_MESSAGE_SIZE,
-            data_dir: None,
+            granted: None,
             exit: watch::Sender::new(None),
             session: RwLock::new(None),
         }
@@ -125,10 +125,15 @@ impl GrpcRunner {
         self
     }
 
-    /// The plugin's data folder (created at load), its `HOME`. Without one,
-    /// `HOME` is its temporary folder, which goes with the process.
-    pub fn with_data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.data_dir = Some(dir.into());
+    /// What the host granted the plugin (from
+    /// [`HostGrants::grant`](plugin_core::HostGrants::grant)): its data
+    /// folder (created at load, its `HOME`), the folders, network, memory,
+    /// processes and variables its process gets, and whether confinement is
+    /// strict. Without it, the plugin gets what a manifest is granted under
+    /// the default policy with no data folder: `HOME` is its temporary
+    /// folder, which goes with the process.
+    pub fn with_granted(mut self, granted: Granted) -> Self {
+        self.granted = Some(granted);
         self
     }
 
@@ -223,14 +228,25 @@ impl Runner for GrpcRunner {
         // Its temporary folder lives (and goes) with the session's sockets.
         let temp_dir = socket_dir.path().join("tmp");
         std::fs::create_dir(&temp_dir).map_err(|e| other(&name, e))?;
-        let home = match &self.data_dir {
+        let granted = match &self.granted {
+            Some(granted) => granted.clone(),
+            None => HostGrants::default().grant(manifest).map_err(|e| {
+                RunnerError::new(&*name, RunnerErrorKind::PermissionDenied(Box::new(e)))
+            })?,
+        };
+        let process_grant = granted.process.clone().unwrap_or_default();
+        let home = match &granted.data_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| other(&name, e))?;
                 Some(dir.clone())
             }
             None => None,
         };
-        let Launched { process, channel } = launch(&LaunchSpec {
+        let Launched {
+            process,
+            channel,
+            confinement,
+        } = launch(&LaunchSpec {
             plugin: &name,
             binary: &binary,
             args: &grpc.args,
@@ -240,6 +256,8 @@ impl Runner for GrpcRunner {
             home: home.as_deref().unwrap_or(temp_dir.as_path()),
             temp_dir: &temp_dir,
             start_timeout: self.start_timeout,
+            grant: &process_grant,
+            folders: &granted.filesystem,
         })
         .await
         .map_err(|e| other(&name, e))?;
@@ -274,9 +292,12 @@ impl Runner for GrpcRunner {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(watcher);
-        tracing::debug!(plugin = %name, pid = ?session.process.id(), "gRPC plugin loaded");
+        let applied: Vec<String> = confinement.measures.iter().map(|m| m.to_string()).collect();
+        tracing::info!(plugin = %name, pid = ?session.process.id(), confinement = %applied.join("; "), "gRPC plugin loaded");
         *self.session.write().unwrap_or_else(|p| p.into_inner()) = Some(session);
-        Ok(PluginInfo::from(manifest))
+        let mut info = PluginInfo::from(manifest);
+        info.confinement = Some(confinement);
+        Ok(info)
     }
 
     async fn start(&self, config: &Value) -> Result<(), RunnerError> {

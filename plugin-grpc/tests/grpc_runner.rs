@@ -8,6 +8,8 @@
 mod captured_logs;
 #[path = "../../test-support/examples.rs"]
 mod examples;
+#[path = "../../test-support/raw_plugin.rs"]
+mod raw_plugin;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -16,81 +18,12 @@ use std::time::{Duration, Instant};
 
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerError, RunnerErrorKind};
 use plugin_grpc::GrpcRunner;
-use serde_json::value::RawValue;
+use raw_plugin::{RawPlugin, eventually, is_running, processes_with, raw};
 use serde_json::{Value, json};
-
-fn raw(value: &Value) -> Box<RawValue> {
-    RawValue::from_string(value.to_string()).unwrap()
-}
 
 fn hello_manifest() -> Manifest {
     examples::built();
     Manifest::from_file(&examples::workspace().join("examples/plugins/hello-grpc")).unwrap()
-}
-
-/// A folder with a manifest running `raw-grpc-plugin MODE MARKER`; the
-/// marker (the folder's path) finds the process in /proc.
-struct RawPlugin {
-    dir: tempfile::TempDir,
-    manifest: Manifest,
-}
-
-impl RawPlugin {
-    fn new(mode: &str) -> Self {
-        Self::with_checksum(mode, None)
-    }
-
-    fn with_checksum(mode: &str, checksum: Option<String>) -> Self {
-        let binary = examples::built().host.join("raw-grpc-plugin");
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().display().to_string();
-        let checksum = checksum.map_or(String::new(), |c| format!("  checksum: {c}\n"));
-        let yaml = format!(
-            "name: raw\nruntime: grpc\ngrpc:\n  binary: {}\n  args: [{mode}, {marker}]\n{checksum}",
-            binary.display()
-        );
-        std::fs::write(dir.path().join("plugin.yaml"), yaml).unwrap();
-        let manifest = Manifest::from_file(dir.path()).unwrap();
-        Self { dir, manifest }
-    }
-
-    fn marker(&self) -> String {
-        self.dir.path().display().to_string()
-    }
-}
-
-/// Processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| is_running(*pid))
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(marker))
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
-/// Whether `pid` exists and is not a zombie.
-fn is_running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-            !state.starts_with('Z') && !state.starts_with('X')
-        })
-        .unwrap_or(false)
-}
-
-/// Polls until `gone()` holds; panics with `what` after a generous deadline
-/// (a correctness check, not a timing one).
-async fn eventually(what: &str, gone: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !gone() {
-        assert!(Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn started(runner: &GrpcRunner, manifest: &Manifest, config: Value) {
@@ -652,101 +585,4 @@ async fn messages_over_the_bound_fail_that_call_only() {
     let echo = runner.call("echo", &raw(&json!("small"))).await.unwrap();
     assert_eq!(echo.get(), r#""small""#);
     runner.stop(Duration::from_secs(1)).await.unwrap();
-}
-
-/// A plugin process reaches only its own files: its folder, its data
-/// folder, its temporary folder and what programs need; the kernel refuses
-/// the rest, and the plugin keeps serving.
-#[tokio::test]
-async fn the_kernel_keeps_the_process_to_its_own_files() {
-    let plugin = RawPlugin::new("serve");
-    let host_data = tempfile::tempdir().unwrap();
-    std::fs::write(host_data.path().join("kv.redb"), "the host's data").unwrap();
-    let neighbour = tempfile::tempdir().unwrap();
-    std::fs::write(neighbour.path().join("plugin.yaml"), "name: other").unwrap();
-    let home = host_data.path().join("plugins/raw");
-    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({})))).with_data_dir(&home);
-    started(&runner, &plugin.manifest, json!({})).await;
-    let fs = async |function: &str, params: Value| {
-        let out = runner.call(function, &raw(&params)).await.unwrap();
-        serde_json::from_str::<Value>(out.get()).unwrap()
-    };
-    let own = plugin.dir.path().join("plugin.yaml");
-    assert!(
-        fs("read", json!(own)).await["ok"].is_string(),
-        "its own folder"
-    );
-    assert!(fs("read", json!("/etc/passwd")).await["ok"].is_string());
-    let note = home.join("note.txt");
-    assert_eq!(fs("write", json!([note, "kept"])).await["ok"], "");
-    assert_eq!(std::fs::read_to_string(&note).unwrap(), "kept");
-    for path in [
-        host_data.path().join("kv.redb"),
-        neighbour.path().join("plugin.yaml"),
-        "/root".into(),
-        "/etc/shadow".into(),
-        "/proc/1/environ".into(),
-    ] {
-        let read = fs("read", json!(path)).await;
-        let err = read["err"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{path:?} was read: {read}"));
-        assert!(err.contains("Permission denied"), "{path:?}: {err}");
-    }
-    let outside = neighbour.path().join("dropped.txt");
-    let write = fs("write", json!([outside, "x"])).await;
-    assert!(
-        write["err"].as_str().unwrap().contains("Permission denied"),
-        "{write}"
-    );
-    assert!(!outside.exists());
-    // Still serving.
-    let echo = runner.call("echo", &raw(&json!(1))).await.unwrap();
-    assert_eq!(echo.get(), "1");
-    runner.stop(Duration::from_secs(1)).await.unwrap();
-}
-
-/// The plugin process gets none of the host's environment but `PATH`,
-/// `LANG`, `LC_*`, `TZ` and its own `HOME` and `TMPDIR`; it cannot gain
-/// privileges, dumps no core, and has a bounded number of open files.
-#[tokio::test]
-async fn the_process_gets_a_scrubbed_environment_and_limits() {
-    // Set by cargo for this test process: a stand-in for the host's secrets.
-    assert!(std::env::var("CARGO_MANIFEST_DIR").is_ok());
-    let plugin = RawPlugin::new("serve");
-    let data = tempfile::tempdir().unwrap();
-    let home = data.path().join("plugins/raw");
-    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({})))).with_data_dir(&home);
-    started(&runner, &plugin.manifest, json!({})).await;
-    let env = async |name: &str| {
-        let value = runner.call("env", &raw(&json!(name))).await.unwrap();
-        serde_json::from_str::<Option<String>>(value.get()).unwrap()
-    };
-    assert_eq!(
-        env("CARGO_MANIFEST_DIR").await,
-        None,
-        "a host variable leaked"
-    );
-    assert_eq!(env("CARGO").await, None);
-    assert_eq!(env("PATH").await, std::env::var("PATH").ok());
-    assert_eq!(env("HOME").await.as_deref(), Some(home.to_str().unwrap()));
-    assert!(home.is_dir(), "HOME was created");
-    let tmp = env("TMPDIR").await.unwrap();
-    assert!(
-        Path::new(&tmp).is_dir() && tmp.contains("flowbot-plugin-"),
-        "{tmp}"
-    );
-    assert_eq!(
-        env("FLOWBOT_PLUGIN").await.as_deref(),
-        Some("flowbot-plugin-v1")
-    );
-
-    let limits = runner.call("limits", &raw(&json!(null))).await.unwrap();
-    let limits: Value = serde_json::from_str(limits.get()).unwrap();
-    assert_eq!(limits["no_new_privs"], true, "{limits}");
-    assert_eq!(limits["core"], 0, "{limits}");
-    assert!(limits["open_files"].as_u64().unwrap() <= 4096, "{limits}");
-    runner.stop(Duration::from_secs(1)).await.unwrap();
-    let tmp_gone = !Path::new(&tmp).exists();
-    assert!(tmp_gone, "TMPDIR outlived the plugin");
 }

@@ -34,10 +34,7 @@ pub(crate) fn new_runner(
             }
         }
         RuntimeKind::Grpc => {
-            let mut runner = GrpcRunner::new(host);
-            if let Some(dir) = &granted.data_dir {
-                runner = runner.with_data_dir(dir.clone());
-            }
+            let runner = GrpcRunner::new(host).with_granted(granted);
             let exits = runner.exit_watch();
             NewRunner {
                 runner: Arc::new(runner),

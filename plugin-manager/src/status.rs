@@ -37,6 +37,10 @@ pub struct PluginStatus {
     /// (`filesystem /data (readwrite, host …)`, `http api.example.com`,
     /// `network 127.0.0.0/8`, `memory 16MiB`...).
     pub permissions: Vec<String>,
+    /// For a process plugin, the confinement in force, one measure a line
+    /// (`network: none: no TCP connect, ...`); a measure the kernel could
+    /// not apply ends in `(NOT ENFORCED)`. Empty for wasm plugins.
+    pub confinement: Vec<String>,
 }
 
 /// A plugin folder that was not loaded, and why.

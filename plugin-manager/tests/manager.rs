@@ -153,6 +153,9 @@ async fn loads_both_runtimes_and_reports_broken_and_duplicate_folders() {
     for plugin in manager.list() {
         assert_eq!(plugin.state, PluginState::Running, "{plugin:?}");
         assert_eq!(plugin.generation, 1);
+        // Process plugins are confined; wasm plugins are in their sandbox.
+        let confined = plugin.confinement.iter().any(|m| m.starts_with("memory: "));
+        assert_eq!(confined, plugin.name == "hello-grpc", "{plugin:?}");
     }
     let diagnostics = manager.diagnostics();
     assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");

@@ -180,6 +180,25 @@ async fn serves_the_admin_api_reloads_on_change_and_stops_gracefully() {
         "{list}"
     );
     assert_eq!(list["diagnostics"].as_array().unwrap().len(), 1, "{list}");
+    // The process plugin's confinement in force, measure by measure.
+    let grpc = plugins_listed
+        .iter()
+        .find(|p| p["name"] == "hello-grpc")
+        .unwrap();
+    let confinement: Vec<&str> = grpc["confinement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(
+        confinement
+            .iter()
+            .any(|m| m.starts_with("filesystem: Landlock ABI"))
+            && confinement.iter().any(|m| m.starts_with("network: none"))
+            && confinement.iter().all(|m| !m.contains("NOT ENFORCED")),
+        "{confinement:?}"
+    );
 
     // Live events: subscribe, then make a plugin emit one.
     let events = client.get(daemon.url("/events")).send().await.unwrap();

@@ -33,7 +33,7 @@ fn the_bundled_examples_are_valid() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(
         stdout(&output),
-        "ok hello-grpc 0.1.0 grpc\nok hello-wasm 0.1.0 wasm\n  grants memory 16MiB\n  grants timeout 5s\n  grants instances 4\n"
+        "ok hello-grpc 0.1.0 grpc\n  grants network none\n  grants memory 1GiB\n  grants processes 256\n  grants confinement warn\nok hello-wasm 0.1.0 wasm\n  grants memory 16MiB\n  grants timeout 5s\n  grants instances 4\n"
     );
 }
 
@@ -177,6 +177,14 @@ fn list_shows_what_each_plugin_provides_and_what_is_broken() {
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
     assert!(text.contains("\n  grants memory 16MiB\n"), "{text}");
+    // The process plugin: what this kernel would hold it to.
+    assert!(
+        text.contains("\n  confined filesystem: Landlock ABI")
+            && text.contains("\n  confined network: none")
+            && text.contains("\n  confined processes: ")
+            && !text.contains("NOT ENFORCED"),
+        "{text}"
+    );
     // Grants are indented under their plugin; the rows are the rest.
     let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("  ")).collect();
     assert_eq!(

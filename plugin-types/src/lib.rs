@@ -15,6 +15,7 @@
 //! SDK, a tool — can use it without pulling in a runtime.
 
 pub mod config;
+pub mod confinement;
 pub mod duration;
 pub mod event;
 pub mod http;
@@ -23,6 +24,7 @@ pub mod permissions;
 pub mod size;
 
 pub use config::{GitRepoConfig, PluginConfig, SourceConfig};
+pub use confinement::{ConfinementReport, Measure};
 pub use event::DataEvent;
 pub use http::{HostHttpRequest, HostHttpResponse};
 pub use module::{CallContext, InvokeResult, MsgPayload, OAuthToken, Rules};

@@ -18,6 +18,12 @@
 //!       filesystem: [{ path: /srv/maps, mode: read }]
 //!       http: [api.weather.example, { host: 127.0.0.1, scheme: http, port: 8080 }]
 //!       private_networks: [127.0.0.0/8]   # addresses it may reach that are not public
+//!     indexer:                # a process (gRPC) plugin
+//!       tcp_connect: [5432]   # TCP ports it may connect to (any address)
+//!       process_memory: 2GiB  # the largest grpc.permissions.memory.max
+//!       processes: 512        # the largest grpc.permissions.processes
+//!       env: [RUST_LOG, "INDEXER_*"]  # what grpc.env may set; omitted: any name
+//!   confinement: strict       # a confinement the kernel cannot apply fails the load
 //! ```
 
 use std::collections::BTreeMap;
@@ -39,6 +45,31 @@ pub struct PermissionPolicy {
     /// plugin name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub plugins: BTreeMap<String, Grant>,
+    /// What happens when the kernel lacks a mechanism that confines process
+    /// plugins (Landlock, seccomp, a cgroup): a warning, or a refusal.
+    pub confinement: Enforcement,
+}
+
+/// Whether confining a process plugin is best effort or required.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    /// A mechanism the kernel lacks is logged as a warning; the plugin runs
+    /// with what could be applied.
+    #[default]
+    Warn,
+    /// A mechanism the kernel lacks fails the plugin's load, naming it.
+    Strict,
+}
+
+impl Enforcement {
+    /// `warn` or `strict`, as written in YAML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warn => "warn",
+            Self::Strict => "strict",
+        }
+    }
 }
 
 /// One set of grants. Lists add up (the default's and the plugin's own);
@@ -70,6 +101,21 @@ pub struct Grant {
     /// The largest `pool.max_instances` a manifest may ask.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_instances: Option<u32>,
+    /// TCP ports a process plugin's manifest may ask to connect to
+    /// (`grpc.permissions.network.connect`), on any address: the kernel
+    /// filters TCP by port. None by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tcp_connect: Vec<u16>,
+    /// The largest `grpc.permissions.memory.max` a manifest may ask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_memory: Option<ByteSize>,
+    /// The largest `grpc.permissions.processes` a manifest may ask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u32>,
+    /// Variables `grpc.env` may set: names, or prefixes ending in `*`.
+    /// Absent: any name but those the host sets itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
 }
 
 /// A host folder that may be granted.
@@ -165,6 +211,12 @@ plugins:
     filesystem: [{ path: /srv/maps, mode: readwrite }]
     http: [api.weather.example, { host: 127.0.0.1, scheme: http, port: 8080 }]
     private_networks: [127.0.0.0/8, '::1/128']
+  indexer:
+    tcp_connect: [5432]
+    process_memory: 2GiB
+    processes: 512
+    env: [RUST_LOG, 'INDEXER_*']
+confinement: strict
 ";
         let policy: PermissionPolicy = serde_saphyr::from_str(yaml).unwrap();
         assert_eq!(policy.default.memory, Some(ByteSize::mib(128)));
@@ -175,6 +227,12 @@ plugins:
         assert_eq!(http[0].host, "api.weather.example");
         assert_eq!(http[1].port, Some(8080));
         assert_eq!(weather.private_networks.len(), 2);
+        let indexer = &policy.plugins["indexer"];
+        assert_eq!(indexer.tcp_connect, [5432]);
+        assert_eq!(indexer.process_memory, Some(ByteSize::gib(2)));
+        assert_eq!(indexer.processes, Some(512));
+        assert_eq!(indexer.env.as_deref().map(<[String]>::len), Some(2));
+        assert_eq!(policy.confinement, Enforcement::Strict);
         let json = serde_json::to_string(&policy).unwrap();
         assert_eq!(
             serde_json::from_str::<PermissionPolicy>(&json).unwrap(),

@@ -1,5 +1,7 @@
-//! The `grpc:` section: the plugin executable and how to launch it.
+//! The `grpc:` section: the plugin executable, how to launch it, and the
+//! confinement its process asks for.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -7,6 +9,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
 use super::error::FieldError;
+use super::limits::*;
+use super::nullable;
+use super::wasm::FsPermission;
+use crate::size::ByteSize;
 
 /// How a gRPC plugin is launched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,12 +27,140 @@ pub struct GrpcConfig {
     /// (extension: `sha256:<64 hex digits>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Checksum>,
+    /// Variables set in the process's environment, beyond the scrubbed
+    /// one the host gives every plugin (the host grants the names).
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub env: BTreeMap<String, String>,
+    /// What the process may reach, enforced by the kernel.
+    #[serde(default, deserialize_with = "nullable")]
+    pub permissions: ProcessPermissions,
+}
+
+/// The confinement a plugin process asks for. Anything not asked is denied:
+/// no files outside its own folders and the system's, no network, the
+/// default memory and process caps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessPermissions {
+    /// Host folders the process may use beyond its own (same shape and
+    /// grants as `wasm.permissions.filesystem`; an interpreter's folder, say).
+    #[serde(deserialize_with = "nullable")]
+    pub filesystem: Vec<FsPermission>,
+    /// The network it may use.
+    #[serde(deserialize_with = "nullable")]
+    pub network: NetworkPermission,
+    /// The cap on its memory.
+    #[serde(deserialize_with = "nullable")]
+    pub memory: ProcessMemoryLimit,
+    /// The cap on its processes and threads, together (default 256).
+    pub processes: u32,
+}
+
+/// Outbound network a plugin process asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkPermission {
+    /// TCP ports it may connect to, on any address. Empty: no network at
+    /// all (no TCP connect, no UDP, no raw sockets).
+    #[serde(deserialize_with = "nullable")]
+    pub connect: Vec<u16>,
+}
+
+/// The cap on a plugin process's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessMemoryLimit {
+    /// The most memory it may use (default 1 GiB).
+    pub max: ByteSize,
+}
+
+impl Default for ProcessMemoryLimit {
+    fn default() -> Self {
+        Self {
+            max: DEFAULT_PROCESS_MEMORY_MAX,
+        }
+    }
+}
+
+impl Default for ProcessPermissions {
+    fn default() -> Self {
+        Self {
+            filesystem: Vec::new(),
+            network: NetworkPermission::default(),
+            memory: ProcessMemoryLimit::default(),
+            processes: DEFAULT_PROCESSES,
+        }
+    }
+}
+
+/// Variables the host sets itself, which `grpc.env` may not: go-plugin's,
+/// the home and temporary folders, and the loader's.
+pub fn reserved_env(name: &str) -> bool {
+    matches!(name, "HOME" | "TMPDIR" | "FLOWBOT_PLUGIN")
+        || name.starts_with("PLUGIN_")
+        || name.starts_with("LD_")
 }
 
 impl GrpcConfig {
     pub(super) fn validate(&self) -> Result<(), FieldError> {
         if self.binary.as_os_str().is_empty() {
             return Err(FieldError::new("grpc.binary", "must not be empty"));
+        }
+        for (name, value) in &self.env {
+            let field = || format!("grpc.env.{name}");
+            let well_formed = !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && !name.as_bytes()[0].is_ascii_digit();
+            if !well_formed {
+                return Err(FieldError::new(
+                    field(),
+                    "is not a variable name (letters, digits and _, not starting with a digit)",
+                ));
+            }
+            if reserved_env(name) {
+                return Err(FieldError::new(
+                    field(),
+                    "is set by the host (HOME, TMPDIR, FLOWBOT_PLUGIN, PLUGIN_*, LD_*); remove it",
+                ));
+            }
+            if value.contains('\0') {
+                return Err(FieldError::new(field(), "must not contain a NUL byte"));
+            }
+        }
+        let permissions = &self.permissions;
+        for (i, entry) in permissions.filesystem.iter().enumerate() {
+            if entry.path.as_os_str().is_empty() {
+                return Err(FieldError::new(
+                    format!("grpc.permissions.filesystem[{i}].path"),
+                    "must not be empty",
+                ));
+            }
+        }
+        for (i, port) in permissions.network.connect.iter().enumerate() {
+            if *port == 0 {
+                return Err(FieldError::new(
+                    format!("grpc.permissions.network.connect[{i}]"),
+                    "0 is not a port (1 to 65535)",
+                ));
+            }
+        }
+        let max = permissions.memory.max;
+        if max < MIN_PROCESS_MEMORY_MAX {
+            return Err(FieldError::new(
+                "grpc.permissions.memory.max",
+                format!("{max} is too small (at least {MIN_PROCESS_MEMORY_MAX})"),
+            ));
+        }
+        let processes = permissions.processes;
+        if !(1..=MAX_PROCESSES).contains(&processes) {
+            return Err(FieldError::new(
+                "grpc.permissions.processes",
+                format!("{processes} is out of range (1 to {MAX_PROCESSES})"),
+            ));
         }
         Ok(())
     }

@@ -27,5 +27,20 @@ pub const DEFAULT_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest `wasm.pool.wait_timeout` (0 means "do not wait").
 pub const MAX_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// Default `grpc.permissions.memory.max`: 1 GiB for a plugin process.
+pub const DEFAULT_PROCESS_MEMORY_MAX: ByteSize = ByteSize::gib(1);
+/// Smallest `grpc.permissions.memory.max`: 16 MiB (less does not start a
+/// program).
+pub const MIN_PROCESS_MEMORY_MAX: ByteSize = ByteSize::mib(16);
+/// The ceiling a host grants for `grpc.permissions.memory.max` unless its
+/// policy says otherwise.
+pub const MAX_PROCESS_MEMORY_MAX: ByteSize = ByteSize::gib(4);
+
+/// Default `grpc.permissions.processes`: processes and threads together.
+pub const DEFAULT_PROCESSES: u32 = 256;
+/// Largest `grpc.permissions.processes` (also the ceiling a host grants
+/// unless its policy says otherwise).
+pub const MAX_PROCESSES: u32 = 4096;
+
 /// Longest plugin name accepted.
 pub const MAX_NAME_LEN: usize = 64;

@@ -34,7 +34,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 pub use error::{ManifestError, ManifestErrorKind};
-pub use grpc::{Checksum, GrpcConfig, ParseChecksumError};
+pub use grpc::{
+    Checksum, GrpcConfig, NetworkPermission, ParseChecksumError, ProcessMemoryLimit,
+    ProcessPermissions, reserved_env,
+};
 pub use wasm::{
     ExecutionLimit, FsMode, FsPermission, HttpPermission, MemoryLimit, WasmConfig, WasmPermissions,
     WasmPoolConfig,

@@ -182,6 +182,7 @@ impl Drop for Inner {
 struct Version {
     manifest: Manifest,
     permissions: Vec<String>,
+    confinement: Vec<String>,
     runner: Arc<dyn Runner>,
     exits: Option<watch::Receiver<Option<PluginExit>>>,
 }
@@ -431,17 +432,26 @@ impl Inner {
         let NewRunner { runner, exits } =
             new_runner(manifest, host, granted, self.wasm_cache.as_ref());
         let started = async {
-            runner.load(manifest).await?;
-            runner.start(&config).await
+            let info = runner.load(manifest).await?;
+            runner.start(&config).await?;
+            Ok::<_, plugin_core::RunnerError>(info)
         }
         .await;
-        if let Err(e) = started {
-            let _ = runner.stop(Duration::ZERO).await;
-            return Err(e.into());
-        }
+        let info = match started {
+            Ok(info) => info,
+            Err(e) => {
+                let _ = runner.stop(Duration::ZERO).await;
+                return Err(e.into());
+            }
+        };
+        let confinement = info
+            .confinement
+            .map(|report| report.measures.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
         Ok(Version {
             manifest: manifest.clone(),
             permissions,
+            confinement,
             runner,
             exits,
         })
@@ -456,6 +466,7 @@ impl Inner {
         let Version {
             manifest,
             permissions,
+            confinement,
             runner,
             exits,
         } = version;
@@ -472,6 +483,7 @@ impl Inner {
                     cell,
                     manifest,
                     permissions,
+                    confinement,
                     adapters,
                 }
             }
@@ -501,6 +513,7 @@ impl Inner {
                     cell: old.cell,
                     manifest,
                     permissions,
+                    confinement,
                     adapters,
                 }
             }

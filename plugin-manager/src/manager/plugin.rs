@@ -77,6 +77,8 @@ pub(crate) struct Active {
     pub(crate) manifest: Manifest,
     /// What the host granted it, as [`PluginStatus::permissions`] shows it.
     pub(crate) permissions: Vec<String>,
+    /// The confinement in force, as [`PluginStatus::confinement`] shows it.
+    pub(crate) confinement: Vec<String>,
     pub(crate) adapters: Arc<Adapters>,
 }
 
@@ -86,6 +88,7 @@ struct Status {
     runtime: String,
     provides: Vec<String>,
     permissions: Vec<String>,
+    confinement: Vec<String>,
     started_at: Option<Instant>,
     ready: Option<bool>,
     last_error: Option<String>,
@@ -121,6 +124,7 @@ impl Managed {
                 runtime: manifest.runtime.to_string(),
                 provides: describe_provides(&manifest.provides),
                 permissions: Vec::new(),
+                confinement: Vec::new(),
                 started_at: None,
                 ready: None,
                 last_error: None,
@@ -154,6 +158,7 @@ impl Managed {
             status.version.clone_from(&active.manifest.version);
             status.provides = describe_provides(&active.manifest.provides);
             status.permissions.clone_from(&active.permissions);
+            status.confinement.clone_from(&active.confinement);
             status.started_at = Some(Instant::now());
             status.ready = None;
             status.last_error = None;
@@ -219,6 +224,7 @@ impl Managed {
             generation: self.generation(),
             provides: status.provides.clone(),
             permissions: status.permissions.clone(),
+            confinement: status.confinement.clone(),
         }
     }
 }

@@ -8,7 +8,9 @@ use plugin_manager::describe_provides;
 
 /// List the plugins found in folders of plugin folders, in the order a
 /// host would load them: name, version, runtime and what each provides,
-/// each followed by what the host grants it (or why it would refuse it),
+/// each followed by what the host grants it (or why it would refuse it)
+/// and, for process plugins, the confinement this machine's kernel would
+/// hold it to,
 /// then the folders that could not be used, and why.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -52,11 +54,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             granted.push((
                 manifest.name.clone(),
                 match grants.grant(manifest) {
-                    Ok(g) => g
-                        .describe(manifest)
-                        .into_iter()
-                        .map(|l| format!("grants {l}"))
-                        .collect(),
+                    Ok(g) => {
+                        let mut lines: Vec<String> = g
+                            .describe(manifest)
+                            .into_iter()
+                            .map(|l| format!("grants {l}"))
+                            .collect();
+                        // What this machine's kernel would hold its process to.
+                        if manifest.grpc.is_some() {
+                            let report = plugin_grpc::confinement_preview(&g);
+                            lines.extend(report.measures.iter().map(|m| format!("confined {m}")));
+                        }
+                        lines
+                    }
                     Err(e) => vec![format!("refused: permission denied: {e}")],
                 },
             ));

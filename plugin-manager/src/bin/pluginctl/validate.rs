@@ -42,7 +42,7 @@ enum Config {
     /// One configuration, checked against every plugin's schema.
     Plugin(Value),
     /// A host configuration: each plugin's own entry is checked.
-    Host(PluginConfig),
+    Host(Box<PluginConfig>),
 }
 
 impl Config {
@@ -50,7 +50,7 @@ impl Config {
         let value =
             yaml::read_value(path).with_context(|| format!("--config {}", path.display()))?;
         if value.get("plugins").is_some_and(Value::is_object) {
-            Ok(Self::Host(host_config::read(path)?))
+            Ok(Self::Host(Box::new(host_config::read(path)?)))
         } else {
             Ok(Self::Plugin(value))
         }

@@ -21,6 +21,14 @@
 //! `Init`), `pid`, `sleep` (params: milliseconds), `crash` (aborts
 //! mid-call), `hang` (never answers),
 //! `spawn_child` (starts a `sleep` child and returns its pid).
+//!
+//! Hostile `Call` functions, each answering `{"ok": …}` or `{"err": the
+//! OS's message}`: `env`, `limits`, `read`, `write` (see below), `connect`
+//! (a TCP connection to the params' `host:port`), `bind` (a TCP listener on
+//! the params' `host:port`), `udp` (a datagram to the params' `host:port`),
+//! `raw_socket`, `fork` (the params' number of processes, each sleeping; it
+//! stops at the first refusal), `alloc` (the params' number of MiB, written
+//! to) and `kill` (signal 0 to the params' pid).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -179,6 +187,89 @@ impl PluginService for Raw {
                     serde_json::from_str(&r.params).unwrap_or_default();
                 outcome(std::fs::write(path, text).map(|()| String::new()))
             }
+            "connect" => {
+                let address: String = serde_json::from_str(&r.params).unwrap_or_default();
+                outcome(
+                    std::net::TcpStream::connect(&address)
+                        .map(|s| s.peer_addr().map(|a| a.to_string()).unwrap_or_default()),
+                )
+            }
+            "bind" => {
+                let address: String = serde_json::from_str(&r.params).unwrap_or_default();
+                outcome(
+                    std::net::TcpListener::bind(&address)
+                        .map(|l| l.local_addr().map(|a| a.to_string()).unwrap_or_default()),
+                )
+            }
+            "udp" => {
+                let address: String = serde_json::from_str(&r.params).unwrap_or_default();
+                outcome(
+                    std::net::UdpSocket::bind("0.0.0.0:0")
+                        .and_then(|s| s.send_to(b"hello", &address))
+                        .map(|n| n.to_string()),
+                )
+            }
+            "raw_socket" => {
+                use rustix::net::{AddressFamily, SocketType, socket};
+                outcome(
+                    socket(AddressFamily::INET, SocketType::RAW, None)
+                        .map(|_| "opened".to_owned())
+                        .map_err(std::io::Error::from),
+                )
+            }
+            "fork" => {
+                let count: usize = r.params.trim().parse().unwrap_or(0);
+                let mut children = Vec::new();
+                let mut refused = None;
+                for _ in 0..count {
+                    match std::process::Command::new("sleep").arg("60").spawn() {
+                        Ok(child) => children.push(child),
+                        Err(e) => {
+                            refused = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let started = children.len();
+                for mut child in children {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                match refused {
+                    Some(e) => serde_json::json!({ "err": e.to_string(), "started": started }),
+                    None => serde_json::json!({ "ok": started }),
+                }
+                .to_string()
+            }
+            "alloc" => {
+                let mib: usize = r.params.trim().parse().unwrap_or(0);
+                let mut blocks: Vec<Vec<u8>> = Vec::new();
+                let mut failed = None;
+                for _ in 0..mib {
+                    let mut block = Vec::new();
+                    if let Err(e) = block.try_reserve_exact(1 << 20) {
+                        failed = Some(e.to_string());
+                        break;
+                    }
+                    block.resize(1 << 20, 1);
+                    blocks.push(block);
+                }
+                match failed {
+                    Some(e) => serde_json::json!({ "err": e, "mib": blocks.len() }),
+                    None => serde_json::json!({ "ok": blocks.len() }),
+                }
+                .to_string()
+            }
+            "kill" => {
+                let pid: i32 = r.params.trim().parse().unwrap_or(0);
+                outcome(
+                    rustix::process::Pid::from_raw(pid)
+                        .ok_or(rustix::io::Errno::INVAL)
+                        .and_then(rustix::process::test_kill_process)
+                        .map(|()| "alive".to_owned())
+                        .map_err(std::io::Error::from),
+                )
+            }
             "crash" => std::process::abort(),
             "sleep" => {
                 let ms = r.params.trim().parse().unwrap_or(0);
@@ -283,9 +374,20 @@ async fn main() {
         _ => {}
     }
     if mode == "tcp" {
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-            Ok(listener) => listener,
-            Err(e) => fail(&format!("cannot listen on TCP: {e}")),
+        // As go-plugin does: the first free port of the host's range.
+        let port = |name| std::env::var(name).ok().and_then(|p| p.parse::<u16>().ok());
+        let (Some(min), Some(max)) = (port("PLUGIN_MIN_PORT"), port("PLUGIN_MAX_PORT")) else {
+            fail("no PLUGIN_MIN_PORT and PLUGIN_MAX_PORT")
+        };
+        let mut bound = None;
+        for port in min..=max {
+            if let Ok(listener) = tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                bound = Some(listener);
+                break;
+            }
+        }
+        let Some(listener) = bound else {
+            fail(&format!("cannot listen on TCP in {min}-{max}"))
         };
         let address = match listener.local_addr() {
             Ok(address) => address,

@@ -1,0 +1,384 @@
+//! Confining a plugin process with the kernel's own mechanisms: what the
+//! manifest asked and the host granted ([`ProcessGrant`]), enforced.
+//!
+//! [`Confinement::new`] runs in the host before the fork: it finds what the
+//! kernel supports, builds the Landlock ruleset (`landlock`), compiles the
+//! seccomp filter (`seccomp`), makes the plugin's control group (`cgroup`)
+//! or picks the resource limits that stand in for it, and writes the
+//! [`ConfinementReport`]. [`Confinement::restrict`] runs in the child
+//! between `fork` and `exec` and only makes system calls:
+//! 1. no new privileges (no setuid, no file capabilities), no core dumps, at
+//!    most [`MAX_OPEN_FILES`] open files;
+//! 2. join the control group, or set `RLIMIT_AS`/`RLIMIT_NPROC`;
+//! 3. Landlock: files, TCP ports, signal and abstract-socket scopes;
+//! 4. seccomp: socket families and types, no `io_uring`.
+//!
+//! A mechanism the kernel lacks is reported as not enforced: a warning
+//! under [`Enforcement::Warn`], a refusal to start the plugin under
+//! [`Enforcement::Strict`].
+
+mod cgroup;
+mod landlock;
+mod seccomp;
+
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ::landlock::RulesetCreated;
+use plugin_core::{Granted, Preopen, ProcessGrant};
+use plugin_types::permissions::Enforcement;
+use plugin_types::{ConfinementReport, Measure};
+use rustix::process::{Resource, Rlimit};
+use seccompiler::BpfProgram;
+
+pub(crate) use cgroup::PluginCgroup;
+pub(crate) use landlock::View;
+
+/// The cap on a plugin's open files (`RLIMIT_NOFILE`), or the host's own
+/// hard limit if that is lower.
+pub(crate) const MAX_OPEN_FILES: u64 = 4096;
+
+/// What to confine a plugin process to.
+pub(crate) struct Spec<'a> {
+    /// The plugin's name (it names its control group).
+    pub(crate) plugin: &'a str,
+    /// The files and ports it may reach.
+    pub(crate) view: View<'a>,
+    /// What the host granted it.
+    pub(crate) grant: &'a ProcessGrant,
+}
+
+/// A confinement ready to be applied in the child.
+pub(crate) struct Confinement {
+    ruleset: Option<RulesetCreated>,
+    filter: Option<BpfProgram>,
+    cgroup: Option<Arc<PluginCgroup>>,
+    /// Limits set in the child, worked out before the fork.
+    rlimits: Vec<(Resource, u64)>,
+    report: ConfinementReport,
+}
+
+/// The host's policy is strict and the kernel cannot enforce a measure.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfineError {
+    /// A measure the kernel does not enforce.
+    #[error(
+        "{what} cannot be confined here ({how}) and the host's policy is strict; to run it anyway, set plugins.permissions.confinement: warn"
+    )]
+    NotEnforced {
+        /// What is not confined.
+        what: String,
+        /// Why not.
+        how: String,
+    },
+    /// Building the Landlock ruleset or the seccomp filter failed.
+    #[error("preparing {what}: {reason}")]
+    Prepare {
+        /// `the Landlock ruleset` or `the seccomp filter`.
+        what: &'static str,
+        /// The error.
+        reason: String,
+    },
+}
+
+impl Confinement {
+    /// Prepares the confinement for `spec` (in the host).
+    pub(crate) fn new(spec: &Spec<'_>) -> Result<Self, ConfineError> {
+        let grant = spec.grant;
+        let kernel = Kernel::detect();
+        let ruleset = landlock::ruleset(&spec.view).map_err(|e| ConfineError::Prepare {
+            what: "the Landlock ruleset",
+            reason: e.to_string(),
+        })?;
+        let capped = PluginCgroup::create(spec.plugin, grant.memory, grant.processes);
+        let plan = plan(
+            &kernel,
+            &Ask {
+                grant,
+                folders: spec.view.granted.len(),
+                bind: spec.view.bind.clone(),
+                memory_by: capped.memory,
+                pids_by: capped.pids,
+            },
+        );
+        let filter = match kernel.arch {
+            Some(arch) if kernel.seccomp => Some(seccomp::filter(plan.sockets, arch).map_err(
+                |e| ConfineError::Prepare {
+                    what: "the seccomp filter",
+                    reason: e.to_string(),
+                },
+            )?),
+            _ => None,
+        };
+        let confinement = Self {
+            ruleset: (kernel.landlock_abi >= 1).then_some(ruleset),
+            filter,
+            cgroup: capped.group.map(Arc::new),
+            rlimits: plan.rlimits,
+            report: plan.report,
+        };
+        for missing in confinement.report.missing() {
+            if grant.enforcement == Enforcement::Strict {
+                return Err(ConfineError::NotEnforced {
+                    what: missing.what.clone(),
+                    how: missing.how.clone(),
+                });
+            }
+            tracing::warn!(plugin = spec.plugin, "{missing}");
+        }
+        Ok(confinement)
+    }
+
+    /// What is applied, for logs, `pluginctl list` and the admin API.
+    pub(crate) fn report(&self) -> &ConfinementReport {
+        &self.report
+    }
+
+    /// The plugin's control group, if it has one.
+    pub(crate) fn cgroup(&self) -> Option<Arc<PluginCgroup>> {
+        self.cgroup.clone()
+    }
+
+    /// Applies the confinement to the calling process (in the child, before
+    /// `exec`): system calls only, no allocation on success.
+    pub(crate) fn restrict(&mut self) -> std::io::Result<()> {
+        rustix::thread::set_no_new_privs(true)?;
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.join()?;
+        }
+        for (resource, value) in &self.rlimits {
+            let limit = Rlimit {
+                current: Some(*value),
+                maximum: Some(*value),
+            };
+            rustix::process::setrlimit(*resource, limit)?;
+        }
+        if let Some(ruleset) = self.ruleset.take() {
+            landlock::restrict(ruleset)?;
+        }
+        if let Some(filter) = &self.filter {
+            seccomp::apply(filter)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the kernel of this host supports.
+struct Kernel {
+    /// The Landlock ABI; 0 without Landlock.
+    landlock_abi: i32,
+    /// Whether seccomp filters can be loaded.
+    seccomp: bool,
+    /// The seccomp architecture of this build.
+    arch: Option<seccompiler::TargetArch>,
+    /// Whether plugins run as root (whom `RLIMIT_NPROC` does not bind).
+    root: bool,
+    /// The host's own hard limit on open files.
+    files: u64,
+}
+
+impl Kernel {
+    fn detect() -> Self {
+        Self {
+            landlock_abi: landlock::kernel_abi(),
+            seccomp: seccomp::kernel_has_seccomp(),
+            arch: seccomp::arch(),
+            root: rustix::process::geteuid().is_root(),
+            files: rustix::process::getrlimit(Resource::Nofile)
+                .maximum
+                .map_or(MAX_OPEN_FILES, |hard| hard.min(MAX_OPEN_FILES)),
+        }
+    }
+}
+
+/// What is to be confined, and how memory and processes can be capped.
+struct Ask<'a> {
+    grant: &'a ProcessGrant,
+    /// How many folders were granted beyond its own.
+    folders: usize,
+    /// Its go-plugin port range.
+    bind: RangeInclusive<u16>,
+    /// The control group capping memory, if any.
+    memory_by: Option<&'static str>,
+    /// The control group capping processes, if any.
+    pids_by: Option<&'static str>,
+}
+
+/// What [`plan`] decides.
+struct Plan {
+    report: ConfinementReport,
+    sockets: seccomp::Sockets,
+    rlimits: Vec<(Resource, u64)>,
+}
+
+/// Decides, from what the kernel supports, how each thing is confined and
+/// whether it is enforced. Pure: the launch and [`preview`] share it.
+fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
+    let grant = ask.grant;
+    let abi = kernel.landlock_abi;
+    let mut report = ConfinementReport::default();
+    let mut measure = |what: &str, how: String, enforced: bool| {
+        report.measures.push(Measure {
+            what: what.to_owned(),
+            how,
+            enforced,
+        });
+    };
+    measure(
+        "environment",
+        format!(
+            "scrubbed: PATH, LANG, LC_*, TZ, SSL_CERT_* kept; HOME and TMPDIR its own; {} from grpc.env",
+            grant.env.len()
+        ),
+        true,
+    );
+    measure(
+        "privileges",
+        "no_new_privs; core dumps off".to_owned(),
+        true,
+    );
+    measure("files", format!("RLIMIT_NOFILE {}", kernel.files), true);
+    measure(
+        "filesystem",
+        if abi >= 1 {
+            let more = match ask.folders {
+                0 => String::new(),
+                n => format!(", and {n} granted folder(s)"),
+            };
+            format!(
+                "Landlock ABI {abi}: reads its folder and the system's, writes its data, temp and socket folders{more}"
+            )
+        } else {
+            "none: the kernel has no Landlock".to_owned()
+        },
+        abi >= 1,
+    );
+    let tcp_rules = abi >= landlock::NET_ABI;
+    let sockets = match (grant.connect.is_empty(), tcp_rules) {
+        (false, _) => seccomp::Sockets::Network,
+        (true, true) => seccomp::Sockets::UnixAndTcp,
+        (true, false) => seccomp::Sockets::Unix,
+    };
+    let ports = {
+        let list: Vec<String> = grant.connect.iter().map(u16::to_string).collect();
+        list.join(", ")
+    };
+    let filters = kernel.seccomp && kernel.arch.is_some();
+    let (how, enforced) = match (sockets, filters, tcp_rules) {
+        (_, false, _) => ("none: the kernel has no seccomp filters".to_owned(), false),
+        (seccomp::Sockets::Network, true, true) => (
+            format!(
+                "TCP connect to ports {ports} (Landlock), UDP allowed, no raw sockets (seccomp)"
+            ),
+            true,
+        ),
+        (seccomp::Sockets::Network, true, false) => (
+            format!(
+                "TCP to any port: the kernel's Landlock (ABI {abi}) has no TCP rules to hold it to {ports}"
+            ),
+            false,
+        ),
+        (_, true, true) => (
+            format!(
+                "none: no TCP connect, bind only on ports {}-{} (Landlock); no UDP or raw sockets (seccomp)",
+                ask.bind.start(),
+                ask.bind.end()
+            ),
+            true,
+        ),
+        (_, true, false) => (
+            "none: unix sockets only (seccomp); the tcp transport is unavailable".to_owned(),
+            true,
+        ),
+    };
+    measure("network", how, enforced);
+    measure(
+        "isolation",
+        if abi >= landlock::SCOPE_ABI {
+            "no signals to, nor abstract unix sockets of, processes outside it (Landlock)"
+                .to_owned()
+        } else {
+            format!("none: the kernel's Landlock (ABI {abi}) has no scopes")
+        },
+        abi >= landlock::SCOPE_ABI,
+    );
+    let mut rlimits = vec![(Resource::Core, 0), (Resource::Nofile, kernel.files)];
+    match ask.memory_by {
+        Some(how) => measure("memory", format!("{how} {}", grant.memory), true),
+        None => {
+            rlimits.push((Resource::As, grant.memory.bytes()));
+            measure(
+                "memory",
+                format!(
+                    "RLIMIT_AS {} (address space; no cgroup available)",
+                    grant.memory
+                ),
+                true,
+            );
+        }
+    }
+    match ask.pids_by {
+        Some(how) => measure("processes", format!("{how} {}", grant.processes), true),
+        None => {
+            rlimits.push((Resource::Nproc, u64::from(grant.processes)));
+            let how = if kernel.root {
+                format!(
+                    "RLIMIT_NPROC {}, which does not bind root, and no cgroup available",
+                    grant.processes
+                )
+            } else {
+                format!(
+                    "RLIMIT_NPROC {} (counts all of the user's processes)",
+                    grant.processes
+                )
+            };
+            measure("processes", how, !kernel.root);
+        }
+    }
+    Plan {
+        report,
+        sockets,
+        rlimits,
+    }
+}
+
+/// The confinement a plugin process granted `granted` would get on this
+/// host, without starting it: for `pluginctl list` and `validate`.
+pub fn preview(granted: &Granted) -> ConfinementReport {
+    let grant = granted.process.clone().unwrap_or_default();
+    let (memory_by, pids_by) = cgroup::available();
+    plan(
+        &Kernel::detect(),
+        &Ask {
+            grant: &grant,
+            folders: granted.filesystem.len(),
+            bind: port_window(),
+            memory_by,
+            pids_by,
+        },
+    )
+    .report
+}
+
+/// The folders of `granted` as Landlock sees them.
+pub(crate) fn granted_folders(granted: &[Preopen]) -> Vec<(&Path, plugin_core::manifest::FsMode)> {
+    granted.iter().map(|p| (p.host.as_path(), p.mode)).collect()
+}
+
+/// The go-plugin port range a plugin that listens on TCP is given: a small
+/// window inside go-plugin's default 10000-25000, different each launch.
+pub(crate) fn port_window() -> RangeInclusive<u16> {
+    const FIRST: u16 = 10_000;
+    const LAST: u16 = 25_000;
+    const WIDTH: u16 = 16;
+    let mut seed = [0u8; 2];
+    let _ = getrandom::fill(&mut seed);
+    let start = FIRST + u16::from_le_bytes(seed) % (LAST - FIRST - WIDTH);
+    start..=start + WIDTH - 1
+}
+
+/// The canonical form of `path`, or the path itself when it cannot be had.
+pub(crate) fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
