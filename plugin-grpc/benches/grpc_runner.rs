@@ -89,7 +89,7 @@ async fn bare_client(
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let line: HandshakeLine = lines.next_line().await.unwrap().unwrap().parse().unwrap();
-    let channel = proto::transport::connect(line.network, &line.address)
+    let channel = proto::transport::connect(line.network, &line.address, None)
         .await
         .unwrap();
     (

@@ -60,6 +60,7 @@ impl HostBroker {
         host: Arc<dyn HostApi>,
         socket_dir: &Path,
         max_message_size: usize,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<Self> {
         let path = socket_dir.join(format!("host-{HOST_SERVICE_ID}.sock"));
         let listener = UnixListener::bind(&path)?;
@@ -69,14 +70,22 @@ impl HostBroker {
         let server_plugin = plugin.clone();
         let (shutdown, stop_serving) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            let result = Server::builder()
+            let router = Server::builder()
                 .concurrency_limit_per_connection(HOST_CONCURRENCY)
                 .timeout(HOST_REQUEST_TIMEOUT)
-                .add_service(service)
-                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
-                    let _ = stop_serving.await;
-                })
-                .await;
+                .add_service(service);
+            let incoming = UnixListenerStream::new(listener);
+            let stopped = async {
+                let _ = stop_serving.await;
+            };
+            // With AutoMTLS, only the plugin's certificate gets in.
+            let result = match tls {
+                Some(tls) => {
+                    let incoming = proto::transport::tls_incoming(incoming, tls);
+                    router.serve_with_incoming_shutdown(incoming, stopped).await
+                }
+                None => router.serve_with_incoming_shutdown(incoming, stopped).await,
+            };
             if let Err(e) = result {
                 tracing::warn!(plugin = %server_plugin, "host service stopped: {e}");
             }
@@ -170,14 +179,18 @@ mod tests {
             host.clone(),
             dir.path(),
             proto::DEFAULT_MAX_MESSAGE_SIZE,
+            None,
         )
         .await
         .unwrap();
         let path = dir.path().join(format!("host-{HOST_SERVICE_ID}.sock"));
-        let channel =
-            proto::transport::connect(proto::handshake::Network::Unix, &path.to_string_lossy())
-                .await
-                .unwrap();
+        let channel = proto::transport::connect(
+            proto::handshake::Network::Unix,
+            &path.to_string_lossy(),
+            None,
+        )
+        .await
+        .unwrap();
         let mut client = HostServiceClient::new(channel).max_encoding_message_size(usize::MAX);
 
         let huge = pb::KvSetRequest {

@@ -51,6 +51,10 @@ pub enum LaunchError {
         /// The transport's error.
         reason: String,
     },
+    /// A certificate for AutoMTLS could not be made, or the plugin's could
+    /// not be read.
+    #[error("AutoMTLS: {0}")]
+    Mtls(#[from] proto::mtls::MtlsError),
     /// The process could not be confined as the host's policy requires.
     #[error("confinement: {0}")]
     Confine(#[from] crate::confine::ConfineError),

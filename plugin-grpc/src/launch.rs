@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use plugin_core::manifest::Checksum;
-use proto::handshake::{self, HandshakeLine};
+use plugin_core::manifest::Transport;
+use proto::handshake::{self, HandshakeLine, Network};
+use proto::mtls::{self, Identity};
 use sha2::{Digest as _, Sha256};
 use tokio::io::BufReader;
 use tonic::transport::Channel;
@@ -39,6 +41,10 @@ pub(crate) struct LaunchSpec<'a> {
     pub(crate) grant: &'a ProcessGrant,
     /// The folders the host granted it beyond its own.
     pub(crate) folders: &'a [Preopen],
+    /// The transport the plugin is asked to listen on.
+    pub(crate) transport: Transport,
+    /// Whether to negotiate go-plugin's AutoMTLS.
+    pub(crate) mtls: bool,
 }
 
 /// A plugin process that answered its handshake and health check.
@@ -47,6 +53,9 @@ pub(crate) struct Launched {
     pub(crate) channel: Channel,
     /// The confinement in force.
     pub(crate) confinement: ConfinementReport,
+    /// With AutoMTLS: the server side for the host's broker, which requires
+    /// the plugin's certificate.
+    pub(crate) broker_tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Runs the plugin and connects to it. On any error the process is killed
@@ -72,6 +81,17 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
         (handshake::ENV_MIN_PORT, &min_port),
         (handshake::ENV_MAX_PORT, &max_port),
     ];
+    if spec.transport == Transport::Tcp {
+        env.push((handshake::ENV_TRANSPORT, "tcp"));
+    }
+    let identity = if spec.mtls {
+        Some(Identity::generate()?)
+    } else {
+        None
+    };
+    if let Some(identity) = &identity {
+        env.push((mtls::ENV_CLIENT_CERT, identity.cert_pem()));
+    }
     // The manifest's own (never one of the above: validation refuses them).
     env.extend(spec.grant.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let binary = confine::canonical(spec.binary);
@@ -112,9 +132,30 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     ));
 
     let handshake = check_handshake(&line)?;
+    let (client_tls, broker_tls) = match &identity {
+        Some(identity) => {
+            let Some(field) = &handshake.cert else {
+                return Err(LaunchError::BadHandshake {
+                    line,
+                    reason: "AutoMTLS is on but the line carries no certificate (a sixth field); the plugin does not speak AutoMTLS".to_owned(),
+                });
+            };
+            let peer = mtls::cert_from_field(field)?;
+            (
+                Some(Arc::new(identity.client_config(peer.clone())?)),
+                Some(Arc::new(identity.server_config(peer)?)),
+            )
+        }
+        None => {
+            if handshake.network == Network::Tcp {
+                tracing::warn!(plugin = %spec.plugin, "listening on TCP without TLS (grpc.auto_mtls is false)");
+            }
+            (None, None)
+        }
+    };
     let channel = tokio::time::timeout(
         spec.start_timeout,
-        proto::transport::connect(handshake.network, &handshake.address),
+        proto::transport::connect(handshake.network, &handshake.address, client_tls),
     )
     .await
     .map_err(|_| LaunchError::Connect {
@@ -130,6 +171,7 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
         process,
         channel,
         confinement: report,
+        broker_tls,
     })
 }
 

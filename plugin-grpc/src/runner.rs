@@ -246,6 +246,7 @@ impl Runner for GrpcRunner {
             process,
             channel,
             confinement,
+            broker_tls,
         } = launch(&LaunchSpec {
             plugin: &name,
             binary: &binary,
@@ -258,6 +259,8 @@ impl Runner for GrpcRunner {
             start_timeout: self.start_timeout,
             grant: &process_grant,
             folders: &granted.filesystem,
+            transport: grpc.transport,
+            mtls: grpc.mtls(),
         })
         .await
         .map_err(|e| other(&name, e))?;
@@ -268,6 +271,7 @@ impl Runner for GrpcRunner {
             self.host.clone(),
             socket_dir.path(),
             self.max_message_size,
+            broker_tls,
         )
         .await
         .map_err(|e| other(&name, e))?;

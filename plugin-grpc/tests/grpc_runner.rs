@@ -586,3 +586,48 @@ async fn messages_over_the_bound_fail_that_call_only() {
     assert_eq!(echo.get(), r#""small""#);
     runner.stop(Duration::from_secs(1)).await.unwrap();
 }
+
+/// The SDK example with AutoMTLS, over TCP (where it is on by default) and
+/// over a unix socket (where the manifest turns it on): calls and host
+/// callbacks (KV, events) work through the pinned TLS both ways.
+#[tokio::test]
+async fn the_sdk_example_speaks_automtls_over_tcp_and_unix() {
+    use plugin_core::manifest::Transport;
+    for (transport, auto_mtls) in [(Transport::Tcp, None), (Transport::Unix, Some(true))] {
+        let mut manifest = hello_manifest();
+        let grpc = manifest.grpc.as_mut().unwrap();
+        grpc.transport = transport;
+        grpc.auto_mtls = auto_mtls;
+        assert!(grpc.mtls());
+        let host = Arc::new(MemoryHost::new("hello-grpc", json!({"greeting": "Hi"})));
+        let runner = GrpcRunner::new(host.clone());
+        started(&runner, &manifest, json!({"greeting": "Hi"})).await;
+        let answer = runner
+            .call("greet", &raw(&json!({"name": "Tls"})))
+            .await
+            .unwrap();
+        assert_eq!(answer.get(), r#"{"text":"Hi, Tls!","total":1}"#);
+        assert_eq!(host.kv()["greetings"], b"1", "{transport:?}: the callback");
+        assert_eq!(host.events().len(), 1);
+        runner.stop(Duration::from_secs(1)).await.unwrap();
+    }
+}
+
+/// A plugin whose TLS certificate is not the one its handshake announced
+/// is refused by name; so is one that ignores AutoMTLS when asked.
+#[tokio::test]
+async fn automtls_refuses_an_impostor_and_a_plugin_without_it() {
+    let plugin = RawPlugin::with_yaml("impostor", "mtls-mismatch", "  auto_mtls: true\n");
+    let error = load_error(&plugin, quick_runner()).await;
+    assert!(
+        error.starts_with("plugin impostor:")
+            && error.contains("not the one announced (AutoMTLS pins it)"),
+        "{error}"
+    );
+    let plugin = RawPlugin::with_yaml("plain", "serve", "  auto_mtls: true\n");
+    let error = load_error(&plugin, quick_runner()).await;
+    assert!(
+        error.starts_with("plugin plain:") && error.contains("carries no certificate"),
+        "{error}"
+    );
+}

@@ -30,6 +30,10 @@ pub const ENV_UNIX_SOCKET_DIR: &str = "PLUGIN_UNIX_SOCKET_DIR";
 pub const ENV_MIN_PORT: &str = "PLUGIN_MIN_PORT";
 /// The highest TCP port a plugin may listen on.
 pub const ENV_MAX_PORT: &str = "PLUGIN_MAX_PORT";
+/// Which transport the host asks the plugin to listen on (`unix` or
+/// `tcp`): an extension of this workspace; go-plugin's own plugins choose
+/// for themselves (unix, on Linux).
+pub const ENV_TRANSPORT: &str = "PLUGIN_TRANSPORT";
 /// The `grpc.health.v1` service name a go-plugin server reports as serving.
 pub const HEALTH_SERVICE: &str = "plugin";
 
@@ -65,6 +69,9 @@ pub struct HandshakeLine {
     pub address: String,
     /// The RPC protocol; a host of this crate only accepts `grpc`.
     pub protocol: String,
+    /// The sixth field: the plugin's AutoMTLS certificate (DER, base64
+    /// without padding), when the host asked for mutual TLS.
+    pub cert: Option<String>,
 }
 
 impl HandshakeLine {
@@ -76,7 +83,14 @@ impl HandshakeLine {
             network,
             address: address.into(),
             protocol: "grpc".to_owned(),
+            cert: None,
         }
+    }
+
+    /// The same line, announcing the AutoMTLS certificate `field`.
+    pub fn with_cert(mut self, field: String) -> Self {
+        self.cert = Some(field);
+        self
     }
 }
 
@@ -90,7 +104,11 @@ impl fmt::Display for HandshakeLine {
             self.network.as_str(),
             self.address,
             self.protocol
-        )
+        )?;
+        if let Some(cert) = &self.cert {
+            write!(f, "|{cert}")?;
+        }
+        Ok(())
     }
 }
 
@@ -108,8 +126,11 @@ pub enum HandshakeError {
 impl FromStr for HandshakeLine {
     type Err = HandshakeError;
 
-    /// Parses the first five fields; a server certificate or multiplexing flag
-    /// after them is ignored (this host neither uses TLS nor multiplexes).
+    /// Parses the first five fields and the certificate in the sixth, if
+    /// any; a multiplexing flag after them is ignored (this host does not
+    /// multiplex). As go-plugin does, a sixth field of 50 characters or
+    /// fewer is not taken for a certificate (older plugins put other data
+    /// there).
     fn from_str(line: &str) -> Result<Self, Self::Err> {
         let mut fields = line.trim_end_matches(['\r', '\n']).split('|');
         let mut next = || fields.next().ok_or(HandshakeError::Malformed);
@@ -125,12 +146,17 @@ impl FromStr for HandshakeLine {
         if address.is_empty() {
             return Err(HandshakeError::Malformed);
         }
+        let cert = fields
+            .next()
+            .filter(|cert| cert.len() > 50)
+            .map(str::to_owned);
         Ok(Self {
             core_version,
             app_version,
             network,
             address,
             protocol,
+            cert,
         })
     }
 }
@@ -163,6 +189,17 @@ mod tests {
         // A server certificate and the multiplexing flag are tolerated.
         let line: HandshakeLine = "1|3|tcp|127.0.0.1:1234|grpc||true".parse().unwrap();
         assert_eq!((line.app_version, line.network), (3, Network::Tcp));
+        assert_eq!(line.cert, None);
+        let cert = "M".repeat(60);
+        let line: HandshakeLine = format!("1|1|tcp|127.0.0.1:1234|grpc|{cert}|true")
+            .parse()
+            .unwrap();
+        assert_eq!(line.cert.as_deref(), Some(cert.as_str()));
+        let printed = HandshakeLine::grpc(Network::Tcp, "127.0.0.1:1").with_cert(cert.clone());
+        assert_eq!(
+            printed.to_string(),
+            format!("1|1|tcp|127.0.0.1:1|grpc|{cert}")
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! `cargo xtask codegen --check` to catch stale code.
 
 pub mod handshake;
+pub mod mtls;
 pub mod transport;
 
 /// The default bound on one gRPC message, decoded or encoded, on every

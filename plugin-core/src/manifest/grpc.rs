@@ -38,6 +38,33 @@ pub struct GrpcConfig {
     /// What the process may reach, enforced by the kernel.
     #[serde(default, deserialize_with = "nullable")]
     pub permissions: ProcessPermissions,
+    /// Which transport the host asks the plugin to listen on (`unix`, the
+    /// default, or `tcp`). go-plugin's own plugins choose for themselves
+    /// (unix, on Linux); this workspace's SDK follows the host's ask.
+    #[serde(default)]
+    pub transport: Transport,
+    /// go-plugin's AutoMTLS: mutual TLS between host and plugin with a fresh
+    /// certificate each side, pinned. Absent: on for `tcp`, off for `unix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_mtls: Option<bool>,
+}
+
+/// The socket a plugin listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// A unix socket in the host's socket folder.
+    #[default]
+    Unix,
+    /// A loopback TCP port in the host's port range.
+    Tcp,
+}
+
+impl GrpcConfig {
+    /// Whether the host negotiates mutual TLS with this plugin.
+    pub fn mtls(&self) -> bool {
+        self.auto_mtls.unwrap_or(self.transport == Transport::Tcp)
+    }
 }
 
 /// The confinement a plugin process asks for. Anything not asked is denied:

@@ -36,7 +36,7 @@ use serde_json::Value;
 pub use error::{ManifestError, ManifestErrorKind};
 pub use grpc::{
     Checksum, GrpcConfig, NetworkPermission, ParseChecksumError, ProcessMemoryLimit,
-    ProcessPermissions, reserved_env,
+    ProcessPermissions, Transport, reserved_env,
 };
 pub use wasm::{
     ExecutionLimit, FsMode, FsPermission, HttpPermission, MemoryLimit, WasmConfig, WasmPermissions,

@@ -3,6 +3,7 @@
 //! them by id.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use proto::go_plugin::ConnInfo;
@@ -20,13 +21,19 @@ pub(crate) struct Broker {
     announced: watch::Sender<HashMap<u32, ConnInfo>>,
     /// Fires when the plugin shuts down, ending the stream.
     shutdown: watch::Receiver<bool>,
+    /// With AutoMTLS: how to dial the host's services.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Broker {
-    pub(crate) fn new(shutdown: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(
+        shutdown: watch::Receiver<bool>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Self {
         Self {
             announced: watch::Sender::new(HashMap::new()),
             shutdown,
+            tls,
         }
     }
 
@@ -46,7 +53,7 @@ impl Broker {
             "tcp" => Network::Tcp,
             other => return Err(format!("broker service {id} is on network {other:?}")),
         };
-        proto::transport::connect(network, &info.address)
+        proto::transport::connect(network, &info.address, self.tls.clone())
             .await
             .map_err(|e| format!("dialing broker service {id} at {}: {e}", info.address))
     }

@@ -11,10 +11,11 @@ use proto::go_plugin::grpc_controller_server::{GrpcController, GrpcControllerSer
 use proto::go_plugin::grpc_stdio_server::{GrpcStdio, GrpcStdioServer};
 use proto::go_plugin::{Empty, StdioData};
 use proto::handshake::{self, HandshakeLine, Network};
-use tokio::net::UnixListener;
+use proto::transport::tls_incoming;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::Stream;
-use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream, UnixListenerStream};
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
@@ -38,6 +39,10 @@ pub enum ServeError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// AutoMTLS: the host's certificate is unreadable, or ours could not be
+    /// made.
+    #[error("AutoMTLS: {0}")]
+    Mtls(#[from] proto::mtls::MtlsError),
     /// The handshake line could not be written to stdout.
     #[error("cannot write the handshake to stdout: {0}")]
     Handshake(std::io::Error),
@@ -83,7 +88,12 @@ pub async fn serve<M: Module>(module: M) -> Result<(), ServeError> {
 /// It does the server half of go-plugin's protocol: checks the magic cookie
 /// (run by hand, without a host, it prints an explanation to stderr and
 /// exits the process with status 1), listens on a unix socket in the folder
-/// the host names, prints the handshake line on stdout, and serves
+/// the host names (or, when the host sets `PLUGIN_TRANSPORT=tcp`, on the
+/// first free loopback port of its `PLUGIN_MIN_PORT`-`PLUGIN_MAX_PORT`
+/// range), negotiates go-plugin's AutoMTLS when the host passes its
+/// certificate in `PLUGIN_CLIENT_CERT` (serving TLS that admits only the
+/// host's certificate, and announcing its own in the handshake's sixth
+/// field), prints the handshake line on stdout, and serves
 /// `PluginService`, `grpc.health.v1` (service `plugin`), `GRPCBroker`,
 /// `GRPCController` and `GRPCStdio`. Host callbacks are available through
 /// [`host()`](super::host) from `Module::init` on.
@@ -109,6 +119,142 @@ pub async fn serve_with<M: Module>(module: M, options: ServeOptions) -> Result<(
         );
     }
 
+    // AutoMTLS, when the host asks for it.
+    let tls = match std::env::var(proto::mtls::ENV_CLIENT_CERT) {
+        Ok(pem) if !pem.trim().is_empty() => {
+            let host = proto::mtls::cert_from_pem(&pem)?;
+            let identity = proto::mtls::Identity::generate()?;
+            Some(Tls {
+                server: Arc::new(identity.server_config(host.clone())?),
+                client: Arc::new(identity.client_config(host)?),
+                field: identity.handshake_field(),
+            })
+        }
+        _ => None,
+    };
+    let (listener, _dir) = listen()?;
+    let (shutdown, stop) = watch::channel(false);
+    let broker = Broker::new(stop.clone(), tls.as_ref().map(|t| t.client.clone()));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status(
+            handshake::HEALTH_SERVICE,
+            tonic_health::ServingStatus::Serving,
+        )
+        .await;
+    let max = options.max_message_size;
+    let plugin =
+        PluginServiceServer::new(ModuleService::new(Arc::new(module), broker.clone(), max))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max);
+    let router = Server::builder()
+        .add_service(plugin)
+        .add_service(health_service)
+        .add_service(GrpcBrokerServer::new(broker))
+        .add_service(GrpcControllerServer::new(Controller {
+            shutdown: shutdown.clone(),
+        }))
+        .add_service(GrpcStdioServer::new(Stdio { stop: stop.clone() }));
+    let until = stopped(stop.clone());
+    let (line, server): (HandshakeLine, Serving) = match (listener, &tls) {
+        (Listener::Unix(listener, path), None) => (
+            HandshakeLine::grpc(Network::Unix, path),
+            Box::pin(router.serve_with_incoming_shutdown(UnixListenerStream::new(listener), until)),
+        ),
+        (Listener::Unix(listener, path), Some(tls)) => (
+            HandshakeLine::grpc(Network::Unix, path),
+            Box::pin(router.serve_with_incoming_shutdown(
+                tls_incoming(UnixListenerStream::new(listener), tls.server.clone()),
+                until,
+            )),
+        ),
+        (Listener::Tcp(listener, address), None) => (
+            HandshakeLine::grpc(Network::Tcp, address),
+            Box::pin(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), until)),
+        ),
+        (Listener::Tcp(listener, address), Some(tls)) => (
+            HandshakeLine::grpc(Network::Tcp, address),
+            Box::pin(router.serve_with_incoming_shutdown(
+                tls_incoming(TcpListenerStream::new(listener), tls.server.clone()),
+                until,
+            )),
+        ),
+    };
+    let line = match &tls {
+        Some(tls) => line.with_cert(tls.field.clone()),
+        None => line,
+    };
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .map_err(ServeError::Handshake)?;
+    drop(stdout);
+
+    tokio::spawn(watch_parent(shutdown));
+    tokio::select! {
+        result = server => result?,
+        // Streams or calls that outlive the grace period do not keep the
+        // plugin alive.
+        () = async { stopped(stop).await; tokio::time::sleep(GRACEFUL_SHUTDOWN).await } => {}
+    }
+    Ok(())
+}
+
+/// The server, until shutdown.
+type Serving = Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>>;
+
+/// AutoMTLS: the plugin's TLS server, its broker dials, and the handshake
+/// field announcing its certificate.
+struct Tls {
+    server: Arc<rustls::ServerConfig>,
+    client: Arc<rustls::ClientConfig>,
+    field: String,
+}
+
+/// Where the plugin listens.
+enum Listener {
+    /// A socket, and its path.
+    Unix(UnixListener, String),
+    /// A loopback port, and its `host:port`.
+    Tcp(TcpListener, String),
+}
+
+/// Listens where the host asks: a unix socket in a fresh folder of
+/// `PLUGIN_UNIX_SOCKET_DIR` (the folder is returned, and removed when
+/// dropped), or the first free loopback port of the host's range.
+fn listen() -> Result<(Listener, Option<tempfile::TempDir>), ServeError> {
+    if std::env::var(handshake::ENV_TRANSPORT).as_deref() == Ok("tcp") {
+        let port = |name, default| {
+            std::env::var(name)
+                .ok()
+                .and_then(|p| p.parse::<u16>().ok())
+                .unwrap_or(default)
+        };
+        let (min, max) = (
+            port(handshake::ENV_MIN_PORT, 10_000),
+            port(handshake::ENV_MAX_PORT, 25_000),
+        );
+        let mut last = None;
+        for port in min..=max {
+            match std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)) {
+                Ok(listener) => {
+                    let address = format!("127.0.0.1:{port}");
+                    let listen = |source| ServeError::Listen {
+                        path: address.clone(),
+                        source,
+                    };
+                    listener.set_nonblocking(true).map_err(listen)?;
+                    let listener = TcpListener::from_std(listener).map_err(listen)?;
+                    return Ok((Listener::Tcp(listener, address), None));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        return Err(ServeError::Listen {
+            path: format!("127.0.0.1:{min}-{max}"),
+            source: last.unwrap_or_else(|| std::io::Error::other("an empty port range")),
+        });
+    }
     let parent = std::env::var_os(handshake::ENV_UNIX_SOCKET_DIR)
         .map_or_else(std::env::temp_dir, Into::into);
     let dir = tempfile::Builder::new()
@@ -123,47 +269,10 @@ pub async fn serve_with<M: Module>(module: M, options: ServeOptions) -> Result<(
         path: path.display().to_string(),
         source,
     })?;
-
-    let (shutdown, stop) = watch::channel(false);
-    let broker = Broker::new(stop.clone());
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status(
-            handshake::HEALTH_SERVICE,
-            tonic_health::ServingStatus::Serving,
-        )
-        .await;
-    let max = options.max_message_size;
-    let plugin =
-        PluginServiceServer::new(ModuleService::new(Arc::new(module), broker.clone(), max))
-            .max_decoding_message_size(max)
-            .max_encoding_message_size(max);
-    let server = Server::builder()
-        .add_service(plugin)
-        .add_service(health_service)
-        .add_service(GrpcBrokerServer::new(broker))
-        .add_service(GrpcControllerServer::new(Controller {
-            shutdown: shutdown.clone(),
-        }))
-        .add_service(GrpcStdioServer::new(Stdio { stop: stop.clone() }))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), stopped(stop.clone()));
-
-    let line = HandshakeLine::grpc(Network::Unix, path.to_string_lossy());
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}")
-        .and_then(|()| stdout.flush())
-        .map_err(ServeError::Handshake)?;
-    drop(stdout);
-
-    tokio::spawn(watch_parent(shutdown));
-    tokio::select! {
-        result = server => result?,
-        // Streams or calls that outlive the grace period do not keep the
-        // plugin alive.
-        () = async { stopped(stop).await; tokio::time::sleep(GRACEFUL_SHUTDOWN).await } => {}
-    }
-    drop(dir);
-    Ok(())
+    Ok((
+        Listener::Unix(listener, path.to_string_lossy().into_owned()),
+        Some(dir),
+    ))
 }
 
 /// Resolves once shutdown has been asked for.

@@ -10,7 +10,9 @@
 //! - `version`: answers with app protocol version 7;
 //! - `netrpc`: answers with protocol `netrpc`;
 //! - `unhealthy`: reports service `plugin` as not serving;
-//! - `tcp`: serves on a loopback TCP port instead of a unix socket.
+//! - `tcp`: serves on a loopback TCP port instead of a unix socket;
+//! - `mtls-mismatch`: does AutoMTLS, but serves with a certificate other
+//!   than the one its handshake announces (an impostor).
 //!
 //! `Command` echoes its context and content (content `"array"`: answers
 //! `[1,2]`); `WebhookConvert` makes one event per payload (`wrong-shape`:
@@ -416,6 +418,28 @@ async fn main() {
     };
     if mode == "junk" {
         println!("Starting up, please wait...");
+    }
+    if mode == "mtls-mismatch" {
+        let host = std::env::var(proto::mtls::ENV_CLIENT_CERT)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| proto::mtls::cert_from_pem(&pem).map_err(|e| e.to_string()));
+        let identities = (
+            proto::mtls::Identity::generate(),
+            proto::mtls::Identity::generate(),
+        );
+        let (Ok(host), (Ok(serving), Ok(announced))) = (host, identities) else {
+            fail("no host certificate, or none of our own")
+        };
+        let Ok(config) = serving.server_config(host) else {
+            fail("no TLS configuration")
+        };
+        println!("1|1|unix|{path}|grpc|{}", announced.handshake_field());
+        let incoming = proto::transport::tls_incoming(
+            UnixListenerStream::new(listener),
+            std::sync::Arc::new(config),
+        );
+        let _ = server(&mode).await.serve_with_incoming(incoming).await;
+        return;
     }
     println!("1|{version}|unix|{path}|{protocol}");
     eprintln!(r#"{{"@level":"warn","@message":"raw plugin started","@module":"raw"}}"#);
