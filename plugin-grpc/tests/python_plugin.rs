@@ -1,0 +1,269 @@
+//! The hostile suite again, with a plugin in Python (grpcio, go-plugin's
+//! protocol by hand: `plugin-grpc/tests/python/hostile_plugin.py`): an
+//! interpreted plugin whose interpreter lives outside the system folders
+//! asks for that folder in its manifest, the host grants it, and the kernel
+//! holds the rest shut. Each attempt is its own test; each fails inside the
+//! plugin with the kernel's error (or ends only that plugin), and a
+//! bystander plugin keeps serving.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+#[path = "../../test-support/examples.rs"]
+mod examples;
+#[path = "../../test-support/python.rs"]
+mod python;
+#[path = "../../test-support/raw_plugin.rs"]
+mod raw_plugin;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use plugin_core::{HostGrants, Manifest, MemoryHost, Runner, RunnerErrorKind};
+use plugin_grpc::GrpcRunner;
+use plugin_types::PermissionPolicy;
+use raw_plugin::{RawPlugin, raw};
+use serde_json::{Value, json};
+
+/// A running Python plugin, its folder, and the host's data folder.
+struct Py {
+    dir: tempfile::TempDir,
+    data: tempfile::TempDir,
+    runner: GrpcRunner,
+    bystander: GrpcRunner,
+    _bystander_plugin: RawPlugin,
+}
+
+impl Py {
+    /// Starts the plugin, asking `connect` TCP ports (granted), with its
+    /// memory capped at 128 MiB and its processes at 64; confinement strict.
+    async fn start(connect: &[u16]) -> Self {
+        let py = python::ready();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&py.script, dir.path().join("hostile_plugin.py")).unwrap();
+        let ports: Vec<String> = connect.iter().map(u16::to_string).collect();
+        let yaml = format!(
+            "name: py-hostile\nruntime: grpc\ngrpc:\n  binary: {}\n  args: [hostile_plugin.py]\n  env: {{HOSTILE_STUBS: {}}}\n  permissions:\n    filesystem: [{{path: {}}}, {{path: {}}}]\n    network: {{connect: [{}]}}\n    memory: {{max: 128MiB}}\n    processes: 64\n",
+            py.interpreter.display(),
+            py.stubs.display(),
+            py.base_prefix.display(),
+            py.root.display(),
+            ports.join(", ")
+        );
+        std::fs::write(dir.path().join("plugin.yaml"), yaml).unwrap();
+        let manifest = Manifest::from_file(dir.path()).unwrap();
+        // The host grants the interpreter's folders and the ports.
+        let policy = json!({
+            "plugins": {"py-hostile": {
+                "filesystem": [{"path": py.base_prefix}, {"path": py.root}],
+                "tcp_connect": connect,
+            }},
+            "confinement": "strict",
+        });
+        let policy: PermissionPolicy = serde_json::from_value(policy).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let grants = HostGrants::new(policy).with_data_dir(data.path());
+        let granted = grants.grant(&manifest).unwrap();
+        let runner = GrpcRunner::new(Arc::new(MemoryHost::new("py-hostile", json!({}))))
+            .with_granted(granted)
+            .with_start_timeout(Duration::from_secs(30))
+            .with_call_timeout(Duration::from_secs(5));
+        runner.load(&manifest).await.unwrap();
+        runner.start(&json!({})).await.unwrap();
+
+        let bystander_plugin = RawPlugin::with_yaml("bystander", "serve", "");
+        let bystander = GrpcRunner::new(Arc::new(MemoryHost::new("bystander", json!({}))))
+            .with_granted(grants.grant(&bystander_plugin.manifest).unwrap());
+        bystander.load(&bystander_plugin.manifest).await.unwrap();
+        bystander.start(&json!({})).await.unwrap();
+        Self {
+            dir,
+            data,
+            runner,
+            bystander,
+            _bystander_plugin: bystander_plugin,
+        }
+    }
+
+    async fn ask(&self, function: &str, params: Value) -> Value {
+        let out = self.runner.call(function, &raw(&params)).await.unwrap();
+        serde_json::from_str(out.get()).unwrap()
+    }
+
+    /// The attempt failed with `error` inside the plugin; everything serves.
+    async fn refused(&self, function: &str, params: Value, error: &str) {
+        let answer = self.ask(function, params.clone()).await;
+        let err = answer["err"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{function} {params} succeeded: {answer}"));
+        assert!(err.contains(error), "{function} {params}: {err}");
+        self.serving().await;
+    }
+
+    /// The plugin and the bystander answer.
+    async fn serving(&self) {
+        assert_eq!(self.ask("echo", json!("still")).await, "still");
+        let echo = self.bystander.call("echo", &raw(&json!(1))).await.unwrap();
+        assert_eq!(echo.get(), "1");
+    }
+
+    async fn stop(self) {
+        let _ = self.runner.stop(Duration::from_secs(1)).await;
+        self.bystander.stop(Duration::from_secs(1)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn python_cannot_read_the_hosts_data() {
+    let py = Py::start(&[]).await;
+    let secret = py.data.path().join("kv.redb");
+    std::fs::write(&secret, "the host's data").unwrap();
+    py.refused("read", json!(secret), "Permission denied").await;
+    // Its own data folder it can.
+    let own = py.data.path().join("plugins/py-hostile/mine.txt");
+    assert_eq!(py.ask("write", json!([own, "kept"])).await["ok"], "");
+    assert_eq!(std::fs::read_to_string(own).unwrap(), "kept");
+    py.stop().await;
+}
+
+#[tokio::test]
+async fn python_cannot_read_another_plugins_folder() {
+    let py = Py::start(&[]).await;
+    let other = py._bystander_plugin.dir.path().join("plugin.yaml");
+    py.refused("read", json!(other), "Permission denied").await;
+    let own = py.dir.path().join("plugin.yaml");
+    assert!(py.ask("read", json!(own)).await["ok"].is_string());
+    py.stop().await;
+}
+
+#[tokio::test]
+async fn python_cannot_read_root_though_its_interpreter_lives_there() {
+    let py = Py::start(&[]).await;
+    py.refused("read", json!("/root"), "Permission denied")
+        .await;
+    py.refused("read", json!("/etc/shadow"), "Permission denied")
+        .await;
+    py.stop().await;
+}
+
+#[tokio::test]
+async fn python_cannot_write_outside_its_data_folder() {
+    let py = Py::start(&[]).await;
+    let outside = py._bystander_plugin.dir.path().join("dropped.txt");
+    py.refused("write", json!([outside, "x"]), "Permission denied")
+        .await;
+    assert!(!outside.exists());
+    py.refused(
+        "write",
+        json!(["/usr/dropped.txt", "x"]),
+        "Permission denied",
+    )
+    .await;
+    py.stop().await;
+}
+
+#[tokio::test]
+async fn python_does_not_inherit_the_hosts_environment() {
+    // Set by cargo for this test process only: a stand-in for a secret.
+    assert!(std::env::var("CARGO_MANIFEST_DIR").is_ok());
+    let py = Py::start(&[]).await;
+    assert_eq!(
+        py.ask("env", json!("CARGO_MANIFEST_DIR")).await,
+        Value::Null
+    );
+    assert_eq!(py.ask("env", json!("CARGO")).await, Value::Null);
+    assert!(py.ask("env", json!("HOSTILE_STUBS")).await.is_string());
+    py.stop().await;
+}
+
+#[tokio::test]
+async fn python_connects_only_where_granted() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let py = Py::start(&[]).await;
+    py.refused("connect", json!(address.to_string()), "Permission denied")
+        .await;
+    py.stop().await;
+    // Asked and granted: accepted.
+    let py = Py::start(&[address.port()]).await;
+    let accepted = std::thread::spawn(move || listener.accept().map(|_| ()));
+    let answer = py.ask("connect", json!(address.to_string())).await;
+    assert_eq!(answer["ok"], address.to_string(), "{answer}");
+    accepted.join().unwrap().unwrap();
+    py.stop().await;
+}
+
+/// The kernel stops the fork bomb at the cap. grpcio does not survive
+/// its own threads being refused (it logs `pthread_create failed` and its
+/// server stalls), so the call may end by the host's call timeout rather
+/// than with `EAGAIN` in the plugin; either way the plugin never had more
+/// than its cap of processes, and the host and the bystander serve on.
+#[tokio::test]
+async fn a_python_fork_bomb_stops_at_the_cap() {
+    let py = Py::start(&[]).await;
+    let pid = py.runner.process_id().unwrap();
+    let params = raw(&json!(10_000));
+    let call = py.runner.call("fork", &params);
+    let (answer, most) = tokio::join!(call, async {
+        // Meanwhile, count the plugin's children.
+        let mut most = 0;
+        for _ in 0..100 {
+            most = most.max(children_of(pid));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        most
+    });
+    match answer {
+        Ok(out) => {
+            let answer: Value = serde_json::from_str(out.get()).unwrap();
+            let err = answer["err"].as_str().unwrap_or_else(|| panic!("{answer}"));
+            assert!(err.contains("Resource temporarily unavailable"), "{err}");
+        }
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                RunnerErrorKind::Timeout(_) | RunnerErrorKind::Exited(_)
+            ),
+            "{e}"
+        ),
+    }
+    assert!(most > 0 && most < 64, "{most} children at most");
+    let echo = py.bystander.call("echo", &raw(&json!(3))).await.unwrap();
+    assert_eq!(echo.get(), "3");
+    py.stop().await;
+}
+
+/// How many live processes have `parent` as their parent.
+fn children_of(parent: u32) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let rest = stat.rsplit(')').next().unwrap_or("");
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                fields.first().is_some_and(|s| *s != "Z")
+                    && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
+            })
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn python_past_its_memory_cap_is_ended_alone() {
+    let py = Py::start(&[]).await;
+    let mut exits = py.runner.exit_watch();
+    let err = py
+        .runner
+        .call("alloc", &raw(&json!(512)))
+        .await
+        .unwrap_err();
+    let RunnerErrorKind::Exited(status) = err.kind() else {
+        panic!("not an exit: {err}");
+    };
+    assert!(status.contains("out of memory"), "{status}");
+    exits.wait_for(Option::is_some).await.unwrap();
+    assert!(!exits.borrow().as_ref().unwrap().expected);
+    let echo = py.bystander.call("echo", &raw(&json!(2))).await.unwrap();
+    assert_eq!(echo.get(), "2");
+    py.stop().await;
+}
