@@ -4,12 +4,16 @@
 //!   goes through the generic `Call` RPC;
 //! - `call_100b/bare_tonic`: the same `Call` RPC to the same plugin process
 //!   over the same unix socket with a bare tonic client: the floor;
-//! - `cold_start/spawn_to_first_response`: `load` (spawn, handshake, connect,
-//!   health, broker) + `start` (`Init`) + the first call; `stop` is not
-//!   timed.
+//! - `cold_start/confined` and `cold_start/unconfined`: `load` (confine,
+//!   spawn, handshake, connect, health, broker) + `start` (`Init`) + the
+//!   first call, with the kernel's confinement and with the host's policy
+//!   turning it off; `stop` is not timed;
+//! - `sdk_call_100b/{unix,unix_mtls,tcp,tcp_mtls}`: the SDK example's `echo`
+//!   over each transport, in the clear and with AutoMTLS.
 //!
-//! Set `RAW_PLUGIN=target/release/raw-grpc-plugin` (after `cargo build
-//! --release -p raw-grpc-plugin`) to measure against an optimised plugin.
+//! Set `RAW_PLUGIN=$PWD/target/release/raw-grpc-plugin` and
+//! `HELLO_GRPC=$PWD/target/release/hello-grpc` (after `cargo build --release
+//! -p raw-grpc-plugin -p hello-grpc`) to measure against optimised plugins.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -17,13 +21,15 @@
 mod examples;
 
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use plugin_core::{Manifest, MemoryHost, Runner};
+use plugin_core::{HostGrants, Manifest, MemoryHost, Runner};
 use plugin_grpc::GrpcRunner;
+use plugin_types::PermissionPolicy;
+use plugin_types::permissions::Enforcement;
 use proto::flowbot::plugin as pb;
 use proto::handshake::{self, HandshakeLine};
 use serde_json::json;
@@ -70,6 +76,20 @@ fn fixture() -> Fixture {
 
 fn runner() -> GrpcRunner {
     GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))))
+}
+
+/// A runner granted what `manifest` asks under the default policy with
+/// confinement `enforcement`.
+fn granted_runner(manifest: &Manifest, enforcement: Enforcement, data: &Path) -> GrpcRunner {
+    let policy = PermissionPolicy {
+        confinement: enforcement,
+        ..PermissionPolicy::default()
+    };
+    let granted = HostGrants::new(policy)
+        .with_data_dir(data)
+        .grant(manifest)
+        .unwrap();
+    runner().with_granted(granted)
 }
 
 /// Starts the plugin by hand (no runner) and returns a bare tonic client.
@@ -155,25 +175,78 @@ fn cold_start(c: &mut Criterion) {
     let params = params();
     let mut group = c.benchmark_group("cold_start");
     group.sample_size(30);
-    group.bench_function("spawn_to_first_response", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    let runner = runner();
-                    let start = Instant::now();
-                    runner.load(&fixture.manifest).await.unwrap();
-                    runner.start(&json!({})).await.unwrap();
-                    black_box(runner.call("echo", &params).await.unwrap());
-                    total += start.elapsed();
-                    runner.stop(Duration::from_secs(1)).await.unwrap();
-                }
-                total
-            })
+    let data = tempfile::tempdir().unwrap();
+    for (name, enforcement) in [
+        ("confined", Enforcement::Warn),
+        ("unconfined", Enforcement::Off),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let runner = granted_runner(&fixture.manifest, enforcement, data.path());
+                        let start = Instant::now();
+                        runner.load(&fixture.manifest).await.unwrap();
+                        runner.start(&json!({})).await.unwrap();
+                        black_box(runner.call("echo", &params).await.unwrap());
+                        total += start.elapsed();
+                        runner.stop(Duration::from_secs(1)).await.unwrap();
+                    }
+                    total
+                })
+            });
         });
-    });
+    }
     group.finish();
 }
 
-criterion_group!(benches, calls, cold_start);
+/// The SDK example's `echo` (~100 B) over unix and TCP, with and without
+/// AutoMTLS.
+fn sdk_calls(c: &mut Criterion) {
+    use plugin_core::manifest::Transport;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    examples::built();
+    let base =
+        Manifest::from_file(&examples::workspace().join("examples/plugins/hello-grpc")).unwrap();
+    let params = params();
+    let mut group = c.benchmark_group("sdk_call_100b");
+    for (name, transport, mtls) in [
+        ("unix", Transport::Unix, false),
+        ("unix_mtls", Transport::Unix, true),
+        ("tcp", Transport::Tcp, false),
+        ("tcp_mtls", Transport::Tcp, true),
+    ] {
+        let mut manifest = base.clone();
+        let grpc = manifest.grpc.as_mut().unwrap();
+        if let Some(binary) = std::env::var_os("HELLO_GRPC") {
+            grpc.binary = binary.into();
+        }
+        grpc.transport = transport;
+        grpc.auto_mtls = Some(mtls);
+        let runner = GrpcRunner::new(Arc::new(MemoryHost::new("hello-grpc", json!({}))));
+        rt.block_on(async {
+            runner.load(&manifest).await.unwrap();
+            runner.start(&json!({})).await.unwrap();
+        });
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(runner.call("echo", &params).await.unwrap());
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+        rt.block_on(runner.stop(Duration::from_secs(1))).unwrap();
+    }
+    group.finish();
+}
+
+criterion_group!(benches, calls, cold_start, sdk_calls);
 criterion_main!(benches);

@@ -374,3 +374,48 @@ async fn every_measure_is_enforced_on_this_kernel() {
     );
     runner.stop(Duration::from_secs(1)).await.unwrap();
 }
+
+/// The control: with the host's policy turning confinement off, the same
+/// attempts succeed; so the refusals above are the confinement's doing.
+#[tokio::test]
+async fn with_confinement_off_the_same_attempts_succeed() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let plugin = RawPlugin::new("serve");
+    let data = tempfile::tempdir().unwrap();
+    let secret = data.path().join("kv.redb");
+    std::fs::write(&secret, "the host's data").unwrap();
+    let policy = PermissionPolicy {
+        confinement: plugin_types::permissions::Enforcement::Off,
+        ..PermissionPolicy::default()
+    };
+    let granted = HostGrants::new(policy)
+        .with_data_dir(data.path())
+        .grant(&plugin.manifest)
+        .unwrap();
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({})))).with_granted(granted);
+    let info = started(&runner, &plugin.manifest).await;
+    let report = info.confinement.unwrap();
+    assert_eq!(
+        report
+            .missing()
+            .map(|m| m.what.as_str())
+            .collect::<Vec<_>>(),
+        ["confinement"]
+    );
+    assert_eq!(
+        ask(&runner, "read", json!(secret)).await["ok"],
+        "the host's data"
+    );
+    let connected = ask(&runner, "connect", json!(address)).await;
+    assert!(connected["ok"].is_string(), "{connected}");
+    let host = std::process::id();
+    assert_eq!(ask(&runner, "kill", json!(host)).await["ok"], "alive");
+    // The environment is still scrubbed.
+    let leaked = runner
+        .call("env", &raw(&json!("CARGO_MANIFEST_DIR")))
+        .await
+        .unwrap();
+    assert_eq!(leaked.get(), "null");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}

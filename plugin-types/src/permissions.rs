@@ -60,6 +60,11 @@ pub enum Enforcement {
     Warn,
     /// A mechanism the kernel lacks fails the plugin's load, naming it.
     Strict,
+    /// No confinement by the kernel: only the scrubbed environment, no core
+    /// dumps and no new privileges. For hosts that confine their plugins by
+    /// other means (a container per plugin) and for measuring; warned about
+    /// at every launch.
+    Off,
 }
 
 impl Enforcement {
@@ -68,6 +73,7 @@ impl Enforcement {
         match self {
             Self::Warn => "warn",
             Self::Strict => "strict",
+            Self::Off => "off",
         }
     }
 }

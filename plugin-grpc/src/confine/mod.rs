@@ -15,7 +15,9 @@
 //!
 //! A mechanism the kernel lacks is reported as not enforced: a warning
 //! under [`Enforcement::Warn`], a refusal to start the plugin under
-//! [`Enforcement::Strict`].
+//! [`Enforcement::Strict`]. [`Enforcement::Off`] (the operator's explicit
+//! choice) applies none of it but the scrubbed environment, no core dumps
+//! and no new privileges.
 
 mod cgroup;
 mod landlock;
@@ -86,6 +88,9 @@ impl Confinement {
     /// Prepares the confinement for `spec` (in the host).
     pub(crate) fn new(spec: &Spec<'_>) -> Result<Self, ConfineError> {
         let grant = spec.grant;
+        if grant.enforcement == Enforcement::Off {
+            return Ok(Self::off(spec.plugin));
+        }
         let kernel = Kernel::detect();
         let ruleset = landlock::ruleset(&spec.view).map_err(|e| ConfineError::Prepare {
             what: "the Landlock ruleset",
@@ -128,6 +133,23 @@ impl Confinement {
             tracing::warn!(plugin = spec.plugin, "{missing}");
         }
         Ok(confinement)
+    }
+
+    /// The host's policy turned confinement off: the environment is
+    /// scrubbed, nothing else.
+    fn off(plugin: &str) -> Self {
+        tracing::warn!(
+            plugin,
+            "not confined: the host's policy says plugins.permissions.confinement: off"
+        );
+        let files = Kernel::detect().files;
+        Self {
+            ruleset: None,
+            filter: None,
+            cgroup: None,
+            rlimits: vec![(Resource::Core, 0), (Resource::Nofile, files)],
+            report: off_report(),
+        }
     }
 
     /// What is applied, for logs, `pluginctl list` and the admin API.
@@ -343,10 +365,32 @@ fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
     }
 }
 
+/// What a plugin gets when the host's policy turns confinement off.
+fn off_report() -> ConfinementReport {
+    let measure = |what: &str, how: &str, enforced| Measure {
+        what: what.to_owned(),
+        how: how.to_owned(),
+        enforced,
+    };
+    ConfinementReport {
+        measures: vec![
+            measure("environment", "scrubbed", true),
+            measure(
+                "confinement",
+                "off: plugins.permissions.confinement is off",
+                false,
+            ),
+        ],
+    }
+}
+
 /// The confinement a plugin process granted `granted` would get on this
 /// host, without starting it: for `pluginctl list` and `validate`.
 pub fn preview(granted: &Granted) -> ConfinementReport {
     let grant = granted.process.clone().unwrap_or_default();
+    if grant.enforcement == Enforcement::Off {
+        return off_report();
+    }
     let (memory_by, pids_by) = cgroup::available();
     plan(
         &Kernel::detect(),
