@@ -622,27 +622,25 @@ mod tests {
         }
 
         fn grant(&self, permissions: &str, policy: &str) -> Result<Granted, GrantError> {
-            let dir = self.path("p");
-            std::fs::write(
-                dir.join("plugin.yaml"),
-                format!("name: p\nruntime: wasm\nwasm:\n  module: m.wasm\n  permissions: {permissions}\n"),
+            self.grant_manifest(
+                &format!("runtime: wasm\nwasm:\n  module: m.wasm\n  permissions: {permissions}\n"),
+                policy,
             )
-            .unwrap();
-            let manifest = Manifest::from_file(&dir).unwrap();
-            let policy: PermissionPolicy = serde_json::from_str(policy).unwrap();
-            HostGrants::new(policy)
-                .with_data_dir(self.path("data"))
-                .grant(&manifest)
         }
 
         /// The same for a gRPC plugin: `grpc` is the rest of its section.
         fn grant_grpc(&self, grpc: &str, policy: &str) -> Result<Granted, GrantError> {
-            let dir = self.path("p");
-            std::fs::write(
-                dir.join("plugin.yaml"),
-                format!("name: p\nruntime: grpc\ngrpc:\n  binary: ./p\n{grpc}\n"),
+            self.grant_manifest(
+                &format!("runtime: grpc\ngrpc:\n  binary: ./p\n{grpc}\n"),
+                policy,
             )
-            .unwrap();
+        }
+
+        /// What plugin `p`, with the rest of its manifest in `body`, gets
+        /// under `policy` (JSON).
+        fn grant_manifest(&self, body: &str, policy: &str) -> Result<Granted, GrantError> {
+            let dir = self.path("p");
+            std::fs::write(dir.join("plugin.yaml"), format!("name: p\n{body}")).unwrap();
             let manifest = Manifest::from_file(&dir).unwrap();
             let policy: PermissionPolicy = serde_json::from_str(policy).unwrap();
             HostGrants::new(policy)

@@ -108,6 +108,15 @@ async fn the_kernel_keeps_the_process_to_its_own_files() {
         "its own folder"
     );
     assert!(fs("read", json!("/etc/passwd")).await["ok"].is_string());
+    // Its own /proc/self, not the host's.
+    let status = fs("read", json!("/proc/self/status")).await;
+    let pid = runner.process_id().unwrap();
+    assert!(
+        status["ok"]
+            .as_str()
+            .is_some_and(|s| s.contains(&format!("\nPid:\t{pid}\n"))),
+        "{status}"
+    );
     let note = home.join("note.txt");
     assert_eq!(fs("write", json!([note, "kept"])).await["ok"], "");
     assert_eq!(std::fs::read_to_string(&note).unwrap(), "kept");
