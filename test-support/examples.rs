@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 pub(crate) struct Built {
     /// The wasm32-wasip1 guests (`hello_wasm.wasm`, `fs_guest.wasm`).
     pub(crate) wasm: PathBuf,
+    /// The wasm32-wasip2 component guests (`hello_component.wasm`).
+    pub(crate) components: PathBuf,
     /// The host binaries (`hello-grpc`, `raw-grpc-plugin`).
     pub(crate) host: PathBuf,
 }
@@ -49,6 +51,7 @@ pub(crate) fn built() -> &'static Built {
         };
         Built {
             wasm: dir("wasm32-wasip1="),
+            components: dir("wasm32-wasip2="),
             host: dir("host="),
         }
     })

@@ -228,3 +228,31 @@ fn error_causes_are_not_repeated() {
         "{stderr}"
     );
 }
+
+/// A component plugin (WASI 0.2) answers `pluginctl call` as a core module
+/// does: config, the KV count, a typed payload.
+#[test]
+fn calls_a_component_plugin_like_the_others() {
+    examples::built();
+    let plugin = workspace().join("examples/plugins/hello-component");
+    let plugin = plugin.to_str().unwrap();
+    let output = pluginctl(&[
+        "call",
+        plugin,
+        "greet",
+        r#"{"name":"Ada"}"#,
+        "--config",
+        r#"{"greeting":"Hi"}"#,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        text(&output.stdout),
+        "{\"text\":\"Hi, Ada!\",\"total\":1}\n"
+    );
+    let output = pluginctl(&["call", plugin, "command", r#"{"content":"count"}"#]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        text(&output.stdout).contains("0 greetings so far"),
+        "{output:?}"
+    );
+}

@@ -4,6 +4,10 @@
 //! - **wasm plugins** (`wasm`, compiled only for `wasm32` targets): the
 //!   guest ABI exports, a one-line way to export a typed function, and typed
 //!   wrappers around the `flowbot` host imports (`docs/wasm-abi.md`);
+//! - **component plugins** (`component`, compiled only for
+//!   `wasm32-wasip2`): the `flowbot:plugin` world of `wit/plugin.wit`
+//!   through `wit-bindgen`, exported from typed functions by
+//!   [`component_plugin!`], with the same host wrappers as `wasm`;
 //! - **gRPC plugins** ([`grpc`], compiled for every other target): a
 //!   [`Module`](grpc::Module) trait and a [`serve`](grpc::serve) function
 //!   implementing go-plugin's server side, with a typed host client.
@@ -29,9 +33,13 @@ pub use plugin_types as types;
 mod level;
 pub use level::Level;
 
+#[cfg(all(target_arch = "wasm32", target_env = "p2"))]
+pub mod component;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod grpc;
 #[cfg(target_arch = "wasm32")]
+mod guest;
+#[cfg(all(target_arch = "wasm32", not(target_env = "p2")))]
 pub mod wasm;
 
 /// Generates the guest ABI exports (`alloc`, `init`, `is_ready`) in

@@ -115,19 +115,19 @@ impl ModuleCache {
         mac
     }
 
-    /// The module for `source`: from the cache when an authentic entry
-    /// exists, otherwise compiled and stored. Cache trouble never fails the
-    /// load; it only costs a compilation.
-    pub(crate) fn load_or_compile(
+    /// The module (or component) for `source`: from the cache when an
+    /// authentic entry exists, otherwise compiled and stored. Cache trouble
+    /// never fails the load; it only costs a compilation.
+    pub(crate) fn load_or_compile<T: Compiled>(
         &self,
         engine: &Engine,
         source: &[u8],
-    ) -> wasmtime::Result<Module> {
+    ) -> wasmtime::Result<T> {
         let entry = self.entry(engine, source);
-        if let Some(module) = self.load(engine, &entry) {
+        if let Some(module) = self.load::<T>(engine, &entry) {
             return Ok(module);
         }
-        let module = Module::new(engine, source)?;
+        let module = T::compile(engine, source)?;
         if let Err(e) = self.store(&entry, &module) {
             tracing::warn!(entry = %entry.display(), "cannot write the module cache: {e:#}");
         }
@@ -135,7 +135,7 @@ impl ModuleCache {
     }
 
     /// Reads an authentic entry; removes any other.
-    fn load(&self, engine: &Engine, entry: &Path) -> Option<Module> {
+    fn load<T: Compiled>(&self, engine: &Engine, entry: &Path) -> Option<T> {
         let bytes = std::fs::read(entry).ok()?;
         let authentic = bytes.len() > TAG_LEN
             && self
@@ -147,7 +147,7 @@ impl ModuleCache {
             // `Module::serialize` under this name: its HMAC under the host's
             // secret key matches, and nobody without the key can make one
             // that does. wasmtime also checks the engine compatibility header.
-            unsafe { Module::deserialize(engine, &bytes[TAG_LEN..]) }.ok()
+            unsafe { T::deserialize(engine, &bytes[TAG_LEN..]) }.ok()
         } else {
             None
         };
@@ -158,13 +158,57 @@ impl ModuleCache {
         module
     }
 
-    fn store(&self, entry: &Path, module: &Module) -> wasmtime::Result<()> {
+    fn store<T: Compiled>(&self, entry: &Path, module: &T) -> wasmtime::Result<()> {
         let payload = module.serialize()?;
         let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
         file.write_all(&self.tag(entry, &payload).finalize().into_bytes())?;
         file.write_all(&payload)?;
         file.persist(entry)?;
         Ok(())
+    }
+}
+
+/// What the cache keeps: core modules and components.
+pub(crate) trait Compiled: Sized {
+    /// Compiles `source`.
+    fn compile(engine: &Engine, source: &[u8]) -> wasmtime::Result<Self>;
+    /// The compiled form, for the cache.
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>>;
+    /// Loads a compiled form.
+    ///
+    /// # Safety
+    /// `bytes` must come from [`Compiled::serialize`] (the cache checks
+    /// their HMAC first).
+    unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self>;
+}
+
+impl Compiled for Module {
+    fn compile(engine: &Engine, source: &[u8]) -> wasmtime::Result<Self> {
+        Module::new(engine, source)
+    }
+
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Module::serialize(self)
+    }
+
+    unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        // SAFETY: the caller's contract.
+        unsafe { Module::deserialize(engine, bytes) }
+    }
+}
+
+impl Compiled for wasmtime::component::Component {
+    fn compile(engine: &Engine, source: &[u8]) -> wasmtime::Result<Self> {
+        Self::new(engine, source)
+    }
+
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        wasmtime::component::Component::serialize(self)
+    }
+
+    unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
+        // SAFETY: the caller's contract.
+        unsafe { wasmtime::component::Component::deserialize(engine, bytes) }
     }
 }
 
@@ -195,12 +239,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
         let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
-        let first = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        let first = cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
         assert_eq!(answer(&engine, &first), 42);
         let stored = entries(&dir.path().join("cache"));
         assert_eq!(stored.len(), 1);
         let written = std::fs::metadata(&stored[0]).unwrap().modified().unwrap();
-        let second = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        let second = cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
         assert_eq!(answer(&engine, &second), 42);
         assert_eq!(
             std::fs::metadata(&stored[0]).unwrap().modified().unwrap(),
@@ -214,7 +262,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
         let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
-        cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
         let entry = entries(&dir.path().join("cache")).remove(0);
         let good = std::fs::read(&entry).unwrap();
 
@@ -228,7 +278,9 @@ mod tests {
             b"junk".to_vec(),
         ] {
             std::fs::write(&entry, &bad).unwrap();
-            let module = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+            let module = cache
+                .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+                .unwrap();
             assert_eq!(answer(&engine, &module), 42);
             assert_eq!(
                 std::fs::read(&entry).unwrap(),
@@ -243,9 +295,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
         let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
-        cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
         let other = MODULE.replace("42", "7");
-        let module = cache.load_or_compile(&engine, other.as_bytes()).unwrap();
+        let module = cache
+            .load_or_compile::<Module>(&engine, other.as_bytes())
+            .unwrap();
         assert_eq!(answer(&engine, &module), 7);
         assert_eq!(entries(&dir.path().join("cache")).len(), 2);
     }
@@ -256,7 +312,9 @@ mod tests {
         let engine = Engine::default();
         let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
         std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
-        let module = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        let module = cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
         assert_eq!(answer(&engine, &module), 42);
     }
 
@@ -287,11 +345,15 @@ mod tests {
         let other = MODULE.replace("42", "7");
         let entry = cache.entry(&engine, MODULE.as_bytes());
         let other_entry = cache.entry(&engine, other.as_bytes());
-        cache.load_or_compile(&engine, other.as_bytes()).unwrap();
+        cache
+            .load_or_compile::<Module>(&engine, other.as_bytes())
+            .unwrap();
 
         // Swapped: another module's authentic entry under this name.
         std::fs::copy(&other_entry, &entry).unwrap();
-        let module = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        let module = cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
         assert_eq!(
             answer(&engine, &module),
             42,
@@ -315,7 +377,9 @@ mod tests {
             .to_vec();
         forged.extend_from_slice(&payload);
         std::fs::write(&entry, &forged).unwrap();
-        let module = cache.load_or_compile(&engine, MODULE.as_bytes()).unwrap();
+        let module = cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
         assert_eq!(
             answer(&engine, &module),
             42,

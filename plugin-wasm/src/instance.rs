@@ -1,4 +1,6 @@
-//! One live instance of a plugin: a store, its instance and typed exports.
+//! One live instance of a plugin: a core module's (a store, its instance
+//! and typed exports, reached through the call shim) or a component's (see
+//! `component`), behind one contract.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::abi::{self, Outcome};
 use crate::call_shim::{self, CallBuffers, Stage};
+use crate::component::{ComponentInstance, ComponentTemplate};
 use crate::deadline::Deadline;
 use crate::limits::MemoryLimiter;
 use crate::output::GuestOutput;
@@ -21,14 +24,73 @@ use crate::state::{InstanceState, PluginContext};
 /// Everything needed to create instances of one loaded plugin.
 pub(crate) struct Template {
     pub(crate) plugin: Arc<PluginContext>,
-    pub(crate) pre: InstancePre<InstanceState>,
-    /// The [call shim](crate::call_shim), compiled for the shared engine.
-    pub(crate) shim: Module,
+    /// The compiled plugin.
+    pub(crate) code: Code,
     pub(crate) memory_max: u64,
     /// The execution timeout of each call (and of creating an instance).
     pub(crate) timeout: Duration,
     /// The folders granted (canonical host paths).
     pub(crate) filesystem: Vec<Preopen>,
+}
+
+/// A loaded plugin's code, linked and ready to instantiate.
+pub(crate) enum Code {
+    /// A core module, and the [call shim](crate::call_shim) compiled for
+    /// the shared engine.
+    Module {
+        pre: InstancePre<InstanceState>,
+        shim: Module,
+    },
+    /// A component of the `flowbot:plugin` world.
+    Component(ComponentTemplate),
+}
+
+/// A live instance, of either kind.
+pub(crate) enum PluginInstance {
+    Core(CoreInstance),
+    Component(ComponentInstance),
+}
+
+impl PluginInstance {
+    /// Instantiates the plugin and runs its `init` with `config` (JSON text).
+    pub(crate) async fn create(template: &Template, config: &str) -> Result<Self, Failure> {
+        match &template.code {
+            Code::Module { pre, shim } => CoreInstance::create(template, pre, shim, config)
+                .await
+                .map(Self::Core),
+            Code::Component(component) => ComponentInstance::create(template, component, config)
+                .await
+                .map(Self::Component),
+        }
+    }
+
+    /// Starts the execution timeout for the next call.
+    pub(crate) fn arm_deadline(&mut self) {
+        match self {
+            Self::Core(instance) => instance.arm_deadline(),
+            Self::Component(instance) => instance.arm_deadline(),
+        }
+    }
+
+    /// Calls the guest function `name` with JSON `params`.
+    pub(crate) async fn call(
+        &mut self,
+        name: &str,
+        params: &[u8],
+    ) -> Result<Box<RawValue>, Failure> {
+        match self {
+            Self::Core(instance) => instance.call(name, params).await,
+            Self::Component(instance) => instance.call(name, params).await,
+        }
+    }
+
+    /// Asks the guest whether it is ready.
+    pub(crate) async fn is_ready(&mut self) -> Result<bool, Failure> {
+        match self {
+            Self::Core(instance) => instance.is_ready().await,
+            Self::Component(instance) => instance.is_ready().await,
+        }
+    }
 }
 
 /// Why an instance operation failed, and whether the instance is still fit
@@ -40,14 +102,14 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    fn poisoned(kind: RunnerErrorKind) -> Self {
+    pub(crate) fn poisoned(kind: RunnerErrorKind) -> Self {
         Self {
             kind,
             poisoned: true,
         }
     }
 
-    fn recoverable(kind: RunnerErrorKind) -> Self {
+    pub(crate) fn recoverable(kind: RunnerErrorKind) -> Self {
         Self {
             kind,
             poisoned: false,
@@ -67,7 +129,8 @@ enum Entry {
     Deliver,
 }
 
-pub(crate) struct PluginInstance {
+/// A live core-module instance.
+pub(crate) struct CoreInstance {
     store: Store<InstanceState>,
     instance: wasmtime::Instance,
     is_ready: Option<TypedFunc<(), i32>>,
@@ -80,12 +143,17 @@ pub(crate) struct PluginInstance {
     deliver: ShimEntry,
 }
 
-impl PluginInstance {
-    /// Instantiates the plugin and its call shim, runs its WASI initialiser
+impl CoreInstance {
+    /// Instantiates the module and its call shim, runs its WASI initialiser
     /// and its `init` with `config` (JSON text).
-    pub(crate) async fn create(template: &Template, config: &str) -> Result<Self, Failure> {
+    async fn create(
+        template: &Template,
+        pre: &InstancePre<InstanceState>,
+        shim: &Module,
+        config: &str,
+    ) -> Result<Self, Failure> {
         let plugin = &template.plugin;
-        let wasi = wasi_context(plugin, &template.filesystem)?;
+        let wasi = wasi_builder(plugin, &template.filesystem)?.build_p1();
         let state = InstanceState {
             wasi,
             limiter: MemoryLimiter::new(template.memory_max),
@@ -93,7 +161,7 @@ impl PluginInstance {
             call: CallBuffers::default(),
             deadline: Deadline::new(template.timeout),
         };
-        let mut store = Store::new(template.pre.module().engine(), state);
+        let mut store = Store::new(pre.module().engine(), state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(|mut cx| {
             let state = cx.data_mut();
@@ -105,7 +173,7 @@ impl PluginInstance {
         });
         store.set_epoch_deadline(1);
 
-        let instance = match template.pre.instantiate_async(&mut store).await {
+        let instance = match pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
             Err(e) => return Err(trap_failure(&store, "instantiation", e)),
         };
@@ -135,7 +203,7 @@ impl PluginInstance {
             free.as_ref().map(|free| *free.func()),
             table,
         );
-        let shim = Instance::new_async(&mut store, &template.shim, &imports)
+        let shim = Instance::new_async(&mut store, shim, &imports)
             .await
             .map_err(shim_failure)?;
         let invoke = shim
@@ -194,17 +262,13 @@ impl PluginInstance {
     /// Starts the execution timeout for the next call. The epoch deadline
     /// is reset too: left in the past by an idle spell, it would make the
     /// call yield to the runtime at its first check for no reason.
-    pub(crate) fn arm_deadline(&mut self) {
+    fn arm_deadline(&mut self) {
         self.store.data_mut().deadline.arm();
         self.store.set_epoch_deadline(1);
     }
 
     /// Calls the guest function `name` with JSON `params`.
-    pub(crate) async fn call(
-        &mut self,
-        name: &str,
-        params: &[u8],
-    ) -> Result<Box<RawValue>, Failure> {
+    async fn call(&mut self, name: &str, params: &[u8]) -> Result<Box<RawValue>, Failure> {
         let index = self.function(name)?;
         self.run(Entry::Invoke, name, index, params).await?;
         match self.decode_result()? {
@@ -214,7 +278,7 @@ impl PluginInstance {
     }
 
     /// Asks the guest whether it is ready (ready when it exports no `is_ready`).
-    pub(crate) async fn is_ready(&mut self) -> Result<bool, Failure> {
+    async fn is_ready(&mut self) -> Result<bool, Failure> {
         match self.is_ready.clone() {
             None => Ok(true),
             Some(is_ready) => is_ready
@@ -309,23 +373,37 @@ impl PluginInstance {
 /// anything else a trap.
 fn trap_failure(store: &Store<InstanceState>, during: &str, error: wasmtime::Error) -> Failure {
     let state = store.data();
-    let kind = if state.limiter.hit() {
+    classify(
+        &state.limiter,
+        &state.plugin,
+        &state.deadline,
+        during,
+        error,
+    )
+}
+
+/// Classifies an error from guest code of either kind, from what its store
+/// recorded.
+pub(crate) fn classify(
+    limiter: &MemoryLimiter,
+    plugin: &PluginContext,
+    deadline: &Deadline,
+    during: &str,
+    error: wasmtime::Error,
+) -> Failure {
+    let kind = if limiter.hit() {
         RunnerErrorKind::LimitExceeded(format!(
             "memory limit of {} reached (during {during}: {error})",
-            plugin_core::ByteSize(memory_limit(state))
+            plugin_core::ByteSize(limiter.max_bytes() as u64)
         ))
-    } else if state.plugin.is_cancelled() {
+    } else if plugin.is_cancelled() {
         RunnerErrorKind::Stopped
-    } else if state.deadline.expired() {
-        RunnerErrorKind::Timeout(state.deadline.timeout())
+    } else if deadline.expired() {
+        RunnerErrorKind::Timeout(deadline.timeout())
     } else {
         RunnerErrorKind::Protocol(format!("guest trapped in {during}: {error}"))
     };
     Failure::poisoned(kind)
-}
-
-fn memory_limit(state: &InstanceState) -> u64 {
-    state.limiter.max_bytes() as u64
 }
 
 fn optional_export<P, R>(
@@ -347,12 +425,13 @@ where
     }
 }
 
-/// WASI for one instance: no args or environment, output to `tracing`, and
-/// exactly the folders the manifest grants, each at its own path.
-fn wasi_context(
+/// WASI for one instance: no args or environment, output to `tracing`,
+/// exactly the folders the manifest grants, each at its own path, and no
+/// network (the builder's default).
+pub(crate) fn wasi_builder(
     plugin: &PluginContext,
     filesystem: &[Preopen],
-) -> Result<wasmtime_wasi::p1::WasiP1Ctx, Failure> {
+) -> Result<WasiCtxBuilder, Failure> {
     let mut builder = WasiCtxBuilder::new();
     builder
         .stdout(GuestOutput::new(plugin.name.clone(), "stdout"))
@@ -371,5 +450,5 @@ fn wasi_context(
                 ))
             })?;
     }
-    Ok(builder.build_p1())
+    Ok(builder)
 }

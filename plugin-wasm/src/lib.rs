@@ -25,6 +25,7 @@
 mod abi;
 mod cache;
 mod call_shim;
+mod component;
 mod deadline;
 mod engine;
 mod host_functions;
@@ -36,5 +37,6 @@ mod runner;
 mod state;
 
 pub use cache::ModuleCache;
+pub use component::WORLD_VERSION;
 pub use engine::EPOCH_TICK;
 pub use runner::WasmRunner;

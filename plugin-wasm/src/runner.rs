@@ -10,13 +10,15 @@ use plugin_core::{
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
+use wasmtime::component::Component;
 use wasmtime::{Linker, Module};
 
 use crate::cache::ModuleCache;
 use crate::call_shim;
+use crate::component::{self, ComponentTemplate};
 use crate::engine::shared_engine;
 use crate::host_functions;
-use crate::instance::{Failure, PluginInstance, Template};
+use crate::instance::{Code, Failure, PluginInstance, Template};
 use crate::pool::{AcquireError, InstancePool, Lease};
 use crate::state::{InstanceState, PluginContext};
 
@@ -114,29 +116,39 @@ impl Runner for WasmRunner {
         let engine = shared_engine().map_err(|e| other(name, e))?;
         let path = wasm.module.clone();
         let cache = self.cache.clone();
-        let module = tokio::task::spawn_blocking(move || {
+        let code = tokio::task::spawn_blocking(move || {
             let bytes = std::fs::read(&path)
                 .map_err(|e| format!("cannot read module {}: {e}", path.display()))?;
-            match cache {
+            if component::is_component(&bytes) {
+                let compiled = match &cache {
+                    Some(cache) => cache.load_or_compile::<Component>(engine, &bytes),
+                    None => Component::new(engine, bytes),
+                }
+                .map_err(|e| format!("invalid component {}: {e:#}", path.display()))?;
+                let template = ComponentTemplate::new(engine, &compiled)
+                    .map_err(|e| format!("component {}: {e}", path.display()))?;
+                return Ok(Code::Component(template));
+            }
+            let module = match &cache {
                 Some(cache) => cache.load_or_compile(engine, &bytes),
                 None => Module::new(engine, bytes),
             }
-            .map_err(|e| format!("invalid module {}: {e:#}", path.display()))
+            .map_err(|e| format!("invalid module {}: {e:#}", path.display()))?;
+            let mut linker: Linker<InstanceState> = Linker::new(engine);
+            wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut InstanceState| {
+                &mut state.wasi
+            })
+            .and_then(|()| host_functions::add_to_linker(&mut linker))
+            .map_err(|e| format!("linking host functions: {e:#}"))?;
+            let pre = linker
+                .instantiate_pre(&module)
+                .map_err(|e| format!("module {}: {e:#}", path.display()))?;
+            let shim = call_shim::module(engine)?;
+            Ok::<_, String>(Code::Module { pre, shim })
         })
         .await
         .map_err(|e| other(name, format!("compiling module: {e}")))?
         .map_err(|e| other(name, e))?;
-
-        let mut linker: Linker<InstanceState> = Linker::new(engine);
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut InstanceState| {
-            &mut state.wasi
-        })
-        .and_then(|()| host_functions::add_to_linker(&mut linker))
-        .map_err(|e| other(name, format!("linking host functions: {e:#}")))?;
-        let pre = linker
-            .instantiate_pre(&module)
-            .map_err(|e| other(name, format!("module {}: {e:#}", wasm.module.display())))?;
-        let shim = call_shim::module(engine).map_err(|e| other(name, e))?;
 
         let loaded = Loaded {
             template: Template {
@@ -145,8 +157,7 @@ impl Runner for WasmRunner {
                     self.host.clone(),
                     HttpAllowlist::new(&granted.http),
                 )),
-                pre,
-                shim,
+                code,
                 memory_max: wasm.permissions.memory.max.bytes(),
                 timeout: wasm.permissions.execution.timeout,
                 filesystem: granted.filesystem,

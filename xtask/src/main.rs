@@ -6,10 +6,11 @@
 //! - `codegen --check`: regenerates into a scratch folder and fails if the
 //!   checked-in code differs (CI runs this).
 //! - `examples`: builds the wasm guests (the example plugins and the test
-//!   guests) for `wasm32-wasip1`, adding the target with rustup if it is
-//!   missing, and the gRPC plugin binaries for the host; installs each
-//!   example's module or binary into its plugin folder, and prints the two
-//!   output folders as `wasm32-wasip1=DIR` and `host=DIR`.
+//!   guests) for `wasm32-wasip1`, the component guests for `wasm32-wasip2`
+//!   (adding the targets with rustup if they are missing), and the gRPC
+//!   plugin binaries for the host; installs each example's module or binary
+//!   into its plugin folder, and prints the output folders as
+//!   `wasm32-wasip1=DIR`, `wasm32-wasip2=DIR` and `host=DIR`.
 //! - `demo [ARGS...]`: `examples`, then `pluginctl run examples/plugins`
 //!   (data in `target/demo-data`, admin API on 127.0.0.1:7890), passing
 //!   ARGS on to `pluginctl run`.
@@ -111,6 +112,15 @@ const WASM_GUESTS: [(&str, &str, Option<&str>); 2] = [
 ];
 
 const WASM_TARGET: &str = "wasm32-wasip1";
+
+/// Component guests (WASI 0.2): (package, component file, example folder).
+const COMPONENT_GUESTS: [(&str, &str, Option<&str>); 1] = [(
+    "hello-component",
+    "hello_component.wasm",
+    Some("examples/plugins/hello-component"),
+)];
+
+const COMPONENT_TARGET: &str = "wasm32-wasip2";
 /// The cargo profile the guests are built with (see the root Cargo.toml).
 const WASM_PROFILE: &str = "wasm-guest";
 
@@ -122,7 +132,8 @@ const GRPC_BINARIES: [(&str, Option<&str>); 2] = [
 
 fn examples() -> Result<()> {
     let root = workspace_root();
-    ensure_wasm_target()?;
+    ensure_target(WASM_TARGET)?;
+    ensure_target(COMPONENT_TARGET)?;
     let target_dir =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
 
@@ -135,6 +146,22 @@ fn examples() -> Result<()> {
         }
     }
 
+    let component_packages = COMPONENT_GUESTS.map(|(package, _, _)| package);
+    cargo_build(
+        &root,
+        Some((COMPONENT_TARGET, WASM_PROFILE)),
+        &component_packages,
+    )?;
+    let component_dir = target_dir.join(COMPONENT_TARGET).join(WASM_PROFILE);
+    for (_, component, folder) in COMPONENT_GUESTS {
+        if let Some(folder) = folder {
+            install(
+                &component_dir.join(component),
+                &root.join(folder).join(component),
+            )?;
+        }
+    }
+
     let grpc_packages = GRPC_BINARIES.map(|(package, _)| package);
     cargo_build(&root, None, &grpc_packages)?;
     let host_dir = target_dir.join("debug");
@@ -144,6 +171,7 @@ fn examples() -> Result<()> {
         }
     }
     println!("{WASM_TARGET}={}", wasm_dir.display());
+    println!("{COMPONENT_TARGET}={}", component_dir.display());
     println!("host={}", host_dir.display());
     Ok(())
 }
@@ -217,7 +245,7 @@ fn install(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-fn ensure_wasm_target() -> Result<()> {
+fn ensure_target(target: &str) -> Result<()> {
     let installed = std::process::Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -225,19 +253,19 @@ fn ensure_wasm_target() -> Result<()> {
         Ok(output)
             if String::from_utf8_lossy(&output.stdout)
                 .lines()
-                .any(|l| l == WASM_TARGET) =>
+                .any(|l| l == target) =>
         {
             Ok(())
         }
         Ok(_) => {
             let status = std::process::Command::new("rustup")
-                .args(["target", "add", WASM_TARGET])
+                .args(["target", "add", target])
                 .status()
                 .context("running rustup")?;
             if status.success() {
                 Ok(())
             } else {
-                bail!("rustup target add {WASM_TARGET} failed")
+                bail!("rustup target add {target} failed")
             }
         }
         // No rustup: the toolchain may still have the target; cargo will say.

@@ -64,7 +64,7 @@ fn release(ptr: i32) {
 
 /// `is_ready` export.
 pub fn is_ready() -> i32 {
-    i32::from(super::ready())
+    i32::from(crate::guest::ready())
 }
 
 /// `init` export: stores the configuration.
@@ -72,7 +72,7 @@ pub fn init(ptr: i32, len: i32) -> i64 {
     let bytes = take(ptr, len);
     match serde_json::from_slice(&bytes) {
         Ok(config) => {
-            super::set_config(config);
+            crate::guest::set_config(config);
             envelope(Ok::<(), String>(()))
         }
         Err(e) => envelope(Err::<(), _>(format!("config is not JSON: {e}"))),

@@ -8,34 +8,12 @@
 pub mod abi;
 mod imports;
 
-use std::cell::RefCell;
-
-use serde::{Serialize, de::DeserializeOwned};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::types::DataEvent;
 
+pub use crate::guest::{config, config_as, set_ready};
 pub use crate::types::{HostHttpRequest as HttpRequest, HostHttpResponse as HttpResponse};
-
-thread_local! {
-    static CONFIG: RefCell<Value> = const { RefCell::new(Value::Null) };
-    static READY: RefCell<bool> = const { RefCell::new(true) };
-}
-
-/// The configuration the host started this plugin with (`null` before `init`).
-pub fn config() -> Value {
-    CONFIG.with(|c| c.borrow().clone())
-}
-
-/// The configuration, decoded into `T`.
-pub fn config_as<T: DeserializeOwned>() -> Result<T, String> {
-    serde_json::from_value(config()).map_err(|e| format!("config: {e}"))
-}
-
-/// Sets what `is_ready` reports to the host (ready by default).
-pub fn set_ready(ready: bool) {
-    READY.with(|r| *r.borrow_mut() = ready);
-}
 
 /// A configuration value by dotted key, as the host resolves it.
 pub fn get_config(key: &str) -> Result<Option<String>, String> {
@@ -83,12 +61,4 @@ pub fn emit_event(event: &DataEvent) -> Result<(), String> {
 /// Encodes `value` as JSON for a host call.
 fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
     serde_json::to_vec(value).map_err(|e| format!("encoding: {e}"))
-}
-
-fn set_config(config: Value) {
-    CONFIG.with(|c| *c.borrow_mut() = config);
-}
-
-fn ready() -> bool {
-    READY.with(|r| *r.borrow())
 }

@@ -1,0 +1,131 @@
+//! The runner with components (WASI 0.2) of the `flowbot:plugin` world:
+//! the `hello-component` example (Rust, `plugin-sdk`'s component side,
+//! built for `wasm32-wasip2` by `cargo xtask examples`), and components
+//! that do not fit the world, refused at load by name.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::sync::Arc;
+
+use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
+use plugin_wasm::WasmRunner;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+#[path = "../../test-support/examples.rs"]
+mod examples;
+
+fn raw(value: &Value) -> Box<RawValue> {
+    RawValue::from_string(value.to_string()).unwrap()
+}
+
+async fn call(runner: &WasmRunner, function: &str, params: Value) -> Value {
+    let out = runner.call(function, &raw(&params)).await.unwrap();
+    serde_json::from_str(out.get()).unwrap()
+}
+
+#[tokio::test]
+async fn the_component_example_greets_counts_and_emits() {
+    examples::built();
+    let manifest =
+        Manifest::from_file(&examples::workspace().join("examples/plugins/hello-component"))
+            .unwrap();
+    let config = json!({"greeting": "Hi"});
+    let host = Arc::new(MemoryHost::new("hello-component", config.clone()));
+    let runner = WasmRunner::new(host.clone());
+    runner.load(&manifest).await.unwrap();
+    runner.start(&config).await.unwrap();
+
+    let greeting = call(&runner, "greet", json!({"name": "Ada"})).await;
+    assert_eq!(greeting, json!({"text": "Hi, Ada!", "total": 1}));
+    assert_eq!(host.kv()["greetings"], b"1");
+    let events = host.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].source, "hello-component");
+    assert_eq!(events[0].event_type, "greeting.sent");
+
+    let help = call(&runner, "help", json!(null)).await;
+    assert_eq!(help["hello"][0], "hello [name] - greets you");
+    let count = call(&runner, "command", json!({"content": "count"})).await;
+    assert_eq!(count["text"], "1 greetings so far");
+    let ability = call(
+        &runner,
+        "ability_call",
+        json!({"operation": "greet_component", "params": {"name": "Bo"}}),
+    )
+    .await;
+    assert_eq!(ability["text"], "Hi, Bo!");
+
+    // What the component does not offer, and what it refuses.
+    let missing = runner.call("nope", &raw(&json!(null))).await.unwrap_err();
+    assert!(
+        matches!(missing.kind(), RunnerErrorKind::Unsupported),
+        "{missing}"
+    );
+    let refused = runner
+        .call("command", &raw(&json!({"content": "dance"})))
+        .await
+        .unwrap_err();
+    let RunnerErrorKind::Plugin(message) = refused.kind() else {
+        panic!("{refused}");
+    };
+    assert!(message.contains("unknown command"), "{message}");
+    // Bad params are the plugin's error, and the instance serves on.
+    let bad = runner
+        .call("greet", &raw(&json!({"name": 7})))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("invalid params"), "{bad}");
+    assert_eq!(call(&runner, "greet", json!({})).await["total"], 3);
+    assert!(runner.health().await.unwrap().ready);
+    runner
+        .stop(std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+}
+
+/// Installs `wat` (a component in text form) as plugin `odd` and loads it.
+async fn load_error(wat: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = wat::parse_str(wat).unwrap();
+    std::fs::write(dir.path().join("odd.wasm"), bytes).unwrap();
+    std::fs::write(
+        dir.path().join("plugin.yaml"),
+        "name: odd\nruntime: wasm\nwasm: {module: odd.wasm}\n",
+    )
+    .unwrap();
+    let manifest = Manifest::from_file(dir.path()).unwrap();
+    let runner = WasmRunner::new(Arc::new(MemoryHost::new("odd", json!({}))));
+    runner.load(&manifest).await.unwrap_err().to_string()
+}
+
+#[tokio::test]
+async fn components_of_another_world_are_refused_naming_what_is_missing() {
+    let error = load_error("(component)").await;
+    assert!(
+        error.starts_with("plugin odd:")
+            && error.contains("does not export flowbot:plugin/guest@0.1.0"),
+        "{error}"
+    );
+    let error = load_error(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $ci (instantiate $m))
+            (func $f (canon lift (core func $ci "f")))
+            (instance $i (export "is-ready" (func $f)))
+            (export "flowbot:plugin/guest@0.2.0" (instance $i)))"#,
+    )
+    .await;
+    assert!(
+        error.contains(
+            "exports flowbot:plugin/guest@0.2.0 but this host speaks flowbot:plugin/guest@0.1.0"
+        ),
+        "{error}"
+    );
+    // Importing what the host does not offer.
+    let error = load_error(
+        r#"(component (import "acme:secret/vault@1.0.0" (instance (export "open" (func)))))"#,
+    )
+    .await;
+    assert!(error.contains("acme:secret/vault"), "{error}");
+}
