@@ -129,3 +129,106 @@ async fn components_of_another_world_are_refused_naming_what_is_missing() {
     .await;
     assert!(error.contains("acme:secret/vault"), "{error}");
 }
+
+/// The hostile component in a plugin folder of its own, with `wasm` (the
+/// rest of its manifest's `wasm:` section, indented four spaces) and a
+/// loopback HTTP server it may not reach.
+struct Hostile {
+    runner: WasmRunner,
+    dir: tempfile::TempDir,
+}
+
+impl Hostile {
+    async fn start(permissions: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            examples::built().components.join("hostile_component.wasm"),
+            dir.path().join("hostile.wasm"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("shelf")).unwrap();
+        std::fs::write(dir.path().join("shelf/note.txt"), "granted").unwrap();
+        std::fs::write(
+            dir.path().join("plugin.yaml"),
+            format!(
+                "name: hostile\nruntime: wasm\nwasm:\n  module: hostile.wasm\n  permissions:\n    memory: {{max: 16MiB}}\n    execution: {{timeout: 1s}}\n    filesystem: [{{path: shelf}}]\n{permissions}  pool: {{max_instances: 1}}\n"
+            ),
+        )
+        .unwrap();
+        let manifest = Manifest::from_file(dir.path()).unwrap();
+        let runner = WasmRunner::new(Arc::new(MemoryHost::new("hostile", json!({}))));
+        runner.load(&manifest).await.unwrap();
+        runner.start(&json!({})).await.unwrap();
+        Self { runner, dir }
+    }
+
+    async fn fails(&self, function: &str, params: Value) -> plugin_core::RunnerError {
+        self.runner
+            .call(function, &raw(&params))
+            .await
+            .expect_err(function)
+    }
+
+    /// The next call runs on a fresh instance (the one that misbehaved was
+    /// dropped, not reused).
+    async fn fresh(&self) {
+        assert_eq!(call(&self.runner, "count", json!(null)).await, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_spinning_component_times_out_and_its_instance_is_dropped() {
+    let hostile = Hostile::start("").await;
+    assert_eq!(call(&hostile.runner, "count", json!(null)).await, 1);
+    let err = hostile.fails("spin", json!(null)).await;
+    assert!(matches!(err.kind(), RunnerErrorKind::Timeout(_)), "{err}");
+    hostile.fresh().await;
+}
+
+#[tokio::test]
+async fn a_trapping_component_fails_that_call_only() {
+    let hostile = Hostile::start("").await;
+    assert_eq!(call(&hostile.runner, "count", json!(null)).await, 1);
+    let err = hostile.fails("trap", json!(null)).await;
+    assert!(err.to_string().contains("guest trapped in trap"), "{err}");
+    hostile.fresh().await;
+}
+
+#[tokio::test]
+async fn a_component_past_its_memory_cap_is_stopped_there() {
+    let hostile = Hostile::start("").await;
+    assert_eq!(call(&hostile.runner, "hoard", json!(4)).await, 4);
+    let err = hostile.fails("hoard", json!(64)).await;
+    assert!(
+        matches!(err.kind(), RunnerErrorKind::LimitExceeded(_))
+            && err.to_string().contains("memory limit of 16MiB"),
+        "{err}"
+    );
+    // A huge answer is bounded by the same cap.
+    let answer = call(&hostile.runner, "huge", json!(1)).await;
+    assert_eq!(answer.as_str().unwrap().len(), 1 << 20);
+    let err = hostile.fails("huge", json!(32)).await;
+    assert!(
+        matches!(err.kind(), RunnerErrorKind::LimitExceeded(_)),
+        "{err}"
+    );
+    hostile.fresh().await;
+}
+
+#[tokio::test]
+async fn a_component_reaches_only_what_it_was_granted() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/", server.local_addr().unwrap().port());
+    let hostile = Hostile::start("").await;
+    // No HTTP asked: the host refuses before any connection.
+    let err = hostile.fails("fetch", json!(url)).await;
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    // Files: its granted folder, nothing else.
+    let note = call(&hostile.runner, "read", json!("shelf/note.txt")).await;
+    assert_eq!(note, "granted");
+    let outside = hostile.dir.path().join("plugin.yaml");
+    let err = hostile.fails("read", json!(outside)).await;
+    assert!(err.to_string().contains("plugin.yaml"), "{err}");
+    let err = hostile.fails("read", json!("/etc/passwd")).await;
+    assert!(err.to_string().contains("/etc/passwd"), "{err}");
+}

@@ -114,11 +114,14 @@ const WASM_GUESTS: [(&str, &str, Option<&str>); 2] = [
 const WASM_TARGET: &str = "wasm32-wasip1";
 
 /// Component guests (WASI 0.2): (package, component file, example folder).
-const COMPONENT_GUESTS: [(&str, &str, Option<&str>); 1] = [(
-    "hello-component",
-    "hello_component.wasm",
-    Some("examples/plugins/hello-component"),
-)];
+const COMPONENT_GUESTS: [(&str, &str, Option<&str>); 2] = [
+    (
+        "hello-component",
+        "hello_component.wasm",
+        Some("examples/plugins/hello-component"),
+    ),
+    ("hostile-component", "hostile_component.wasm", None),
+];
 
 const COMPONENT_TARGET: &str = "wasm32-wasip2";
 /// The cargo profile the guests are built with (see the root Cargo.toml).

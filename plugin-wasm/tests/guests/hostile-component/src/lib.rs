@@ -1,0 +1,67 @@
+//! A hostile component for the runner's tests (built for `wasm32-wasip2` by
+//! `cargo xtask examples`). Its functions:
+//! - `spin`: loops forever;
+//! - `trap`: panics (a trap);
+//! - `hoard` (MiB): allocates and keeps memory until refused;
+//! - `huge` (MiB): answers a string of that size;
+//! - `count`: how many times this instance has been called, counting this
+//!   one (a fresh instance answers 1);
+//! - `fetch` (URL): an HTTP GET through the host;
+//! - `read` (path): a file's text, through WASI.
+#![cfg(all(target_arch = "wasm32", target_env = "p2"))]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use plugin_sdk::component as sdk;
+
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+fn spin(_: ()) -> Result<(), String> {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn trap(_: ()) -> Result<(), String> {
+    panic!("the guest gives up");
+}
+
+fn hoard(mib: usize) -> Result<usize, String> {
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..mib {
+        kept.push(vec![1; 1 << 20]);
+    }
+    Ok(kept.len())
+}
+
+fn huge(mib: usize) -> Result<String, String> {
+    Ok("x".repeat(mib << 20))
+}
+
+fn count(_: ()) -> Result<u64, String> {
+    Ok(CALLS.fetch_add(1, Ordering::SeqCst) + 1)
+}
+
+fn fetch(url: String) -> Result<u16, String> {
+    let answer = sdk::http_request(&sdk::HttpRequest {
+        method: "GET".into(),
+        url,
+        ..sdk::HttpRequest::default()
+    })?;
+    Ok(answer.status)
+}
+
+fn read(path: String) -> Result<String, String> {
+    std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
+}
+
+plugin_sdk::component_plugin!(
+    spin as "spin",
+    trap as "trap",
+    hoard as "hoard",
+    huge as "huge",
+    count as "count",
+    fetch as "fetch",
+    read as "read",
+);
