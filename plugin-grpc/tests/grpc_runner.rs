@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
-#[path = "../../test-support/captured_logs.rs"]
-mod captured_logs;
 #[path = "../../test-support/examples.rs"]
 mod examples;
 #[path = "../../test-support/raw_plugin.rs"]
@@ -14,7 +12,7 @@ mod raw_plugin;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerError, RunnerErrorKind};
 use plugin_grpc::GrpcRunner;
@@ -519,40 +517,6 @@ async fn an_sdk_plugin_exits_when_its_host_goes_away() {
         !is_running(pid)
     })
     .await;
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn plugin_output_reaches_tracing_tagged_and_levelled() {
-    let (captured, _guard) = captured_logs::capture();
-
-    let plugin = RawPlugin::new("serve");
-    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
-    started(&runner, &plugin.manifest, json!({})).await;
-    let find = |needle: &str| {
-        captured
-            .text()
-            .lines()
-            .find(|line| line.contains(needle))
-            .map(str::to_owned)
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while find("raw plugin started").is_none() || find("says hi via stdio").is_none() {
-        assert!(Instant::now() < deadline, "{}", captured.text());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // An hclog JSON line on stderr keeps its level and fields.
-    let line = find("raw plugin started").unwrap();
-    assert!(
-        line.contains("WARN") && line.contains("plugin=\"raw\"") && line.contains("@module=raw"),
-        "{line}"
-    );
-    // go-plugin's stdio stream is forwarded too.
-    let line = find("says hi via stdio").unwrap();
-    assert!(
-        line.contains("plugin=\"raw\"") && line.contains("stream=\"stderr\""),
-        "{line}"
-    );
-    runner.stop(Duration::from_secs(1)).await.unwrap();
 }
 
 /// Messages are bounded: a call whose params are over the bound fails

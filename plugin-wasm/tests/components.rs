@@ -232,3 +232,52 @@ async fn a_component_reaches_only_what_it_was_granted() {
     let err = hostile.fails("read", json!("/etc/passwd")).await;
     assert!(err.to_string().contains("/etc/passwd"), "{err}");
 }
+
+/// The Python example (componentize-py), through the same runner: config,
+/// KV, events, the adapters' functions, its errors. Compiled once into a
+/// cache under `target/` (an 18 MB component takes a while to compile).
+#[tokio::test]
+async fn the_python_example_answers_like_the_rust_one() {
+    examples::built();
+    let manifest =
+        Manifest::from_file(&examples::workspace().join("examples/plugins/hello-python")).unwrap();
+    let config = json!({"greeting": "Hi"});
+    let host = Arc::new(MemoryHost::new("hello-python", config.clone()));
+    let cache =
+        plugin_wasm::ModuleCache::open(&examples::workspace().join("target/test-wasm-cache"))
+            .unwrap();
+    let runner = WasmRunner::new(host.clone()).with_cache(cache);
+    runner.load(&manifest).await.unwrap();
+    runner.start(&config).await.unwrap();
+
+    let greeting = call(&runner, "greet", json!({"name": "Ada"})).await;
+    assert_eq!(greeting, json!({"text": "Hi, Ada!", "total": 1}));
+    assert_eq!(host.kv()["greetings"], b"1");
+    let events = host.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].source, "hello-python");
+    assert_eq!(events[0].data["total"], 1);
+    let count = call(&runner, "command", json!({"content": "count"})).await;
+    assert_eq!(count["text"], "1 greetings so far");
+    let ability = call(
+        &runner,
+        "ability_call",
+        json!({"operation": "greet_python", "params": {"name": "Py"}}),
+    )
+    .await;
+    assert_eq!(ability["text"], "Hi, Py!");
+    let missing = runner.call("nope", &raw(&json!(null))).await.unwrap_err();
+    assert!(
+        matches!(missing.kind(), RunnerErrorKind::Unsupported),
+        "{missing}"
+    );
+    let refused = runner
+        .call("command", &raw(&json!({"content": "dance"})))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("unknown command"), "{refused}");
+    runner
+        .stop(std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+}

@@ -9,7 +9,10 @@
 //!   guests) for `wasm32-wasip1`, the component guests for `wasm32-wasip2`
 //!   (adding the targets with rustup if they are missing), and the gRPC
 //!   plugin binaries for the host; installs each example's module or binary
-//!   into its plugin folder, and prints the output folders as
+//!   into its plugin folder; builds the Python component examples with
+//!   componentize-py (pinned, installed from PyPI into
+//!   `target/componentize-py` on first use) when their sources are newer;
+//!   and prints the output folders as
 //!   `wasm32-wasip1=DIR`, `wasm32-wasip2=DIR` and `host=DIR`.
 //! - `demo [ARGS...]`: `examples`, then `pluginctl run examples/plugins`
 //!   (data in `target/demo-data`, admin API on 127.0.0.1:7890), passing
@@ -165,6 +168,8 @@ fn examples() -> Result<()> {
         }
     }
 
+    python_examples(&root, &target_dir)?;
+
     let grpc_packages = GRPC_BINARIES.map(|(package, _)| package);
     cargo_build(&root, None, &grpc_packages)?;
     let host_dir = target_dir.join("debug");
@@ -177,6 +182,88 @@ fn examples() -> Result<()> {
     println!("{COMPONENT_TARGET}={}", component_dir.display());
     println!("host={}", host_dir.display());
     Ok(())
+}
+
+/// Python component examples: (example folder, module, component file).
+const PYTHON_EXAMPLES: [(&str, &str, &str); 1] =
+    [("examples/plugins/hello-python", "app", "hello_python.wasm")];
+
+/// componentize-py, pinned; installed from PyPI into `target/componentize-py`.
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// Builds the Python examples with componentize-py against `wit/`, unless
+/// the component is newer than its sources and the WIT.
+fn python_examples(root: &Path, target_dir: &Path) -> Result<()> {
+    let mtime = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let wit = root.join("wit/plugin.wit");
+    let mut tool = None;
+    for (folder, module, component) in PYTHON_EXAMPLES {
+        let folder = root.join(folder);
+        let output = folder.join(component);
+        let sources = [folder.join(format!("{module}.py")), wit.clone()];
+        let newest = sources.iter().filter_map(|p| mtime(p)).max();
+        if mtime(&output).is_some_and(|built| newest.is_some_and(|n| built >= n)) {
+            continue;
+        }
+        if tool.is_none() {
+            tool = Some(componentize_py(target_dir)?);
+        }
+        let Some(tool) = &tool else { continue };
+        let temporary = tempfile::NamedTempFile::new_in(&folder)?;
+        let status = std::process::Command::new(tool)
+            .arg("-d")
+            .arg(root.join("wit"))
+            .args(["-w", "plugin", "componentize", "-p"])
+            .arg(&folder)
+            .arg(module)
+            .arg("-o")
+            .arg(temporary.path())
+            .status()
+            .context("running componentize-py")?;
+        if !status.success() {
+            bail!("componentize-py failed on {}", folder.display());
+        }
+        temporary
+            .persist(&output)
+            .with_context(|| format!("installing {}", output.display()))?;
+    }
+    Ok(())
+}
+
+/// componentize-py in a venv under `target/`, installed on first use.
+fn componentize_py(target_dir: &Path) -> Result<PathBuf> {
+    let venv = target_dir.join("componentize-py");
+    let tool = venv.join("bin/componentize-py");
+    let marker = venv.join("installed.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(COMPONENTIZE_PY) && tool.exists() {
+        return Ok(tool);
+    }
+    let run = |command: &mut std::process::Command, what: &str| -> Result<()> {
+        let status = command.status().with_context(|| {
+            format!("{what}: Python 3.11+ with venv and pip is needed (Debian: apt install python3-venv)")
+        })?;
+        if !status.success() {
+            bail!("{what} failed");
+        }
+        Ok(())
+    };
+    run(
+        std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv),
+        "python3 -m venv",
+    )?;
+    run(
+        std::process::Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            COMPONENTIZE_PY,
+        ]),
+        "pip install componentize-py",
+    )?;
+    std::fs::write(&marker, COMPONENTIZE_PY)?;
+    Ok(tool)
 }
 
 /// Builds `packages`, for the host or for a (target, profile).
