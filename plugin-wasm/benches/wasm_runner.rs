@@ -9,7 +9,10 @@
 //! - `call_100b/envelope_decode`: the JSON work of a call's result;
 //! - `instance/create`: a new instance (instantiate + init) via `start`;
 //! - `load/compile` and `load/cached`: loading a module without and with the
-//!   on-disk compile cache.
+//!   on-disk compile cache;
+//! - `sdk_echo_100b/{core_module,component}`: the `echo` function of the
+//!   SDK-built examples (`hello-wasm`, a core module; `hello-component`, the
+//!   same handlers as a component) through `WasmRunner::call`.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -22,6 +25,8 @@ use serde_json::json;
 
 #[path = "support/echo.rs"]
 mod echo;
+#[path = "../../test-support/examples.rs"]
+mod examples;
 
 use echo::{bare_echo, bare_echo_async, bare_store, decode, fixture, params, runner};
 
@@ -118,5 +123,40 @@ fn lifecycle(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls, lifecycle);
+/// The SDK's echo, as a core module and as a component.
+fn sdk_echo(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    examples::built();
+    let params = params();
+    let mut group = c.benchmark_group("sdk_echo_100b");
+    for (name, example) in [
+        ("core_module", "examples/plugins/hello-wasm"),
+        ("component", "examples/plugins/hello-component"),
+    ] {
+        let manifest =
+            plugin_core::Manifest::from_file(&examples::workspace().join(example)).unwrap();
+        let runner = runner();
+        rt.block_on(async {
+            runner.load(&manifest).await.unwrap();
+            runner.start(&json!({})).await.unwrap();
+        });
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(runner.call("echo", &params).await.unwrap());
+                    }
+                    start.elapsed()
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, calls, lifecycle, sdk_echo);
 criterion_main!(benches);

@@ -17,4 +17,5 @@ plugin_sdk::component_plugin!(
     handlers::command as "command",
     handlers::greet as "greet",
     handlers::ability_call as "ability_call",
+    handlers::echo as "echo",
 );

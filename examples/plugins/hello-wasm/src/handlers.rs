@@ -102,3 +102,8 @@ fn count() -> Result<u64, String> {
         .and_then(|text| text.parse().ok())
         .unwrap_or(0))
 }
+
+/// `echo`: answers its params (the round trip, for measuring).
+pub(crate) fn echo(params: Value) -> Result<Value, String> {
+    Ok(params)
+}
