@@ -33,7 +33,7 @@ fn the_bundled_examples_are_valid() {
     assert!(output.status.success(), "{output:?}");
     assert_eq!(
         stdout(&output),
-        "ok hello-component 0.1.0 wasm\n  grants memory 16MiB\n  grants timeout 5s\n  grants instances 4\nok hello-grpc 0.1.0 grpc\n  grants network none\n  grants memory 1GiB\n  grants processes 256\n  grants confinement warn\nok hello-python 0.1.0 wasm\n  grants memory 128MiB\n  grants timeout 5s\n  grants instances 4\nok hello-wasm 0.1.0 wasm\n  grants memory 16MiB\n  grants timeout 5s\n  grants instances 4\n"
+        "ok hello-component 0.1.0 wasm\n  grants memory 16MiB\n  grants timeout 5s\n  grants instances 4\nok hello-grpc 0.1.0 grpc\n  grants network none\n  grants memory 1GiB\n  grants processes 256\n  grants confinement warn\nok hello-js 0.1.0 wasm\n  grants memory 128MiB\n  grants timeout 5s\n  grants instances 4\nok hello-python 0.1.0 wasm\n  grants memory 128MiB\n  grants timeout 5s\n  grants instances 4\nok hello-wasm 0.1.0 wasm\n  grants memory 16MiB\n  grants timeout 5s\n  grants instances 4\n"
     );
 }
 
@@ -87,7 +87,7 @@ fn several_paths_of_each_kind() {
     // One line per plugin, each followed by what it is granted.
     let text = stdout(&output);
     let plugins = text.lines().filter(|l| !l.starts_with("  ")).count();
-    assert_eq!(plugins, 6, "{text}");
+    assert_eq!(plugins, 7, "{text}");
     assert!(
         text.contains("ok one - wasm\n  grants memory 64MiB\n"),
         "{text}"
@@ -214,6 +214,18 @@ fn list_shows_what_each_plugin_provides_and_what_is_broken() {
             "greeting/greet_remote"
         ]
     );
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        [
+            "hello-js",
+            "0.1.0",
+            "wasm",
+            "module,",
+            "ability",
+            "greeting/greet_js"
+        ]
+    );
+    let lines = &lines[1..];
     assert_eq!(
         lines[2].split_whitespace().collect::<Vec<_>>(),
         [

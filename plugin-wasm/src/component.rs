@@ -9,6 +9,13 @@
 //! it expires trap the guest), the instance pool, the folders granted
 //! (WASI 0.2 preopens), stdout and stderr to `tracing`. No sockets: the WASI
 //! context grants no network, so `wasi:sockets` refuses every address.
+//!
+//! Outbound HTTP goes through the host's one HTTP service whichever way the
+//! guest asks: the world's `fetch` import, or `wasi:http/outgoing-handler`
+//! (what JavaScript's `fetch` and Python's HTTP clients use), whose
+//! `send_request` hook checks the plugin's HTTP grants and hands the request
+//! to [`HostApi::http_request`](plugin_core::HostApi::http_request), with
+//! its address rules. Request bodies are bounded by [`MAX_HTTP_BODY`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +26,7 @@ use serde_json::value::RawValue;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::deadline::Deadline;
 use crate::instance::{Failure, classify, wasi_builder};
@@ -41,10 +49,15 @@ use bindings::flowbot::plugin::host;
 /// The `flowbot:plugin` package version this host speaks.
 pub const WORLD_VERSION: &str = "0.1.0";
 
+/// The largest request body a component may send through `wasi:http`.
+pub const MAX_HTTP_BODY: usize = 16 * 1024 * 1024;
+
 /// The data of one component instance's store.
 pub(crate) struct ComponentState {
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: HttpHooks,
     limiter: MemoryLimiter,
     plugin: Arc<PluginContext>,
     deadline: Deadline,
@@ -59,6 +72,82 @@ impl WasiView for ComponentState {
     }
 }
 
+impl WasiHttpView for ComponentState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Sends `wasi:http` requests through the host's HTTP service.
+struct HttpHooks {
+    plugin: Arc<PluginContext>,
+}
+
+/// What `send_request` resolves to.
+type SentResponse = wasmtime_wasi_http::Result<(
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+)>;
+
+impl WasiHttpHooks for HttpHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<dyn Future<Output = SentResponse> + Send> {
+        let plugin = self.plugin.clone();
+        Box::new(async move {
+            use http_body_util::BodyExt as _;
+            use wasmtime_wasi_http::Error;
+            let internal = |e: String| Error::InternalError(Some(e));
+            let (parts, body) = request.into_parts();
+            let url = parts.uri.to_string();
+            if let Err(e) = plugin.http.check(&url) {
+                tracing::debug!(plugin = %plugin.name, "wasi:http request refused: {e}");
+                return Err(Error::HttpRequestDenied);
+            }
+            let body = http_body_util::Limited::new(body, MAX_HTTP_BODY)
+                .collect()
+                .await
+                .map_err(|e| internal(format!("request body: {e}")))?
+                .to_bytes();
+            let headers = parts
+                .headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+                })
+                .collect();
+            let answer = plugin
+                .host
+                .http_request(HostHttpRequest {
+                    method: parts.method.as_str().to_owned(),
+                    url,
+                    headers,
+                    body: body.to_vec(),
+                })
+                .await
+                .map_err(|e| internal(e.to_string()))?;
+            let mut response = http::Response::builder().status(answer.status);
+            for (name, value) in &answer.headers {
+                response = response.header(name, value);
+            }
+            let body = http_body_util::Full::new(bytes::Bytes::from(answer.body))
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            let response = response.body(body).map_err(|e| internal(e.to_string()))?;
+            let done: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }
+}
+
 /// A component, linked and checked against the world, ready to instantiate.
 pub(crate) struct ComponentTemplate {
     pre: bindings::PluginPre<ComponentState>,
@@ -70,6 +159,7 @@ impl ComponentTemplate {
     pub(crate) fn new(engine: &Engine, component: &Component) -> Result<Self, String> {
         let mut linker: Linker<ComponentState> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
             .and_then(|()| Plugin::add_to_linker::<_, HostImports>(&mut linker, |s| s))
             .map_err(|e| format!("linking host functions: {e:#}"))?;
         let pre = linker
@@ -147,6 +237,10 @@ impl ComponentInstance {
         let state = ComponentState {
             wasi,
             table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks: HttpHooks {
+                plugin: plugin.clone(),
+            },
             limiter: MemoryLimiter::new(template.memory_max),
             plugin: plugin.clone(),
             deadline: Deadline::new(template.timeout),

@@ -37,6 +37,6 @@ mod runner;
 mod state;
 
 pub use cache::ModuleCache;
-pub use component::WORLD_VERSION;
+pub use component::{MAX_HTTP_BODY, WORLD_VERSION};
 pub use engine::EPOCH_TICK;
 pub use runner::WasmRunner;

@@ -233,16 +233,16 @@ async fn a_component_reaches_only_what_it_was_granted() {
     assert!(err.to_string().contains("/etc/passwd"), "{err}");
 }
 
-/// The Python example (componentize-py), through the same runner: config,
-/// KV, events, the adapters' functions, its errors. Compiled once into a
-/// cache under `target/` (an 18 MB component takes a while to compile).
-#[tokio::test]
-async fn the_python_example_answers_like_the_rust_one() {
+/// An example in another language (built by `cargo xtask examples`)
+/// through the same runner: config, KV, events, the adapters' functions,
+/// its errors. Compiled once into a cache under `target/` (these components
+/// carry their language's runtime and take a while to compile).
+async fn the_example_answers_like_the_rust_one(name: &str, operation: &str) {
     examples::built();
     let manifest =
-        Manifest::from_file(&examples::workspace().join("examples/plugins/hello-python")).unwrap();
+        Manifest::from_file(&examples::workspace().join("examples/plugins").join(name)).unwrap();
     let config = json!({"greeting": "Hi"});
-    let host = Arc::new(MemoryHost::new("hello-python", config.clone()));
+    let host = Arc::new(MemoryHost::new(name, config.clone()));
     let cache =
         plugin_wasm::ModuleCache::open(&examples::workspace().join("target/test-wasm-cache"))
             .unwrap();
@@ -251,33 +251,48 @@ async fn the_python_example_answers_like_the_rust_one() {
     runner.start(&config).await.unwrap();
 
     let greeting = call(&runner, "greet", json!({"name": "Ada"})).await;
-    assert_eq!(greeting, json!({"text": "Hi, Ada!", "total": 1}));
+    assert_eq!(greeting, json!({"text": "Hi, Ada!", "total": 1}), "{name}");
     assert_eq!(host.kv()["greetings"], b"1");
     let events = host.events();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].source, "hello-python");
+    assert_eq!(events[0].source, name);
     assert_eq!(events[0].data["total"], 1);
+    let help = call(&runner, "help", json!(null)).await;
+    assert_eq!(help["hello"][0], "hello [name] - greets you", "{name}");
     let count = call(&runner, "command", json!({"content": "count"})).await;
-    assert_eq!(count["text"], "1 greetings so far");
+    assert_eq!(count["text"], "1 greetings so far", "{name}");
     let ability = call(
         &runner,
         "ability_call",
-        json!({"operation": "greet_python", "params": {"name": "Py"}}),
+        json!({"operation": operation, "params": {"name": "Lang"}}),
     )
     .await;
-    assert_eq!(ability["text"], "Hi, Py!");
+    assert_eq!(ability["text"], "Hi, Lang!", "{name}");
     let missing = runner.call("nope", &raw(&json!(null))).await.unwrap_err();
     assert!(
         matches!(missing.kind(), RunnerErrorKind::Unsupported),
-        "{missing}"
+        "{name}: {missing}"
     );
     let refused = runner
         .call("command", &raw(&json!({"content": "dance"})))
         .await
         .unwrap_err();
-    assert!(refused.to_string().contains("unknown command"), "{refused}");
+    assert!(
+        refused.to_string().contains("unknown command"),
+        "{name}: {refused}"
+    );
     runner
         .stop(std::time::Duration::from_secs(1))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn the_python_example_answers_like_the_rust_one() {
+    the_example_answers_like_the_rust_one("hello-python", "greet_python").await;
+}
+
+#[tokio::test]
+async fn the_javascript_example_answers_like_the_rust_one() {
+    the_example_answers_like_the_rust_one("hello-js", "greet_js").await;
 }

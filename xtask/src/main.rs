@@ -9,9 +9,10 @@
 //!   guests) for `wasm32-wasip1`, the component guests for `wasm32-wasip2`
 //!   (adding the targets with rustup if they are missing), and the gRPC
 //!   plugin binaries for the host; installs each example's module or binary
-//!   into its plugin folder; builds the Python component examples with
-//!   componentize-py (pinned, installed from PyPI into
-//!   `target/componentize-py` on first use) when their sources are newer;
+//!   into its plugin folder; builds the Python and JavaScript component
+//!   examples with componentize-py and componentize-js (pinned, installed
+//!   from PyPI and npm into `target/` on first use) when their sources are
+//!   newer;
 //!   and prints the output folders as
 //!   `wasm32-wasip1=DIR`, `wasm32-wasip2=DIR` and `host=DIR`.
 //! - `demo [ARGS...]`: `examples`, then `pluginctl run examples/plugins`
@@ -169,6 +170,7 @@ fn examples() -> Result<()> {
     }
 
     python_examples(&root, &target_dir)?;
+    js_examples(&root, &target_dir)?;
 
     let grpc_packages = GRPC_BINARIES.map(|(package, _)| package);
     cargo_build(&root, None, &grpc_packages)?;
@@ -191,18 +193,24 @@ const PYTHON_EXAMPLES: [(&str, &str, &str); 1] =
 /// componentize-py, pinned; installed from PyPI into `target/componentize-py`.
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
+/// Whether `output` is newer than `source` and the WIT world.
+fn fresh(root: &Path, source: &Path, output: &Path) -> bool {
+    let mtime = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let newest = [source, &root.join("wit/plugin.wit")]
+        .iter()
+        .filter_map(|p| mtime(p))
+        .max();
+    mtime(output).is_some_and(|built| newest.is_some_and(|n| built >= n))
+}
+
 /// Builds the Python examples with componentize-py against `wit/`, unless
 /// the component is newer than its sources and the WIT.
 fn python_examples(root: &Path, target_dir: &Path) -> Result<()> {
-    let mtime = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let wit = root.join("wit/plugin.wit");
     let mut tool = None;
     for (folder, module, component) in PYTHON_EXAMPLES {
         let folder = root.join(folder);
         let output = folder.join(component);
-        let sources = [folder.join(format!("{module}.py")), wit.clone()];
-        let newest = sources.iter().filter_map(|p| mtime(p)).max();
-        if mtime(&output).is_some_and(|built| newest.is_some_and(|n| built >= n)) {
+        if fresh(root, &folder.join(format!("{module}.py")), &output) {
             continue;
         }
         if tool.is_none() {
@@ -228,6 +236,77 @@ fn python_examples(root: &Path, target_dir: &Path) -> Result<()> {
             .with_context(|| format!("installing {}", output.display()))?;
     }
     Ok(())
+}
+
+/// JavaScript component examples: (example folder, source, component file).
+const JS_EXAMPLES: [(&str, &str, &str); 1] =
+    [("examples/plugins/hello-js", "app.js", "hello_js.wasm")];
+
+/// componentize-js, pinned; installed from npm into `target/componentize-js`.
+const COMPONENTIZE_JS: &str = "@bytecodealliance/componentize-js@0.18.4";
+
+/// The build script componentize-js is driven by: `node build.mjs SOURCE
+/// WIT_DIR OUTPUT`.
+const COMPONENTIZE_JS_SCRIPT: &str = r#"import { componentize } from '@bytecodealliance/componentize-js';
+import { readFile, writeFile } from 'node:fs/promises';
+const [source, witPath, output] = process.argv.slice(2);
+const { component } = await componentize(await readFile(source, 'utf8'), { witPath, worldName: 'plugin' });
+await writeFile(output, component);
+"#;
+
+/// Builds the JavaScript examples with componentize-js against `wit/`,
+/// unless the component is newer than its source and the WIT.
+fn js_examples(root: &Path, target_dir: &Path) -> Result<()> {
+    let mut tool = None;
+    for (folder, source, component) in JS_EXAMPLES {
+        let folder = root.join(folder);
+        let output = folder.join(component);
+        if fresh(root, &folder.join(source), &output) {
+            continue;
+        }
+        if tool.is_none() {
+            tool = Some(componentize_js(target_dir)?);
+        }
+        let Some(script) = &tool else { continue };
+        let temporary = tempfile::NamedTempFile::new_in(&folder)?;
+        let status = std::process::Command::new("node")
+            .arg(script)
+            .arg(folder.join(source))
+            .arg(root.join("wit"))
+            .arg(temporary.path())
+            .status()
+            .context("running node: Node.js 20+ with npm is needed")?;
+        if !status.success() {
+            bail!("componentize-js failed on {}", folder.display());
+        }
+        temporary
+            .persist(&output)
+            .with_context(|| format!("installing {}", output.display()))?;
+    }
+    Ok(())
+}
+
+/// componentize-js under `target/`, installed on first use; returns the
+/// build script.
+fn componentize_js(target_dir: &Path) -> Result<PathBuf> {
+    let dir = target_dir.join("componentize-js");
+    let script = dir.join("build.mjs");
+    let marker = dir.join("installed.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(COMPONENTIZE_JS) {
+        std::fs::create_dir_all(&dir)?;
+        let status = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&dir)
+            .arg(COMPONENTIZE_JS)
+            .status()
+            .context("running npm: Node.js 20+ with npm is needed")?;
+        if !status.success() {
+            bail!("npm install {COMPONENTIZE_JS} failed");
+        }
+        std::fs::write(&marker, COMPONENTIZE_JS)?;
+    }
+    std::fs::write(&script, COMPONENTIZE_JS_SCRIPT)?;
+    Ok(script)
 }
 
 /// componentize-py in a venv under `target/`, installed on first use.
