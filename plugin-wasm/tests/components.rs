@@ -220,9 +220,13 @@ async fn a_component_reaches_only_what_it_was_granted() {
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://127.0.0.1:{}/", server.local_addr().unwrap().port());
     let hostile = Hostile::start("").await;
-    // No HTTP asked: the host refuses before any connection.
+    // No HTTP asked: the host refuses before any connection, whether the
+    // guest uses the world's `fetch` or `wasi:http`.
     let err = hostile.fails("fetch", json!(url)).await;
     assert!(err.to_string().contains("permission denied"), "{err}");
+    let authority = url.trim_start_matches("http://").trim_end_matches('/');
+    let err = hostile.fails("wasi_fetch", json!(authority)).await;
+    assert!(err.to_string().contains("HttpRequestDenied"), "{err}");
     // Files: its granted folder, nothing else.
     let note = call(&hostile.runner, "read", json!("shelf/note.txt")).await;
     assert_eq!(note, "granted");
@@ -231,6 +235,24 @@ async fn a_component_reaches_only_what_it_was_granted() {
     assert!(err.to_string().contains("plugin.yaml"), "{err}");
     let err = hostile.fails("read", json!("/etc/passwd")).await;
     assert!(err.to_string().contains("/etc/passwd"), "{err}");
+}
+
+/// `wasi:http` asked and granted reaches the host's HTTP service (which,
+/// in this test's memory host, makes no requests and says so).
+#[tokio::test]
+async fn wasi_http_goes_through_the_hosts_http_service() {
+    let hostile = Hostile::start("    http: [{host: api.example.com}]\n").await;
+    let err = hostile
+        .fails("wasi_fetch", json!("api.example.com/v1"))
+        .await;
+    assert!(
+        err.to_string().contains("this host makes no HTTP requests"),
+        "{err}"
+    );
+    let err = hostile
+        .fails("wasi_fetch", json!("other.example.com/"))
+        .await;
+    assert!(err.to_string().contains("HttpRequestDenied"), "{err}");
 }
 
 /// An example in another language (built by `cargo xtask examples`)

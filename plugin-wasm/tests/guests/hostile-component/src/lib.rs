@@ -6,7 +6,9 @@
 //! - `huge` (MiB): answers a string of that size;
 //! - `count`: how many times this instance has been called, counting this
 //!   one (a fresh instance answers 1);
-//! - `fetch` (URL): an HTTP GET through the host;
+//! - `fetch` (URL): an HTTP GET through the host's `fetch` import;
+//! - `wasi_fetch` (authority and path, over http): an HTTP GET through
+//!   `wasi:http/outgoing-handler`, as a guest's own HTTP client makes it;
 //! - `read` (path): a file's text, through WASI.
 #![cfg(all(target_arch = "wasm32", target_env = "p2"))]
 
@@ -52,6 +54,25 @@ fn fetch(url: String) -> Result<u16, String> {
     Ok(answer.status)
 }
 
+fn wasi_fetch(target: String) -> Result<u16, String> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+    let (authority, path) = target.split_once('/').unwrap_or((target.as_str(), ""));
+    let request = OutgoingRequest::new(Fields::new());
+    request
+        .set_scheme(Some(&Scheme::Http))
+        .and_then(|()| request.set_authority(Some(authority)))
+        .and_then(|()| request.set_path_with_query(Some(&format!("/{path}"))))
+        .map_err(|()| "building the request".to_owned())?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    match pending.get() {
+        Some(Ok(Ok(response))) => Ok(response.status()),
+        Some(Ok(Err(e))) => Err(format!("{e:?}")),
+        _ => Err("no response".to_owned()),
+    }
+}
+
 fn read(path: String) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
 }
@@ -63,5 +84,6 @@ plugin_sdk::component_plugin!(
     huge as "huge",
     count as "count",
     fetch as "fetch",
+    wasi_fetch as "wasi_fetch",
     read as "read",
 );
