@@ -24,12 +24,12 @@ use plugin_core::{HostHttpRequest, LogLevel, RunnerErrorKind};
 use plugin_types::DataEvent;
 use serde_json::value::RawValue;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::deadline::Deadline;
-use crate::instance::{Failure, classify, wasi_builder};
+use crate::instance::{Failure, classify, guard, wasi_builder};
 use crate::limits::MemoryLimiter;
 use crate::state::PluginContext;
 
@@ -69,6 +69,16 @@ impl WasiView for ComponentState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl crate::instance::Guarded for ComponentState {
+    fn limiter(&mut self) -> &mut MemoryLimiter {
+        &mut self.limiter
+    }
+
+    fn interrupted(&mut self) -> bool {
+        self.plugin.is_cancelled() || self.deadline.check()
     }
 }
 
@@ -246,16 +256,7 @@ impl ComponentInstance {
             deadline: Deadline::new(template.timeout),
         };
         let mut store = Store::new(component.pre.engine(), state);
-        store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(|mut cx| {
-            let state = cx.data_mut();
-            if state.plugin.is_cancelled() || state.deadline.check() {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        store.set_epoch_deadline(1);
+        guard(&mut store);
         let instance = match component.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
             Err(e) => return Err(failure(&store, "instantiation", e)),

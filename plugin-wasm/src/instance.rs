@@ -162,16 +162,7 @@ impl CoreInstance {
             deadline: Deadline::new(template.timeout),
         };
         let mut store = Store::new(pre.module().engine(), state);
-        store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(|mut cx| {
-            let state = cx.data_mut();
-            if state.plugin.is_cancelled() || state.deadline.check() {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-        store.set_epoch_deadline(1);
+        guard(&mut store);
 
         let instance = match pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
@@ -380,6 +371,39 @@ fn trap_failure(store: &Store<InstanceState>, during: &str, error: wasmtime::Err
         during,
         error,
     )
+}
+
+/// What a store's data gives [`guard`]: its memory limiter, and whether
+/// the running guest must stop (the plugin is cancelled or the call's
+/// deadline has passed).
+pub(crate) trait Guarded: Send + 'static {
+    fn limiter(&mut self) -> &mut MemoryLimiter;
+    fn interrupted(&mut self) -> bool;
+}
+
+impl Guarded for InstanceState {
+    fn limiter(&mut self) -> &mut MemoryLimiter {
+        &mut self.limiter
+    }
+
+    fn interrupted(&mut self) -> bool {
+        self.plugin.is_cancelled() || self.deadline.check()
+    }
+}
+
+/// The setup every store gets, core module or component: its memory cap,
+/// and the epoch callback that interrupts it when the deadline passes or
+/// the plugin is stopped (and otherwise yields once a tick).
+pub(crate) fn guard<T: Guarded>(store: &mut Store<T>) {
+    store.limiter(|state| state.limiter());
+    store.epoch_deadline_callback(|mut cx| {
+        if cx.data_mut().interrupted() {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store.set_epoch_deadline(1);
 }
 
 /// Classifies an error from guest code of either kind, from what its store

@@ -186,57 +186,15 @@ fn examples() -> Result<()> {
     Ok(())
 }
 
-/// Python component examples: (example folder, module, component file).
-const PYTHON_EXAMPLES: [(&str, &str, &str); 1] =
-    [("examples/plugins/hello-python", "app", "hello_python.wasm")];
+/// Python component examples: (example folder, source, component file).
+const PYTHON_EXAMPLES: [(&str, &str, &str); 1] = [(
+    "examples/plugins/hello-python",
+    "app.py",
+    "hello_python.wasm",
+)];
 
 /// componentize-py, pinned; installed from PyPI into `target/componentize-py`.
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
-
-/// Whether `output` is newer than `source` and the WIT world.
-fn fresh(root: &Path, source: &Path, output: &Path) -> bool {
-    let mtime = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let newest = [source, &root.join("wit/plugin.wit")]
-        .iter()
-        .filter_map(|p| mtime(p))
-        .max();
-    mtime(output).is_some_and(|built| newest.is_some_and(|n| built >= n))
-}
-
-/// Builds the Python examples with componentize-py against `wit/`, unless
-/// the component is newer than its sources and the WIT.
-fn python_examples(root: &Path, target_dir: &Path) -> Result<()> {
-    let mut tool = None;
-    for (folder, module, component) in PYTHON_EXAMPLES {
-        let folder = root.join(folder);
-        let output = folder.join(component);
-        if fresh(root, &folder.join(format!("{module}.py")), &output) {
-            continue;
-        }
-        if tool.is_none() {
-            tool = Some(componentize_py(target_dir)?);
-        }
-        let Some(tool) = &tool else { continue };
-        let temporary = tempfile::NamedTempFile::new_in(&folder)?;
-        let status = std::process::Command::new(tool)
-            .arg("-d")
-            .arg(root.join("wit"))
-            .args(["-w", "plugin", "componentize", "-p"])
-            .arg(&folder)
-            .arg(module)
-            .arg("-o")
-            .arg(temporary.path())
-            .status()
-            .context("running componentize-py")?;
-        if !status.success() {
-            bail!("componentize-py failed on {}", folder.display());
-        }
-        temporary
-            .persist(&output)
-            .with_context(|| format!("installing {}", output.display()))?;
-    }
-    Ok(())
-}
 
 /// JavaScript component examples: (example folder, source, component file).
 const JS_EXAMPLES: [(&str, &str, &str); 1] =
@@ -254,36 +212,79 @@ const { component } = await componentize(await readFile(source, 'utf8'), { witPa
 await writeFile(output, component);
 "#;
 
-/// Builds the JavaScript examples with componentize-js against `wit/`,
-/// unless the component is newer than its source and the WIT.
-fn js_examples(root: &Path, target_dir: &Path) -> Result<()> {
-    let mut tool = None;
-    for (folder, source, component) in JS_EXAMPLES {
+/// Whether `output` is newer than `source` and the WIT world.
+fn fresh(root: &Path, source: &Path, output: &Path) -> bool {
+    let mtime = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let newest = [source, &root.join("wit/plugin.wit")]
+        .iter()
+        .filter_map(|p| mtime(p))
+        .max();
+    mtime(output).is_some_and(|built| newest.is_some_and(|n| built >= n))
+}
+
+/// Builds each of `examples` (folder, source, component file) whose
+/// component is older than its source or the WIT, with `build(folder,
+/// source, output)`; the component is installed only when the build
+/// succeeds.
+fn component_examples(
+    root: &Path,
+    examples: &[(&str, &str, &str)],
+    mut build: impl FnMut(&Path, &str, &Path) -> Result<std::process::ExitStatus>,
+) -> Result<()> {
+    for (folder, source, component) in examples {
         let folder = root.join(folder);
         let output = folder.join(component);
         if fresh(root, &folder.join(source), &output) {
             continue;
         }
-        if tool.is_none() {
-            tool = Some(componentize_js(target_dir)?);
-        }
-        let Some(script) = &tool else { continue };
         let temporary = tempfile::NamedTempFile::new_in(&folder)?;
-        let status = std::process::Command::new("node")
-            .arg(script)
-            .arg(folder.join(source))
-            .arg(root.join("wit"))
-            .arg(temporary.path())
-            .status()
-            .context("running node: Node.js 20+ with npm is needed")?;
-        if !status.success() {
-            bail!("componentize-js failed on {}", folder.display());
+        if !build(&folder, source, temporary.path())?.success() {
+            bail!("building {} failed", folder.join(source).display());
         }
         temporary
             .persist(&output)
             .with_context(|| format!("installing {}", output.display()))?;
     }
     Ok(())
+}
+
+/// The Python examples, with componentize-py against `wit/`.
+fn python_examples(root: &Path, target_dir: &Path) -> Result<()> {
+    let mut tool = None;
+    component_examples(root, &PYTHON_EXAMPLES, |folder, source, output| {
+        let tool = match &tool {
+            Some(tool) => tool,
+            None => tool.insert(componentize_py(target_dir)?),
+        };
+        std::process::Command::new(tool)
+            .arg("-d")
+            .arg(root.join("wit"))
+            .args(["-w", "plugin", "componentize", "-p"])
+            .arg(folder)
+            .arg(source.trim_end_matches(".py"))
+            .arg("-o")
+            .arg(output)
+            .status()
+            .context("running componentize-py")
+    })
+}
+
+/// The JavaScript examples, with componentize-js against `wit/`.
+fn js_examples(root: &Path, target_dir: &Path) -> Result<()> {
+    let mut script = None;
+    component_examples(root, &JS_EXAMPLES, |folder, source, output| {
+        let script = match &script {
+            Some(script) => script,
+            None => script.insert(componentize_js(target_dir)?),
+        };
+        std::process::Command::new("node")
+            .arg(script)
+            .arg(folder.join(source))
+            .arg(root.join("wit"))
+            .arg(output)
+            .status()
+            .context("running node: Node.js 20+ with npm is needed")
+    })
 }
 
 /// componentize-js under `target/`, installed on first use; returns the
