@@ -19,6 +19,9 @@ pub(crate) fn copy_example(name: &str, root: &Path, folder: &str) -> PathBuf {
     let artifact = match name {
         "hello-wasm" => "hello_wasm.wasm",
         "hello-grpc" => "hello-grpc",
+        "hello-component" => "hello_component.wasm",
+        "hello-python" => "hello_python.wasm",
+        "hello-js" => "hello_js.wasm",
         other => panic!("no example {other}"),
     };
     for file in ["plugin.yaml", artifact] {
