@@ -29,8 +29,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::deadline::Deadline;
-use crate::instance::{Failure, classify, guard, wasi_builder};
 use crate::limits::MemoryLimiter;
+use crate::sandbox::{Failure, Guarded, Sandbox, classify, guard, wasi_builder};
 use crate::state::PluginContext;
 
 mod bindings {
@@ -72,7 +72,7 @@ impl WasiView for ComponentState {
     }
 }
 
-impl crate::instance::Guarded for ComponentState {
+impl Guarded for ComponentState {
     fn limiter(&mut self) -> &mut MemoryLimiter {
         &mut self.limiter
     }
@@ -238,12 +238,12 @@ pub(crate) struct ComponentInstance {
 impl ComponentInstance {
     /// Instantiates the component and runs its `init` with `config`.
     pub(crate) async fn create(
-        template: &crate::instance::Template,
+        sandbox: &Sandbox,
         component: &ComponentTemplate,
         config: &str,
     ) -> Result<Self, Failure> {
-        let plugin = &template.plugin;
-        let wasi = wasi_builder(plugin, &template.filesystem)?.build();
+        let plugin = &sandbox.plugin;
+        let wasi = wasi_builder(plugin, &sandbox.filesystem)?.build();
         let state = ComponentState {
             wasi,
             table: ResourceTable::new(),
@@ -251,9 +251,9 @@ impl ComponentInstance {
             hooks: HttpHooks {
                 plugin: plugin.clone(),
             },
-            limiter: MemoryLimiter::new(template.memory_max),
+            limiter: MemoryLimiter::new(sandbox.memory_max),
             plugin: plugin.clone(),
-            deadline: Deadline::new(template.timeout),
+            deadline: Deadline::new(sandbox.timeout),
         };
         let mut store = Store::new(component.pre.engine(), state);
         guard(&mut store);

@@ -2,35 +2,26 @@
 //! and typed exports, reached through the call shim) or a component's (see
 //! `component`), behind one contract.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use plugin_core::{FsMode, Preopen, RunnerErrorKind};
+use plugin_core::RunnerErrorKind;
 use serde_json::value::RawValue;
 use wasmtime::{
     Func, Instance, InstancePre, Module, Ref, RefType, Store, Table, TableType, TypedFunc,
-    UpdateDeadline,
 };
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::abi::{self, Outcome};
 use crate::call_shim::{self, CallBuffers, Stage};
 use crate::component::{ComponentInstance, ComponentTemplate};
 use crate::deadline::Deadline;
 use crate::limits::MemoryLimiter;
-use crate::output::GuestOutput;
-use crate::state::{InstanceState, PluginContext};
+use crate::sandbox::{Failure, Guarded, Sandbox, classify, guard, wasi_builder};
+use crate::state::InstanceState;
 
 /// Everything needed to create instances of one loaded plugin.
 pub(crate) struct Template {
-    pub(crate) plugin: Arc<PluginContext>,
+    /// What each instance is held to.
+    pub(crate) sandbox: Sandbox,
     /// The compiled plugin.
     pub(crate) code: Code,
-    pub(crate) memory_max: u64,
-    /// The execution timeout of each call (and of creating an instance).
-    pub(crate) timeout: Duration,
-    /// The folders granted (canonical host paths).
-    pub(crate) filesystem: Vec<Preopen>,
 }
 
 /// A loaded plugin's code, linked and ready to instantiate.
@@ -55,12 +46,16 @@ impl PluginInstance {
     /// Instantiates the plugin and runs its `init` with `config` (JSON text).
     pub(crate) async fn create(template: &Template, config: &str) -> Result<Self, Failure> {
         match &template.code {
-            Code::Module { pre, shim } => CoreInstance::create(template, pre, shim, config)
-                .await
-                .map(Self::Core),
-            Code::Component(component) => ComponentInstance::create(template, component, config)
-                .await
-                .map(Self::Component),
+            Code::Module { pre, shim } => {
+                CoreInstance::create(&template.sandbox, pre, shim, config)
+                    .await
+                    .map(Self::Core)
+            }
+            Code::Component(component) => {
+                ComponentInstance::create(&template.sandbox, component, config)
+                    .await
+                    .map(Self::Component)
+            }
         }
     }
 
@@ -89,30 +84,6 @@ impl PluginInstance {
         match self {
             Self::Core(instance) => instance.is_ready().await,
             Self::Component(instance) => instance.is_ready().await,
-        }
-    }
-}
-
-/// Why an instance operation failed, and whether the instance is still fit
-/// for use (a trap or protocol breach poisons it: it is never reused).
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) kind: RunnerErrorKind,
-    pub(crate) poisoned: bool,
-}
-
-impl Failure {
-    pub(crate) fn poisoned(kind: RunnerErrorKind) -> Self {
-        Self {
-            kind,
-            poisoned: true,
-        }
-    }
-
-    pub(crate) fn recoverable(kind: RunnerErrorKind) -> Self {
-        Self {
-            kind,
-            poisoned: false,
         }
     }
 }
@@ -147,19 +118,19 @@ impl CoreInstance {
     /// Instantiates the module and its call shim, runs its WASI initialiser
     /// and its `init` with `config` (JSON text).
     async fn create(
-        template: &Template,
+        sandbox: &Sandbox,
         pre: &InstancePre<InstanceState>,
         shim: &Module,
         config: &str,
     ) -> Result<Self, Failure> {
-        let plugin = &template.plugin;
-        let wasi = wasi_builder(plugin, &template.filesystem)?.build_p1();
+        let plugin = &sandbox.plugin;
+        let wasi = wasi_builder(plugin, &sandbox.filesystem)?.build_p1();
         let state = InstanceState {
             wasi,
-            limiter: MemoryLimiter::new(template.memory_max),
+            limiter: MemoryLimiter::new(sandbox.memory_max),
             plugin: plugin.clone(),
             call: CallBuffers::default(),
-            deadline: Deadline::new(template.timeout),
+            deadline: Deadline::new(sandbox.timeout),
         };
         let mut store = Store::new(pre.module().engine(), state);
         guard(&mut store);
@@ -373,63 +344,6 @@ fn trap_failure(store: &Store<InstanceState>, during: &str, error: wasmtime::Err
     )
 }
 
-/// What a store's data gives [`guard`]: its memory limiter, and whether
-/// the running guest must stop (the plugin is cancelled or the call's
-/// deadline has passed).
-pub(crate) trait Guarded: Send + 'static {
-    fn limiter(&mut self) -> &mut MemoryLimiter;
-    fn interrupted(&mut self) -> bool;
-}
-
-impl Guarded for InstanceState {
-    fn limiter(&mut self) -> &mut MemoryLimiter {
-        &mut self.limiter
-    }
-
-    fn interrupted(&mut self) -> bool {
-        self.plugin.is_cancelled() || self.deadline.check()
-    }
-}
-
-/// The setup every store gets, core module or component: its memory cap,
-/// and the epoch callback that interrupts it when the deadline passes or
-/// the plugin is stopped (and otherwise yields once a tick).
-pub(crate) fn guard<T: Guarded>(store: &mut Store<T>) {
-    store.limiter(|state| state.limiter());
-    store.epoch_deadline_callback(|mut cx| {
-        if cx.data_mut().interrupted() {
-            Ok(UpdateDeadline::Interrupt)
-        } else {
-            Ok(UpdateDeadline::Yield(1))
-        }
-    });
-    store.set_epoch_deadline(1);
-}
-
-/// Classifies an error from guest code of either kind, from what its store
-/// recorded.
-pub(crate) fn classify(
-    limiter: &MemoryLimiter,
-    plugin: &PluginContext,
-    deadline: &Deadline,
-    during: &str,
-    error: wasmtime::Error,
-) -> Failure {
-    let kind = if limiter.hit() {
-        RunnerErrorKind::LimitExceeded(format!(
-            "memory limit of {} reached (during {during}: {error})",
-            plugin_core::ByteSize(limiter.max_bytes() as u64)
-        ))
-    } else if plugin.is_cancelled() {
-        RunnerErrorKind::Stopped
-    } else if deadline.expired() {
-        RunnerErrorKind::Timeout(deadline.timeout())
-    } else {
-        RunnerErrorKind::Protocol(format!("guest trapped in {during}: {error}"))
-    };
-    Failure::poisoned(kind)
-}
-
 fn optional_export<P, R>(
     instance: &wasmtime::Instance,
     store: &mut Store<InstanceState>,
@@ -449,30 +363,12 @@ where
     }
 }
 
-/// WASI for one instance: no args or environment, output to `tracing`,
-/// exactly the folders the manifest grants, each at its own path, and no
-/// network (the builder's default).
-pub(crate) fn wasi_builder(
-    plugin: &PluginContext,
-    filesystem: &[Preopen],
-) -> Result<WasiCtxBuilder, Failure> {
-    let mut builder = WasiCtxBuilder::new();
-    builder
-        .stdout(GuestOutput::new(plugin.name.clone(), "stdout"))
-        .stderr(GuestOutput::new(plugin.name.clone(), "stderr"))
-        .args(&[plugin.name.as_ref()]);
-    for grant in filesystem {
-        let perms = match grant.mode {
-            FsMode::Read => FsPerms::ReadOnly,
-            FsMode::ReadWrite => FsPerms::ReadWrite,
-        };
-        builder
-            .preopened_dir(&grant.host, &grant.guest, perms)
-            .map_err(|e| {
-                Failure::recoverable(RunnerErrorKind::Other(
-                    format!("filesystem grant {}: {e}", grant.host.display()).into(),
-                ))
-            })?;
+impl Guarded for InstanceState {
+    fn limiter(&mut self) -> &mut MemoryLimiter {
+        &mut self.limiter
     }
-    Ok(builder)
+
+    fn interrupted(&mut self) -> bool {
+        self.plugin.is_cancelled() || self.deadline.check()
+    }
 }

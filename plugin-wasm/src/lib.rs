@@ -34,6 +34,7 @@ mod limits;
 mod output;
 mod pool;
 mod runner;
+mod sandbox;
 mod state;
 
 pub use cache::ModuleCache;

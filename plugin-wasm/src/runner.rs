@@ -18,8 +18,9 @@ use crate::call_shim;
 use crate::component::{self, ComponentTemplate};
 use crate::engine::shared_engine;
 use crate::host_functions;
-use crate::instance::{Code, Failure, PluginInstance, Template};
+use crate::instance::{Code, PluginInstance, Template};
 use crate::pool::{AcquireError, InstancePool, Lease};
+use crate::sandbox::{Failure, Sandbox};
 use crate::state::{InstanceState, PluginContext};
 
 /// Runs one wasm plugin in-process on wasmtime, sandboxed by its manifest.
@@ -152,15 +153,17 @@ impl Runner for WasmRunner {
 
         let loaded = Loaded {
             template: Template {
-                plugin: Arc::new(PluginContext::new(
-                    name,
-                    self.host.clone(),
-                    HttpAllowlist::new(&granted.http),
-                )),
+                sandbox: Sandbox {
+                    plugin: Arc::new(PluginContext::new(
+                        name,
+                        self.host.clone(),
+                        HttpAllowlist::new(&granted.http),
+                    )),
+                    memory_max: wasm.permissions.memory.max.bytes(),
+                    timeout: wasm.permissions.execution.timeout,
+                    filesystem: granted.filesystem,
+                },
                 code,
-                memory_max: wasm.permissions.memory.max.bytes(),
-                timeout: wasm.permissions.execution.timeout,
-                filesystem: granted.filesystem,
             },
             pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
             config: RwLock::new(Arc::from("null")),
@@ -172,7 +175,7 @@ impl Runner for WasmRunner {
 
     async fn start(&self, config: &Value) -> Result<(), RunnerError> {
         let loaded = self.loaded()?;
-        let name = loaded.template.plugin.name.clone();
+        let name = loaded.template.sandbox.plugin.name.clone();
         if loaded.lifecycle.phase() != Phase::Loaded {
             return Err(other(&name, "already started".into()));
         }
@@ -192,7 +195,7 @@ impl Runner for WasmRunner {
         if !loaded.pool.close(drain).await {
             // Calls still running past the drain deadline are interrupted at
             // the next epoch tick and fail as "stopped".
-            loaded.template.plugin.cancel();
+            loaded.template.sandbox.plugin.cancel();
         }
         Ok(())
     }

@@ -1,0 +1,126 @@
+//! What every instance is held to, core module or component: the
+//! [`Sandbox`] of a loaded plugin (its context, memory cap, execution
+//! timeout and granted folders), the store setup that enforces it
+//! ([`guard`]), the WASI context it gets ([`wasi_builder`]), and how a
+//! failure is told apart ([`Failure`], [`classify`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use plugin_core::{FsMode, Preopen, RunnerErrorKind};
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::deadline::Deadline;
+use crate::limits::MemoryLimiter;
+use crate::output::GuestOutput;
+use crate::state::PluginContext;
+
+/// What each instance of one loaded plugin is held to.
+pub(crate) struct Sandbox {
+    pub(crate) plugin: Arc<PluginContext>,
+    pub(crate) memory_max: u64,
+    /// The execution timeout of each call (and of creating an instance).
+    pub(crate) timeout: Duration,
+    /// The folders granted (canonical host paths).
+    pub(crate) filesystem: Vec<Preopen>,
+}
+
+/// Why an instance operation failed, and whether the instance is still fit
+/// for use (a trap or protocol breach poisons it: it is never reused).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) kind: RunnerErrorKind,
+    pub(crate) poisoned: bool,
+}
+
+impl Failure {
+    pub(crate) fn poisoned(kind: RunnerErrorKind) -> Self {
+        Self {
+            kind,
+            poisoned: true,
+        }
+    }
+
+    pub(crate) fn recoverable(kind: RunnerErrorKind) -> Self {
+        Self {
+            kind,
+            poisoned: false,
+        }
+    }
+}
+
+/// What a store's data gives [`guard`]: its memory limiter, and whether
+/// the running guest must stop (the plugin is cancelled or the call's
+/// deadline has passed).
+pub(crate) trait Guarded: Send + 'static {
+    fn limiter(&mut self) -> &mut MemoryLimiter;
+    fn interrupted(&mut self) -> bool;
+}
+
+/// The setup every store gets, core module or component: its memory cap,
+/// and the epoch callback that interrupts it when the deadline passes or
+/// the plugin is stopped (and otherwise yields once a tick).
+pub(crate) fn guard<T: Guarded>(store: &mut Store<T>) {
+    store.limiter(|state| state.limiter());
+    store.epoch_deadline_callback(|mut cx| {
+        if cx.data_mut().interrupted() {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store.set_epoch_deadline(1);
+}
+
+/// Classifies an error from guest code of either kind, from what its store
+/// recorded.
+pub(crate) fn classify(
+    limiter: &MemoryLimiter,
+    plugin: &PluginContext,
+    deadline: &Deadline,
+    during: &str,
+    error: wasmtime::Error,
+) -> Failure {
+    let kind = if limiter.hit() {
+        RunnerErrorKind::LimitExceeded(format!(
+            "memory limit of {} reached (during {during}: {error})",
+            plugin_core::ByteSize(limiter.max_bytes() as u64)
+        ))
+    } else if plugin.is_cancelled() {
+        RunnerErrorKind::Stopped
+    } else if deadline.expired() {
+        RunnerErrorKind::Timeout(deadline.timeout())
+    } else {
+        RunnerErrorKind::Protocol(format!("guest trapped in {during}: {error}"))
+    };
+    Failure::poisoned(kind)
+}
+
+/// WASI for one instance: no args or environment, output to `tracing`,
+/// exactly the folders the manifest grants, each at its own path, and no
+/// network (the builder's default).
+pub(crate) fn wasi_builder(
+    plugin: &PluginContext,
+    filesystem: &[Preopen],
+) -> Result<WasiCtxBuilder, Failure> {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .stdout(GuestOutput::new(plugin.name.clone(), "stdout"))
+        .stderr(GuestOutput::new(plugin.name.clone(), "stderr"))
+        .args(&[plugin.name.as_ref()]);
+    for grant in filesystem {
+        let perms = match grant.mode {
+            FsMode::Read => FsPerms::ReadOnly,
+            FsMode::ReadWrite => FsPerms::ReadWrite,
+        };
+        builder
+            .preopened_dir(&grant.host, &grant.guest, perms)
+            .map_err(|e| {
+                Failure::recoverable(RunnerErrorKind::Other(
+                    format!("filesystem grant {}: {e}", grant.host.display()).into(),
+                ))
+            })?;
+    }
+    Ok(builder)
+}
