@@ -4,150 +4,20 @@
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use plugin_core::PluginState;
-use plugin_manager::host::DefaultHost;
-use plugin_manager::{ManagerError, PluginManager, PluginStatus};
+use plugin_manager::{ManagerError, PluginManager};
 use plugin_types::event::Kv;
-use plugin_types::{PluginConfig, SourceConfig};
-use serde_json::value::RawValue;
-use serde_json::{Value, json};
-use tempfile::TempDir;
+use serde_json::json;
 
+mod common;
 #[path = "../../test-support/examples.rs"]
 mod examples;
 #[path = "../../test-support/plugin_dirs.rs"]
 mod plugin_dirs;
+use common::{Callers, Setup, call, raw, status, wait_for};
 use plugin_dirs::{copy_example, raw_grpc, replace, retagged, set_manifest_field};
-
-/// A plugins folder and a data folder.
-struct Setup {
-    plugins: TempDir,
-    data: TempDir,
-}
-
-impl Setup {
-    /// `plugins/` holds the two examples.
-    fn examples() -> Self {
-        let setup = Self::empty();
-        copy_example("hello-wasm", setup.plugins.path(), "hello-wasm");
-        copy_example("hello-grpc", setup.plugins.path(), "hello-grpc");
-        setup
-    }
-
-    fn empty() -> Self {
-        Self {
-            plugins: tempfile::tempdir().unwrap(),
-            data: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn dir(&self, folder: &str) -> std::path::PathBuf {
-        self.plugins.path().join(folder)
-    }
-
-    fn config(&self, hot_reload: bool) -> PluginConfig {
-        PluginConfig {
-            enabled: true,
-            hot_reload,
-            sources: vec![SourceConfig {
-                kind: "local".into(),
-                path: Some(self.plugins.path().to_path_buf()),
-                ..SourceConfig::default()
-            }],
-            drain_timeout: Duration::from_secs(5),
-            ..PluginConfig::default()
-        }
-    }
-
-    async fn start(&self, config: PluginConfig) -> PluginManager {
-        self.start_with(config, None).await
-    }
-
-    /// Like [`start`](Self::start), compiling wasm through the cache in
-    /// `cache` (shared across tests: a component carrying a language
-    /// runtime takes a while to compile).
-    async fn start_with(&self, config: PluginConfig, cache: Option<&Path>) -> PluginManager {
-        let host = DefaultHost::open(self.data.path()).unwrap();
-        let mut builder = PluginManager::builder(config, Arc::new(host))
-            .restart_backoff(Duration::from_millis(50), Duration::from_secs(1))
-            .health_interval(Duration::from_millis(200));
-        if let Some(cache) = cache {
-            builder = builder.wasm_cache_dir(cache);
-        }
-        let manager = builder.build();
-        manager.start().await.unwrap();
-        manager
-    }
-}
-
-fn raw(json: &str) -> Box<RawValue> {
-    RawValue::from_string(json.to_owned()).unwrap()
-}
-
-async fn call(manager: &PluginManager, plugin: &str, function: &str, params: &str) -> Value {
-    let result = manager.call(plugin, function, &raw(params)).await;
-    serde_json::from_str(result.unwrap().get()).unwrap()
-}
-
-fn status(manager: &PluginManager, plugin: &str) -> PluginStatus {
-    manager
-        .get(plugin)
-        .unwrap_or_else(|| panic!("{plugin} not listed"))
-}
-
-/// Polls `condition` every 50 ms for up to 20 s.
-async fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Callers calling `help` on a plugin in a loop until stopped.
-struct Callers {
-    stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<(u64, Vec<String>)>>,
-}
-
-impl Callers {
-    fn start(manager: &PluginManager, plugin: &str, count: usize) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let tasks = (0..count)
-            .map(|_| {
-                let (manager, plugin, stop) = (manager.clone(), plugin.to_owned(), stop.clone());
-                tokio::spawn(async move {
-                    let (mut ok, mut failed) = (0, Vec::new());
-                    while !stop.load(Ordering::Relaxed) {
-                        match manager.call(&plugin, "help", &raw("null")).await {
-                            Ok(_) => ok += 1,
-                            Err(e) => failed.push(e.to_string()),
-                        }
-                    }
-                    (ok, failed)
-                })
-            })
-            .collect();
-        Self { stop, tasks }
-    }
-
-    /// Stops them; asserts that no call failed and that calls were made.
-    async fn finish(self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut total = 0;
-        for task in self.tasks {
-            let (ok, failed) = task.await.unwrap();
-            assert!(failed.is_empty(), "calls failed: {failed:?}");
-            total += ok;
-        }
-        assert!(total > 0, "no call was made");
-        total
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn loads_both_runtimes_and_reports_broken_and_duplicate_folders() {
@@ -527,51 +397,5 @@ async fn a_contested_ability_goes_to_the_first_folder_not_the_fastest_start() {
     copy_example("hello-wasm", setup.plugins.path(), "b-hello");
     let manager = setup.start(setup.config(false)).await;
     assert_ability_kept(&manager, "hello-grpc", "hello-wasm");
-    manager.shutdown().await;
-}
-
-/// Components in three languages (Rust, Python, JavaScript) under the
-/// manager together: each greets through its adapters' registries with the
-/// host's config, KV and events, and reloads by API with no call lost.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn components_in_three_languages_serve_and_reload_without_losing_a_call() {
-    let setup = Setup::empty();
-    let plugins = ["hello-component", "hello-python", "hello-js"];
-    for plugin in plugins {
-        copy_example(plugin, setup.plugins.path(), plugin);
-    }
-    let mut config = setup.config(false);
-    for plugin in plugins {
-        config
-            .config
-            .insert(plugin.into(), serde_json::json!({"greeting": "Hey"}));
-    }
-    let manager = setup.start(config).await;
-    for plugin in plugins {
-        assert_eq!(
-            status(&manager, plugin).state,
-            PluginState::Running,
-            "{plugin}"
-        );
-        let greeting = call(&manager, plugin, "greet", r#"{"name":"Ann"}"#).await;
-        assert_eq!(greeting["text"], "Hey, Ann!", "{plugin}");
-        assert_eq!(greeting["total"], 1, "{plugin}: its own KV count");
-    }
-    for plugin in plugins {
-        let callers = Callers::start(&manager, plugin, 4);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        set_manifest_field(&setup.dir(plugin), "version", "0.2.0");
-        let reloaded = manager.reload(plugin).await.unwrap();
-        assert_eq!(
-            (reloaded.version.as_str(), reloaded.generation),
-            ("0.2.0", 2)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let calls = callers.finish().await;
-        eprintln!("{plugin}: {calls} calls across a reload, none failed");
-        // The count lives in the host's KV, not in the instance.
-        let greeting = call(&manager, plugin, "greet", r#"{"name":"Bo"}"#).await;
-        assert_eq!(greeting["total"], 2, "{plugin}");
-    }
     manager.shutdown().await;
 }
