@@ -80,6 +80,10 @@ impl Guarded for ComponentState {
     fn interrupted(&mut self) -> bool {
         self.plugin.is_cancelled() || self.deadline.check()
     }
+
+    fn records(&self) -> (&MemoryLimiter, &PluginContext, &Deadline) {
+        (&self.limiter, &self.plugin, &self.deadline)
+    }
 }
 
 impl WasiHttpView for ComponentState {
@@ -259,7 +263,7 @@ impl ComponentInstance {
         guard(&mut store);
         let instance = match component.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
-            Err(e) => return Err(failure(&store, "instantiation", e)),
+            Err(e) => return Err(classify(&store, "instantiation", e)),
         };
         let mut this = Self {
             store,
@@ -271,7 +275,7 @@ impl ComponentInstance {
             Ok(Err(e)) => Err(Failure::poisoned(RunnerErrorKind::Plugin(format!(
                 "init: {e}"
             )))),
-            Err(e) => Err(failure(&this.store, "init", e)),
+            Err(e) => Err(classify(&this.store, "init", e)),
         }
     }
 
@@ -303,7 +307,7 @@ impl ComponentInstance {
             Ok(Err(CallError::Failed(message))) => {
                 Err(Failure::recoverable(RunnerErrorKind::Plugin(message)))
             }
-            Err(e) => Err(failure(&self.store, function, e)),
+            Err(e) => Err(classify(&self.store, function, e)),
         }
     }
 
@@ -313,19 +317,8 @@ impl ComponentInstance {
         guest
             .call_is_ready(&mut self.store)
             .await
-            .map_err(|e| failure(&self.store, "is-ready", e))
+            .map_err(|e| classify(&self.store, "is-ready", e))
     }
-}
-
-fn failure(store: &Store<ComponentState>, during: &str, error: wasmtime::Error) -> Failure {
-    let state = store.data();
-    classify(
-        &state.limiter,
-        &state.plugin,
-        &state.deadline,
-        during,
-        error,
-    )
 }
 
 impl ComponentState {

@@ -14,7 +14,7 @@ use crate::component::{ComponentInstance, ComponentTemplate};
 use crate::deadline::Deadline;
 use crate::limits::MemoryLimiter;
 use crate::sandbox::{Failure, Guarded, Sandbox, classify, guard, wasi_builder};
-use crate::state::InstanceState;
+use crate::state::{InstanceState, PluginContext};
 
 /// Everything needed to create instances of one loaded plugin.
 pub(crate) struct Template {
@@ -137,7 +137,7 @@ impl CoreInstance {
 
         let instance = match pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
-            Err(e) => return Err(trap_failure(&store, "instantiation", e)),
+            Err(e) => return Err(classify(&store, "instantiation", e)),
         };
         let protocol = |m: String| Failure::poisoned(RunnerErrorKind::Protocol(m));
         let memory = instance
@@ -326,22 +326,8 @@ impl CoreInstance {
     }
 
     fn trap(&self, during: &str, error: wasmtime::Error) -> Failure {
-        trap_failure(&self.store, during, error)
+        classify(&self.store, during, error)
     }
-}
-
-/// Classifies an error from guest code: a refused memory growth is a limit,
-/// an interruption by `stop` is "stopped", one by the deadline "timed out",
-/// anything else a trap.
-fn trap_failure(store: &Store<InstanceState>, during: &str, error: wasmtime::Error) -> Failure {
-    let state = store.data();
-    classify(
-        &state.limiter,
-        &state.plugin,
-        &state.deadline,
-        during,
-        error,
-    )
 }
 
 fn optional_export<P, R>(
@@ -370,5 +356,9 @@ impl Guarded for InstanceState {
 
     fn interrupted(&mut self) -> bool {
         self.plugin.is_cancelled() || self.deadline.check()
+    }
+
+    fn records(&self) -> (&MemoryLimiter, &PluginContext, &Deadline) {
+        (&self.limiter, &self.plugin, &self.deadline)
     }
 }

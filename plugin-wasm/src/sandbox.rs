@@ -56,6 +56,8 @@ impl Failure {
 pub(crate) trait Guarded: Send + 'static {
     fn limiter(&mut self) -> &mut MemoryLimiter;
     fn interrupted(&mut self) -> bool;
+    /// What [`classify`] reads: the limiter, the plugin, the deadline.
+    fn records(&self) -> (&MemoryLimiter, &PluginContext, &Deadline);
 }
 
 /// The setup every store gets, core module or component: its memory cap,
@@ -75,13 +77,12 @@ pub(crate) fn guard<T: Guarded>(store: &mut Store<T>) {
 
 /// Classifies an error from guest code of either kind, from what its store
 /// recorded.
-pub(crate) fn classify(
-    limiter: &MemoryLimiter,
-    plugin: &PluginContext,
-    deadline: &Deadline,
+pub(crate) fn classify<T: Guarded>(
+    store: &Store<T>,
     during: &str,
     error: wasmtime::Error,
 ) -> Failure {
+    let (limiter, plugin, deadline) = store.data().records();
     let kind = if limiter.hit() {
         RunnerErrorKind::LimitExceeded(format!(
             "memory limit of {} reached (during {during}: {error})",
