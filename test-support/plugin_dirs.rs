@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::examples;
 
-/// Copies the example `name` (`hello-wasm` or `hello-grpc`: its manifest
-/// and built artifact) into `root/folder`.
+/// Copies the example `name` (`hello-wasm`, `hello-grpc`, `hello-go`, or a
+/// component: its manifest and built artifact) into `root/folder`.
 pub(crate) fn copy_example(name: &str, root: &Path, folder: &str) -> PathBuf {
     examples::built();
     let from = examples::workspace().join("examples/plugins").join(name);
@@ -22,6 +22,7 @@ pub(crate) fn copy_example(name: &str, root: &Path, folder: &str) -> PathBuf {
         "hello-component" => "hello_component.wasm",
         "hello-python" => "hello_python.wasm",
         "hello-js" => "hello_js.wasm",
+        "hello-go" => "hello_go.wasm",
         other => panic!("no example {other}"),
     };
     for file in ["plugin.yaml", artifact] {
@@ -68,6 +69,25 @@ pub(crate) fn set_manifest_field(dir: &Path, key: &str, value: &str) {
         .collect();
     assert_ne!(edited.join("\n"), text.trim_end(), "no {key}: line to edit");
     replace(&path, (edited.join("\n") + "\n").as_bytes());
+}
+
+/// Has a wasm plugin's manifest ask for HTTP to `hosts`
+/// (`wasm.permissions.http`).
+pub(crate) fn ask_http(dir: &Path, hosts: &[&str]) {
+    let path = dir.join("plugin.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let list = hosts
+        .iter()
+        .map(|h| format!("{{host: '{h}'}}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let edited = text.replacen(
+        "\n  permissions:\n",
+        &format!("\n  permissions:\n    http: [{list}]\n"),
+        1,
+    );
+    assert_ne!(edited, text, "no wasm permissions in {}", path.display());
+    replace(&path, edited.as_bytes());
 }
 
 /// `module` with a custom section appended: the same code, different bytes

@@ -229,30 +229,33 @@ fn error_causes_are_not_repeated() {
     );
 }
 
-/// A component plugin (WASI 0.2) answers `pluginctl call` as a core module
-/// does: config, the KV count, a typed payload.
+/// A component plugin (WASI 0.2) and a Go module answer `pluginctl call`
+/// as the Rust core module does: config, the KV count, a typed payload.
 #[test]
-fn calls_a_component_plugin_like_the_others() {
+fn calls_component_and_go_plugins_like_the_others() {
     examples::built();
-    let plugin = workspace().join("examples/plugins/hello-component");
-    let plugin = plugin.to_str().unwrap();
-    let output = pluginctl(&[
-        "call",
-        plugin,
-        "greet",
-        r#"{"name":"Ada"}"#,
-        "--config",
-        r#"{"greeting":"Hi"}"#,
-    ]);
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(
-        text(&output.stdout),
-        "{\"text\":\"Hi, Ada!\",\"total\":1}\n"
-    );
-    let output = pluginctl(&["call", plugin, "command", r#"{"content":"count"}"#]);
-    assert!(output.status.success(), "{output:?}");
-    assert!(
-        text(&output.stdout).contains("0 greetings so far"),
-        "{output:?}"
-    );
+    for example in ["hello-component", "hello-go"] {
+        let plugin = workspace().join("examples/plugins").join(example);
+        let plugin = plugin.to_str().unwrap();
+        let output = pluginctl(&[
+            "call",
+            plugin,
+            "greet",
+            r#"{"name":"Ada"}"#,
+            "--config",
+            r#"{"greeting":"Hi"}"#,
+        ]);
+        assert!(output.status.success(), "{example}: {output:?}");
+        assert_eq!(
+            text(&output.stdout),
+            "{\"text\":\"Hi, Ada!\",\"total\":1}\n",
+            "{example}"
+        );
+        let output = pluginctl(&["call", plugin, "command", r#"{"content":"count"}"#]);
+        assert!(output.status.success(), "{example}: {output:?}");
+        assert!(
+            text(&output.stdout).contains("0 greetings so far"),
+            "{example}: {output:?}"
+        );
+    }
 }

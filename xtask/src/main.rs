@@ -171,6 +171,7 @@ fn examples() -> Result<()> {
 
     python_examples(&root, &target_dir)?;
     js_examples(&root, &target_dir)?;
+    go_examples(&root)?;
 
     let grpc_packages = GRPC_BINARIES.map(|(package, _)| package);
     cargo_build(&root, None, &grpc_packages)?;
@@ -211,6 +212,38 @@ const [source, witPath, output] = process.argv.slice(2);
 const { component } = await componentize(await readFile(source, 'utf8'), { witPath, worldName: 'plugin' });
 await writeFile(output, component);
 "#;
+
+/// Go examples on the core-wasm ABI: (example folder, module file). Built
+/// with Go's own toolchain for `wasip1` as a reactor; Go's build cache makes
+/// a rebuild of unchanged source quick, so they are always built.
+const GO_EXAMPLES: [(&str, &str); 1] = [("examples/plugins/hello-go", "hello_go.wasm")];
+
+/// The Go examples, with `go build -buildmode=c-shared` for `wasip1`.
+fn go_examples(root: &Path) -> Result<()> {
+    for (folder, module) in GO_EXAMPLES {
+        let folder = root.join(folder);
+        let temporary = tempfile::Builder::new()
+            .suffix(".wasm")
+            .tempfile_in(&folder)?;
+        let status = std::process::Command::new("go")
+            .args(["build", "-buildmode=c-shared", "-trimpath", "-o"])
+            .arg(temporary.path())
+            .arg(".")
+            .env("GOOS", "wasip1")
+            .env("GOARCH", "wasm")
+            .current_dir(&folder)
+            .status()
+            .context("running go: Go 1.24+ is needed (https://go.dev/dl, or Debian's golang-go)")?;
+        if !status.success() {
+            bail!("building {} failed", folder.display());
+        }
+        let output = folder.join(module);
+        temporary
+            .persist(&output)
+            .with_context(|| format!("installing {}", output.display()))?;
+    }
+    Ok(())
+}
 
 /// Whether `output` is newer than `source` and the WIT world.
 fn fresh(root: &Path, source: &Path, output: &Path) -> bool {

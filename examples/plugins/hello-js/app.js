@@ -44,7 +44,13 @@ function abilityCall(params) {
   throw new Error(`unknown operation ${JSON.stringify(params && params.operation)}`);
 }
 
-const functions = { greet, help, command, ability_call: abilityCall };
+// GETs a URL through the host's HTTP service (the world's `fetch`).
+function fetchUrl(params) {
+  const response = host.fetch({ method: 'GET', url: params.url, headers: [], body: new Uint8Array() });
+  return { status: response.status, body: new TextDecoder().decode(response.body) };
+}
+
+const functions = { greet, help, command, ability_call: abilityCall, fetch: fetchUrl };
 
 export const guest = {
   init(configJson) {

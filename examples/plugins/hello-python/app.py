@@ -61,11 +61,18 @@ def ability_call(params):
     raise ValueError(f"unknown operation {operation!r}")
 
 
+def fetch(params):
+    """GETs a URL through the host's HTTP service (the world's `fetch`)."""
+    response = host.fetch(host.HttpRequest("GET", params["url"], [], b""))
+    return {"status": response.status, "body": response.body.decode("utf-8", "replace")}
+
+
 FUNCTIONS = {
     "greet": greet,
     "help": help_,
     "command": command,
     "ability_call": ability_call,
+    "fetch": fetch,
 }
 
 
@@ -87,7 +94,9 @@ class Guest(exports.Guest):
         try:
             params = json.loads(params_json)
             return json.dumps(handler(params))
-        except Err:
-            raise
+        except Err as e:  # a host import's failure carries a message
+            if isinstance(e.value, (CallError_Failed, CallError_Unsupported)):
+                raise
+            raise Err(CallError_Failed(str(e.value)))
         except Exception as e:  # the function's failure, as its error
             raise Err(CallError_Failed(str(e)))

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use plugin_manager::host::DefaultHost;
+use plugin_manager::host::{DefaultHost, EmittedEvent};
 use plugin_manager::{PluginManager, PluginStatus};
 use plugin_types::{PluginConfig, SourceConfig};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tempfile::TempDir;
+use tokio::sync::broadcast;
 
 use crate::plugin_dirs::copy_example;
 
@@ -70,7 +71,18 @@ impl Setup {
         config: PluginConfig,
         cache: Option<&Path>,
     ) -> PluginManager {
+        self.start_observed(config, cache).await.0
+    }
+
+    /// Like [`start_with`](Self::start_with), also subscribed to the
+    /// events the plugins emit.
+    pub(crate) async fn start_observed(
+        &self,
+        config: PluginConfig,
+        cache: Option<&Path>,
+    ) -> (PluginManager, broadcast::Receiver<EmittedEvent>) {
         let host = DefaultHost::open(self.data.path()).unwrap();
+        let events = host.events().subscribe();
         let mut builder = PluginManager::builder(config, Arc::new(host))
             .restart_backoff(Duration::from_millis(50), Duration::from_secs(1))
             .health_interval(Duration::from_millis(200));
@@ -79,7 +91,7 @@ impl Setup {
         }
         let manager = builder.build();
         manager.start().await.unwrap();
-        manager
+        (manager, events)
     }
 }
 

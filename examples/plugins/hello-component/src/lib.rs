@@ -17,5 +17,6 @@ plugin_sdk::component_plugin!(
     handlers::command as "command",
     handlers::greet as "greet",
     handlers::ability_call as "ability_call",
+    handlers::fetch as "fetch",
     handlers::echo as "echo",
 );

@@ -103,6 +103,26 @@ fn count() -> Result<u64, String> {
         .unwrap_or(0))
 }
 
+#[derive(Deserialize)]
+pub(crate) struct Fetch {
+    url: String,
+}
+
+/// `fetch`: GETs `url` through the host's HTTP service (within the
+/// manifest's `wasm.permissions.http` and the host's address rules);
+/// answers the status and the body as text.
+pub(crate) fn fetch(params: Fetch) -> Result<Value, String> {
+    let response = sdk::http_request(&sdk::HttpRequest {
+        method: "GET".into(),
+        url: params.url,
+        ..sdk::HttpRequest::default()
+    })?;
+    Ok(json!({
+        "status": response.status,
+        "body": String::from_utf8_lossy(&response.body),
+    }))
+}
+
 /// `echo`: answers its params (the round trip, for measuring).
 pub(crate) fn echo(params: Value) -> Result<Value, String> {
     Ok(params)

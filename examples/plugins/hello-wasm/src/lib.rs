@@ -16,4 +16,5 @@ plugin_sdk::export!(handlers::help as help);
 plugin_sdk::export!(handlers::command as command);
 plugin_sdk::export!(handlers::greet as greet);
 plugin_sdk::export!(handlers::ability_call as ability_call);
+plugin_sdk::export!(handlers::fetch as fetch);
 plugin_sdk::export!(handlers::echo as echo);

@@ -9,7 +9,8 @@
 //! - `fetch` (URL): an HTTP GET through the host's `fetch` import;
 //! - `wasi_fetch` (authority and path, over http): an HTTP GET through
 //!   `wasi:http/outgoing-handler`, as a guest's own HTTP client makes it;
-//! - `read` (path): a file's text, through WASI.
+//! - `read` (path): a file's text, through WASI;
+//! - `not_json`: answers text that is not JSON.
 #![cfg(all(target_arch = "wasm32", target_env = "p2"))]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,13 +78,33 @@ fn read(path: String) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
 }
 
-plugin_sdk::component_plugin!(
-    spin as "spin",
-    trap as "trap",
-    hoard as "hoard",
-    huge as "huge",
-    count as "count",
-    fetch as "fetch",
-    wasi_fetch as "wasi_fetch",
-    read as "read",
-);
+/// Written out rather than by `component_plugin!`, which always answers
+/// JSON: `not_json` answers text that is not.
+struct Hostile;
+
+impl sdk::bindings::exports::flowbot::plugin::guest::Guest for Hostile {
+    fn init(config: String) -> Result<(), String> {
+        sdk::init(&config)
+    }
+
+    fn is_ready() -> bool {
+        sdk::is_ready()
+    }
+
+    fn call(function: String, params: String) -> Result<String, sdk::CallError> {
+        match function.as_str() {
+            "spin" => sdk::call(&params, spin),
+            "trap" => sdk::call(&params, trap),
+            "hoard" => sdk::call(&params, hoard),
+            "huge" => sdk::call(&params, huge),
+            "count" => sdk::call(&params, count),
+            "fetch" => sdk::call(&params, fetch),
+            "wasi_fetch" => sdk::call(&params, wasi_fetch),
+            "read" => sdk::call(&params, read),
+            "not_json" => Ok("{this is not JSON".to_owned()),
+            _ => Err(sdk::CallError::Unsupported),
+        }
+    }
+}
+
+sdk::bindings::export_component!(Hostile with_types_in sdk::bindings);

@@ -1,0 +1,3 @@
+module plugin-runtime.dev/sdk
+
+go 1.24
