@@ -1,5 +1,5 @@
-//! Which addresses a plugin's HTTP requests may reach: public ones, and the
-//! networks that are not public only where the host grants them.
+//! Which addresses a plugin may reach, by HTTP or by socket: public ones,
+//! and the networks that are not public only where the host grants them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -14,14 +14,14 @@ use ipnet::IpNet;
 /// the reserved `240/4`. An IPv4-mapped or IPv4-compatible IPv6 address is
 /// judged as the IPv4 address it carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct AddressRules {
+pub struct AddressRules {
     plugin: String,
     granted: Vec<IpNet>,
 }
 
 impl AddressRules {
     /// The rules of `plugin`, with the non-public networks it was granted.
-    pub(crate) fn new(plugin: &str, granted: Vec<IpNet>) -> Self {
+    pub fn new(plugin: &str, granted: Vec<IpNet>) -> Self {
         Self {
             plugin: plugin.to_owned(),
             granted,
@@ -29,7 +29,7 @@ impl AddressRules {
     }
 
     /// Why `ip` may not be reached, if it may not.
-    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), String> {
+    pub fn check(&self, ip: IpAddr) -> Result<(), String> {
         let ip = canonical(ip);
         let Some(kind) = non_public(ip) else {
             return Ok(());

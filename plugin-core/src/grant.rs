@@ -32,7 +32,9 @@ use crate::manifest::limits::{
     DEFAULT_PROCESS_MEMORY_MAX, DEFAULT_PROCESSES, MAX_EXECUTION_TIMEOUT, MAX_MEMORY_MAX,
     MAX_POOL_MAX_INSTANCES, MAX_PROCESS_MEMORY_MAX, MAX_PROCESSES,
 };
-use crate::manifest::{FsPermission, GrpcConfig, HttpPermission, Manifest, WasmConfig};
+use crate::manifest::{
+    FsPermission, GrpcConfig, HttpPermission, Manifest, NetworkPermission, WasmConfig,
+};
 use crate::size::ByteSize;
 
 /// How a manifest names its data folder in `filesystem` paths.
@@ -70,19 +72,22 @@ pub struct Granted {
     pub filesystem: Vec<Preopen>,
     /// Where its HTTP requests may go, by name.
     pub http: Vec<HttpPermission>,
-    /// Networks that are not public that its HTTP requests may reach.
+    /// Networks that are not public that its HTTP requests (and a wasm
+    /// guest's sockets) may reach.
     pub private_networks: Vec<IpNet>,
+    /// TCP ports it may connect to; empty: no sockets. A process may reach
+    /// them on any address; a wasm guest, through `wasi:sockets`, on public
+    /// addresses and `private_networks`.
+    pub connect: Vec<u16>,
     /// Its data folder on the host, when the host has one.
     pub data_dir: Option<PathBuf>,
     /// For a process (gRPC) plugin: the rest of its confinement.
     pub process: Option<ProcessGrant>,
 }
 
-/// What a plugin process gets beyond its folders.
+/// What a plugin process gets beyond its folders and network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessGrant {
-    /// TCP ports it may connect to (any address); empty: no network.
-    pub connect: Vec<u16>,
     /// The cap on its memory.
     pub memory: ByteSize,
     /// The cap on its processes and threads.
@@ -94,11 +99,10 @@ pub struct ProcessGrant {
 }
 
 impl Default for ProcessGrant {
-    /// What a manifest that asks nothing gets: no network, the default caps,
+    /// What a manifest that asks nothing gets: the default caps,
     /// best-effort enforcement.
     fn default() -> Self {
         Self {
-            connect: Vec::new(),
             memory: DEFAULT_PROCESS_MEMORY_MAX,
             processes: DEFAULT_PROCESSES,
             env: Vec::new(),
@@ -170,11 +174,18 @@ impl HostGrants {
                 .chain(own.into_iter().flat_map(|g| &g.private_networks))
                 .copied()
                 .collect(),
+            connect: Vec::new(),
             data_dir,
             process: None,
         };
         if let Some(wasm) = &manifest.wasm {
             self.check_limits(wasm, own, &setting)?;
+            granted.connect = self.grant_connect(
+                &wasm.permissions.network,
+                "wasm.permissions.network",
+                own,
+                &setting,
+            )?;
             granted.http = self.grant_http(wasm, own, &setting)?;
             granted.filesystem = self.grant_filesystem(
                 manifest,
@@ -196,6 +207,12 @@ impl HostGrants {
             for preopen in &mut granted.filesystem {
                 preopen.guest = preopen.host.to_string_lossy().into_owned();
             }
+            granted.connect = self.grant_connect(
+                &grpc.permissions.network,
+                "grpc.permissions.network",
+                own,
+                &setting,
+            )?;
             granted.process = Some(self.grant_process(grpc, own, &setting)?);
         }
         Ok(granted)
@@ -359,25 +376,26 @@ impl HostGrants {
         Ok(granted)
     }
 
-    /// The network, caps and environment of a plugin process.
-    fn grant_process(
+    /// TCP connect: each asked port among those granted.
+    fn grant_connect(
         &self,
-        grpc: &GrpcConfig,
+        asked: &NetworkPermission,
+        field: &str,
         own: Option<&Grant>,
         setting: &dyn Fn(&str) -> String,
-    ) -> Result<ProcessGrant, GrantError> {
-        let default = &self.policy.default;
-        let asked = &grpc.permissions;
-        let ports: Vec<u16> = default
+    ) -> Result<Vec<u16>, GrantError> {
+        let ports: Vec<u16> = self
+            .policy
+            .default
             .tcp_connect
             .iter()
             .chain(own.into_iter().flat_map(|g| &g.tcp_connect))
             .copied()
             .collect();
-        for (i, port) in asked.network.connect.iter().enumerate() {
+        for (i, port) in asked.connect.iter().enumerate() {
             if !ports.contains(port) {
                 return Err(GrantError {
-                    field: format!("grpc.permissions.network.connect[{i}]"),
+                    field: format!("{field}.connect[{i}]"),
                     asked: format!("TCP port {port}"),
                     reason: if ports.is_empty() {
                         "the host grants no network".into()
@@ -389,6 +407,18 @@ impl HostGrants {
                 });
             }
         }
+        Ok(asked.connect.clone())
+    }
+
+    /// The caps and environment of a plugin process.
+    fn grant_process(
+        &self,
+        grpc: &GrpcConfig,
+        own: Option<&Grant>,
+        setting: &dyn Fn(&str) -> String,
+    ) -> Result<ProcessGrant, GrantError> {
+        let default = &self.policy.default;
+        let asked = &grpc.permissions;
         let memory = own
             .and_then(|g| g.process_memory)
             .or(default.process_memory)
@@ -436,7 +466,6 @@ impl HostGrants {
             }
         }
         Ok(ProcessGrant {
-            connect: asked.network.connect.clone(),
             memory: asked.memory.max,
             processes: asked.processes,
             env: grpc
@@ -523,13 +552,14 @@ impl Granted {
             ));
             lines.push(format!("instances {}", wasm.pool.max_instances));
         }
+        let ports: Vec<String> = self.connect.iter().map(u16::to_string).collect();
+        if !ports.is_empty() {
+            lines.push(format!("network tcp connect to ports {}", ports.join(", ")));
+        }
         if let Some(process) = &self.process {
-            let ports: Vec<String> = process.connect.iter().map(u16::to_string).collect();
-            lines.push(if ports.is_empty() {
-                "network none".to_owned()
-            } else {
-                format!("network tcp connect to ports {}", ports.join(", "))
-            });
+            if ports.is_empty() {
+                lines.push("network none".to_owned());
+            }
             lines.push(format!("memory {}", process.memory));
             lines.push(format!("processes {}", process.processes));
             for (name, _) in &process.env {
@@ -683,7 +713,7 @@ mod tests {
         let policy = r#"{"default": {"env": ["RUST_*"]}, "plugins": {"p": {"tcp_connect": [5432]}}, "confinement": "strict"}"#;
         let granted = case.grant_grpc(ask, policy).unwrap();
         let process = granted.process.unwrap();
-        assert_eq!(process.connect, [5432]);
+        assert_eq!(granted.connect, [5432]);
         assert_eq!(process.memory, ByteSize::gib(2));
         assert_eq!(process.processes, 64);
         assert_eq!(process.env, [("RUST_LOG".to_owned(), "debug".to_owned())]);
@@ -692,6 +722,27 @@ mod tests {
         let data = std::fs::canonicalize(case.path("data/plugins/p")).unwrap();
         assert_eq!(granted.filesystem[0].host, data);
         assert_eq!(granted.filesystem[0].guest, data.to_string_lossy());
+    }
+
+    #[test]
+    fn a_wasm_guest_gets_sockets_only_as_granted() {
+        let case = Case::new();
+        let granted = case.grant("{}", "{}").unwrap();
+        assert!(granted.connect.is_empty());
+        let ask = "{network: {connect: [6379]}}";
+        let err = case.grant(ask, "{}").unwrap_err();
+        assert_eq!(err.field, "wasm.permissions.network.connect[0]");
+        assert_eq!(err.reason, "the host grants no network");
+        assert_eq!(err.setting, "plugins.permissions.plugins.p.tcp_connect");
+        let granted = case
+            .grant(ask, r#"{"plugins": {"p": {"tcp_connect": [6379]}}}"#)
+            .unwrap();
+        assert_eq!(granted.connect, [6379]);
+        let lines = granted.describe(&Manifest::from_file(&case.path("p")).unwrap());
+        assert!(
+            lines.contains(&"network tcp connect to ports 6379".to_owned()),
+            "{lines:?}"
+        );
     }
 
     #[test]

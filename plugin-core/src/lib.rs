@@ -36,6 +36,7 @@
 //! assert_eq!(wasm.pool.max_instances, 4); // the default
 //! ```
 
+pub mod address;
 pub mod error;
 pub mod grant;
 pub mod host;
@@ -50,6 +51,7 @@ pub mod schema;
 pub use plugin_types::size;
 pub mod yaml;
 
+pub use address::AddressRules;
 pub use error::{RunnerError, RunnerErrorKind};
 pub use grant::{GrantError, Granted, HostGrants, Preopen, ProcessGrant};
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};

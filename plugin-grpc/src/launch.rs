@@ -39,6 +39,8 @@ pub(crate) struct LaunchSpec<'a> {
     pub(crate) start_timeout: Duration,
     /// What the host granted the process.
     pub(crate) grant: &'a ProcessGrant,
+    /// The TCP ports it may connect to.
+    pub(crate) connect: &'a [u16],
     /// The folders the host granted it beyond its own.
     pub(crate) folders: &'a [Preopen],
     /// The transport the plugin is asked to listen on.
@@ -103,7 +105,7 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
             plugin_dir: &plugin_dir,
             writable: vec![spec.home, spec.temp_dir, spec.socket_dir],
             granted: confine::granted_folders(spec.folders),
-            connect: &spec.grant.connect,
+            connect: spec.connect,
             bind: ports,
         },
         grant: spec.grant,

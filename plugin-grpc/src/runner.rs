@@ -258,6 +258,7 @@ impl Runner for GrpcRunner {
             temp_dir: &temp_dir,
             start_timeout: self.start_timeout,
             grant: &process_grant,
+            connect: &granted.connect,
             folders: &granted.filesystem,
             transport: grpc.transport,
             mtls: grpc.mtls(),

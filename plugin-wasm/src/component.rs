@@ -7,8 +7,11 @@
 //! The same limits hold as for core modules: the memory cap (the store's
 //! limiter), the execution timeout (epochs; host imports still running when
 //! it expires trap the guest), the instance pool, the folders granted
-//! (WASI 0.2 preopens), stdout and stderr to `tracing`. No sockets: the WASI
-//! context grants no network, so `wasi:sockets` refuses every address.
+//! (WASI 0.2 preopens), stdout and stderr to `tracing`. `wasi:sockets`
+//! refuses every address unless the manifest asked for TCP ports
+//! (`wasm.permissions.network.connect`) and the host granted them
+//! (`tcp_connect`); then it connects to those ports only, on public
+//! addresses and the granted `private_networks` (never UDP or listening).
 //!
 //! Outbound HTTP goes through the host's one HTTP service whichever way the
 //! guest asks: the world's `fetch` import, or `wasi:http/outgoing-handler`
@@ -247,7 +250,7 @@ impl ComponentInstance {
         config: &str,
     ) -> Result<Self, Failure> {
         let plugin = &sandbox.plugin;
-        let wasi = wasi_builder(plugin, &sandbox.filesystem)?.build();
+        let wasi = wasi_builder(sandbox)?.build();
         let state = ComponentState {
             wasi,
             table: ResourceTable::new(),

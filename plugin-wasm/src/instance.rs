@@ -124,7 +124,7 @@ impl CoreInstance {
         config: &str,
     ) -> Result<Self, Failure> {
         let plugin = &sandbox.plugin;
-        let wasi = wasi_builder(plugin, &sandbox.filesystem)?.build_p1();
+        let wasi = wasi_builder(sandbox)?.build_p1();
         let state = InstanceState {
             wasi,
             limiter: MemoryLimiter::new(sandbox.memory_max),

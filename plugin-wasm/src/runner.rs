@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use plugin_core::{
-    Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist, Lifecycle, Manifest, Phase,
-    PluginInfo, Runner, RunnerError, RunnerErrorKind,
+    AddressRules, Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist, Lifecycle, Manifest,
+    Phase, PluginInfo, Runner, RunnerError, RunnerErrorKind,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -20,7 +20,7 @@ use crate::engine::shared_engine;
 use crate::host_functions;
 use crate::instance::{Code, PluginInstance, Template};
 use crate::pool::{AcquireError, InstancePool, Lease};
-use crate::sandbox::{Failure, Sandbox};
+use crate::sandbox::{Failure, Sandbox, SocketRules};
 use crate::state::{InstanceState, PluginContext};
 
 /// Runs one wasm plugin in-process on wasmtime, sandboxed by its manifest.
@@ -162,6 +162,12 @@ impl Runner for WasmRunner {
                     memory_max: wasm.permissions.memory.max.bytes(),
                     timeout: wasm.permissions.execution.timeout,
                     filesystem: granted.filesystem,
+                    sockets: (!granted.connect.is_empty()).then(|| {
+                        Arc::new(SocketRules {
+                            ports: granted.connect,
+                            addresses: AddressRules::new(name, granted.private_networks),
+                        })
+                    }),
                 },
                 code,
             },

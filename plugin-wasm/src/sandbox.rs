@@ -7,8 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_core::{FsMode, Preopen, RunnerErrorKind};
+use std::net::SocketAddr;
+
+use plugin_core::{AddressRules, FsMode, Preopen, RunnerErrorKind};
 use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::deadline::Deadline;
@@ -24,6 +27,40 @@ pub(crate) struct Sandbox {
     pub(crate) timeout: Duration,
     /// The folders granted (canonical host paths).
     pub(crate) filesystem: Vec<Preopen>,
+    /// Where `wasi:sockets` may connect; `None`: no sockets at all.
+    pub(crate) sockets: Option<Arc<SocketRules>>,
+}
+
+/// The TCP connects a guest was granted through `wasi:sockets`: these
+/// ports, on public addresses and the non-public networks granted.
+#[derive(Debug)]
+pub(crate) struct SocketRules {
+    pub(crate) ports: Vec<u16>,
+    pub(crate) addresses: AddressRules,
+}
+
+impl SocketRules {
+    /// Whether the guest may use `addr` for `usage`: connect to a granted
+    /// port on an allowed address, and the implicit bind to the wildcard
+    /// address that a connect makes. Never listen, accept or UDP.
+    fn allows(&self, plugin: &str, addr: SocketAddr, usage: SocketAddrUse) -> bool {
+        let refused = match usage {
+            SocketAddrUse::TcpConnect if !self.ports.contains(&addr.port()) => format!(
+                "port {} is not granted: ask for it in wasm.permissions.network.connect, grant it in plugins.permissions.plugins.{plugin}.tcp_connect",
+                addr.port()
+            ),
+            SocketAddrUse::TcpConnect => match self.addresses.check(addr.ip()) {
+                Ok(()) => return true,
+                Err(why) => why,
+            },
+            SocketAddrUse::TcpBind if addr.ip().is_unspecified() && addr.port() == 0 => {
+                return true;
+            }
+            other => format!("{other:?} is never granted to a wasm guest"),
+        };
+        tracing::warn!(plugin, address = %addr, "wasi:sockets refused: {refused}");
+        false
+    }
 }
 
 /// Why an instance operation failed, and whether the instance is still fit
@@ -100,17 +137,26 @@ pub(crate) fn classify<T: Guarded>(
 
 /// WASI for one instance: no args or environment, output to `tracing`,
 /// exactly the folders the manifest grants, each at its own path, and no
-/// network (the builder's default).
-pub(crate) fn wasi_builder(
-    plugin: &PluginContext,
-    filesystem: &[Preopen],
-) -> Result<WasiCtxBuilder, Failure> {
+/// network (the builder's default) unless sockets were granted (WASI 0.2
+/// only: preview 1 cannot open sockets).
+pub(crate) fn wasi_builder(sandbox: &Sandbox) -> Result<WasiCtxBuilder, Failure> {
+    let plugin = &sandbox.plugin;
     let mut builder = WasiCtxBuilder::new();
     builder
         .stdout(GuestOutput::new(plugin.name.clone(), "stdout"))
         .stderr(GuestOutput::new(plugin.name.clone(), "stderr"))
         .args(&[plugin.name.as_ref()]);
-    for grant in filesystem {
+    if let Some(rules) = &sandbox.sockets {
+        let (rules, name) = (rules.clone(), plugin.name.clone());
+        builder
+            .allow_tcp(true)
+            .allow_ip_name_lookup(true)
+            .socket_addr_check(move |addr, usage| {
+                let allowed = rules.allows(&name, addr, usage);
+                Box::pin(async move { allowed })
+            });
+    }
+    for grant in &sandbox.filesystem {
         let perms = match grant.mode {
             FsMode::Read => FsPerms::ReadOnly,
             FsMode::ReadWrite => FsPerms::ReadWrite,

@@ -140,6 +140,11 @@ struct Hostile {
 
 impl Hostile {
     async fn start(permissions: &str) -> Self {
+        Self::start_granted(permissions, "{}").await
+    }
+
+    /// Started with what the host's `policy` (JSON) grants.
+    async fn start_granted(permissions: &str, policy: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             examples::built().components.join("hostile_component.wasm"),
@@ -156,7 +161,12 @@ impl Hostile {
         )
         .unwrap();
         let manifest = Manifest::from_file(dir.path()).unwrap();
-        let runner = WasmRunner::new(Arc::new(MemoryHost::new("hostile", json!({}))));
+        let policy: plugin_types::PermissionPolicy = serde_json::from_str(policy).unwrap();
+        let granted = plugin_core::HostGrants::new(policy)
+            .grant(&manifest)
+            .unwrap();
+        let runner =
+            WasmRunner::new(Arc::new(MemoryHost::new("hostile", json!({})))).with_granted(granted);
         runner.load(&manifest).await.unwrap();
         runner.start(&json!({})).await.unwrap();
         Self { runner, dir }
@@ -268,4 +278,56 @@ async fn wasi_http_goes_through_the_hosts_http_service() {
         .fails("wasi_fetch", json!("other.example.com/"))
         .await;
     assert!(err.to_string().contains("HttpRequestDenied"), "{err}");
+}
+
+/// A loopback TCP server answering each line with `pong`; its port.
+fn echo_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut line = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            if reader.read_line(&mut line).is_ok() {
+                let _ = (&stream).write_all(b"pong\n");
+            }
+        }
+    });
+    port
+}
+
+/// `wasi:sockets` connects only where the manifest asked and the host
+/// granted: the port (`tcp_connect`) and, for an address that is not
+/// public, its network (`private_networks`).
+#[tokio::test]
+async fn wasi_sockets_connect_only_where_asked_and_granted() {
+    let port = echo_server();
+    let other = echo_server();
+    let address = format!("127.0.0.1:{port}");
+    // Nothing asked: no sockets.
+    let hostile = Hostile::start("").await;
+    let err = hostile.fails("connect", json!(address)).await;
+    assert!(err.to_string().contains("Permission denied"), "{err}");
+
+    let ask = format!("    network: {{connect: [{port}]}}\n");
+    // The port granted, but not the loopback network.
+    let policy = format!(r#"{{"plugins": {{"hostile": {{"tcp_connect": [{port}]}}}}}}"#);
+    let hostile = Hostile::start_granted(&ask, &policy).await;
+    let err = hostile.fails("connect", json!(address)).await;
+    assert!(err.to_string().contains("Permission denied"), "{err}");
+
+    // Port and network granted: it connects there, and only there.
+    let policy = format!(
+        r#"{{"plugins": {{"hostile": {{"tcp_connect": [{port}], "private_networks": ["127.0.0.0/8"]}}}}}}"#
+    );
+    let hostile = Hostile::start_granted(&ask, &policy).await;
+    assert_eq!(
+        call(&hostile.runner, "connect", json!(address)).await,
+        "pong"
+    );
+    let err = hostile
+        .fails("connect", json!(format!("127.0.0.1:{other}")))
+        .await;
+    assert!(err.to_string().contains("Permission denied"), "{err}");
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
 use super::error::FieldError;
 use super::limits::*;
+use super::network::NetworkPermission;
 use super::nullable;
 use super::wasm::FsPermission;
 use crate::size::ByteSize;
@@ -87,16 +88,6 @@ pub struct ProcessPermissions {
     pub processes: u32,
 }
 
-/// Outbound network a plugin process asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NetworkPermission {
-    /// TCP ports it may connect to, on any address. Empty: no network at
-    /// all (no TCP connect, no UDP, no raw sockets).
-    #[serde(deserialize_with = "nullable")]
-    pub connect: Vec<u16>,
-}
-
 /// The cap on a plugin process's memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -167,14 +158,7 @@ impl GrpcConfig {
                 ));
             }
         }
-        for (i, port) in permissions.network.connect.iter().enumerate() {
-            if *port == 0 {
-                return Err(FieldError::new(
-                    format!("grpc.permissions.network.connect[{i}]"),
-                    "0 is not a port (1 to 65535)",
-                ));
-            }
-        }
+        permissions.network.validate("grpc.permissions.network")?;
         let max = permissions.memory.max;
         if max < MIN_PROCESS_MEMORY_MAX {
             return Err(FieldError::new(

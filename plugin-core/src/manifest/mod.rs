@@ -24,6 +24,7 @@
 mod error;
 mod grpc;
 pub mod limits;
+mod network;
 mod wasm;
 
 use std::collections::HashSet;
@@ -35,9 +36,10 @@ use serde_json::Value;
 
 pub use error::{ManifestError, ManifestErrorKind};
 pub use grpc::{
-    Checksum, GrpcConfig, NetworkPermission, ParseChecksumError, ProcessMemoryLimit,
-    ProcessPermissions, Transport, reserved_env,
+    Checksum, GrpcConfig, ParseChecksumError, ProcessMemoryLimit, ProcessPermissions, Transport,
+    reserved_env,
 };
+pub use network::NetworkPermission;
 pub use wasm::{
     ExecutionLimit, FsMode, FsPermission, HttpPermission, MemoryLimit, WasmConfig, WasmPermissions,
     WasmPoolConfig,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::FieldError;
 use super::limits::*;
+use super::network::NetworkPermission;
 use super::nullable;
 use crate::size::ByteSize;
 pub use plugin_types::permissions::FsMode;
@@ -35,6 +36,10 @@ pub struct WasmPermissions {
     /// Host folders the guest can see; empty means no filesystem.
     #[serde(deserialize_with = "nullable")]
     pub filesystem: Vec<FsPermission>,
+    /// TCP ports the guest may connect to through `wasi:sockets`; empty
+    /// means no sockets.
+    #[serde(deserialize_with = "nullable")]
+    pub network: NetworkPermission,
     /// The cap on the guest's linear memory.
     #[serde(deserialize_with = "nullable")]
     pub memory: MemoryLimit,
@@ -171,6 +176,9 @@ impl WasmConfig {
                 ));
             }
         }
+        self.permissions
+            .network
+            .validate("wasm.permissions.network")?;
         let max = self.permissions.memory.max;
         if max < MIN_MEMORY_MAX || max > MAX_MEMORY_MAX {
             return Err(FieldError::new(

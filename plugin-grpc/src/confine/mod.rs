@@ -101,6 +101,7 @@ impl Confinement {
             &kernel,
             &Ask {
                 grant,
+                connect: spec.view.connect,
                 folders: spec.view.granted.len(),
                 bind: spec.view.bind.clone(),
                 memory_by: capped.memory,
@@ -217,6 +218,8 @@ impl Kernel {
 /// What is to be confined, and how memory and processes can be capped.
 struct Ask<'a> {
     grant: &'a ProcessGrant,
+    /// TCP ports it may connect to.
+    connect: &'a [u16],
     /// How many folders were granted beyond its own.
     folders: usize,
     /// Its go-plugin port range.
@@ -277,13 +280,13 @@ fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
         abi >= 1,
     );
     let tcp_rules = abi >= landlock::NET_ABI;
-    let sockets = match (grant.connect.is_empty(), tcp_rules) {
+    let sockets = match (ask.connect.is_empty(), tcp_rules) {
         (false, _) => seccomp::Sockets::Network,
         (true, true) => seccomp::Sockets::UnixAndTcp,
         (true, false) => seccomp::Sockets::Unix,
     };
     let ports = {
-        let list: Vec<String> = grant.connect.iter().map(u16::to_string).collect();
+        let list: Vec<String> = ask.connect.iter().map(u16::to_string).collect();
         list.join(", ")
     };
     let filters = kernel.seccomp && kernel.arch.is_some();
@@ -396,6 +399,7 @@ pub fn preview(granted: &Granted) -> ConfinementReport {
         &Kernel::detect(),
         &Ask {
             grant: &grant,
+            connect: &granted.connect,
             folders: granted.filesystem.len(),
             bind: port_window(),
             memory_by,

@@ -11,7 +11,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect;
 use url::Url;
 
-use super::address::AddressRules;
+use plugin_core::AddressRules;
 
 /// Limits of the HTTP client every plugin gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,6 @@
 //! permissions). A host application replaces any part by implementing
 //! [`HostServices`] itself, typically wrapping a [`DefaultHost`].
 
-mod address;
 mod events;
 mod http;
 mod kv;

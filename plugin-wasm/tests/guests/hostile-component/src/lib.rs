@@ -10,6 +10,8 @@
 //! - `wasi_fetch` (authority and path, over http): an HTTP GET through
 //!   `wasi:http/outgoing-handler`, as a guest's own HTTP client makes it;
 //! - `read` (path): a file's text, through WASI;
+//! - `connect` (address): sends a line over TCP through `wasi:sockets` and
+//!   answers the line that comes back;
 //! - `not_json`: answers text that is not JSON.
 #![cfg(all(target_arch = "wasm32", target_env = "p2"))]
 
@@ -78,6 +80,20 @@ fn read(path: String) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
 }
 
+fn connect(address: String) -> Result<String, String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream =
+        std::net::TcpStream::connect(&address).map_err(|e| format!("connect {address}: {e}"))?;
+    stream
+        .write_all(b"ping\n")
+        .map_err(|e| format!("write: {e}"))?;
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .map_err(|e| format!("read: {e}"))?;
+    Ok(line.trim_end().to_owned())
+}
+
 /// Written out rather than by `component_plugin!`, which always answers
 /// JSON: `not_json` answers text that is not.
 struct Hostile;
@@ -101,6 +117,7 @@ impl sdk::bindings::exports::flowbot::plugin::guest::Guest for Hostile {
             "fetch" => sdk::call(&params, fetch),
             "wasi_fetch" => sdk::call(&params, wasi_fetch),
             "read" => sdk::call(&params, read),
+            "connect" => sdk::call(&params, connect),
             "not_json" => Ok("{this is not JSON".to_owned()),
             _ => Err(sdk::CallError::Unsupported),
         }
