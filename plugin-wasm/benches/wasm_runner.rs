@@ -12,7 +12,9 @@
 //!   on-disk compile cache;
 //! - `sdk_echo_100b/{core_module,component}`: the `echo` function of the
 //!   SDK-built examples (`hello-wasm`, a core module; `hello-component`, the
-//!   same handlers as a component) through `WasmRunner::call`.
+//!   same handlers as a component) through `WasmRunner::call`;
+//! - `sdk_echo_100b/bare_component`: `hello-component`'s echo on bare
+//!   wasmtime (an async store with WASI only): the component floor.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -23,6 +25,8 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use plugin_core::Runner;
 use serde_json::json;
 
+#[path = "support/bare_component.rs"]
+mod bare_component;
 #[path = "support/echo.rs"]
 mod echo;
 #[path = "../../test-support/examples.rs"]
@@ -155,6 +159,25 @@ fn sdk_echo(c: &mut Criterion) {
             });
         });
     }
+
+    // The floor: the same component's `call("echo", ..)` on bare wasmtime
+    // (an async store with WASI, no limits, deadline or pool).
+    let (mut store, call) = rt.block_on(bare_component::instantiate());
+    group.bench_function("bare_component", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (out,) = call
+                        .call_async(&mut store, ("echo", black_box(params.get())))
+                        .await
+                        .unwrap();
+                    black_box(out.unwrap());
+                }
+                start.elapsed()
+            })
+        });
+    });
     group.finish();
 }
 

@@ -13,12 +13,18 @@
 //! Ways, each as the `call_100b` bench of the same name: `runner`
 //! (`WasmRunner::call`), `bare` (the bare typed-function floor),
 //! `bare_async` (the same calls with `call_async`) and `decode` (the
-//! envelope decode).
+//! envelope decode); and for components (after `cargo xtask examples`),
+//! `component` (`hello-component`'s echo through `WasmRunner::call`) and
+//! `bare_component` (the same on bare wasmtime).
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+#[path = "../benches/support/bare_component.rs"]
+mod bare_component;
 #[path = "../benches/support/echo.rs"]
 mod echo;
+#[path = "../../test-support/examples.rs"]
+mod examples;
 
 use std::hint::black_box;
 
@@ -68,6 +74,32 @@ fn main() {
                 black_box(decode(black_box(envelope.as_bytes())));
             }
         }
-        other => panic!("unknown way {other}: runner, bare, bare_async or decode"),
+        "component" => {
+            let manifest = plugin_core::Manifest::from_file(
+                &examples::workspace().join("examples/plugins/hello-component"),
+            )
+            .unwrap();
+            let runner = runner();
+            rt.block_on(async {
+                runner.load(&manifest).await.unwrap();
+                runner.start(&json!({})).await.unwrap();
+                for _ in 0..n {
+                    black_box(runner.call("echo", black_box(&params)).await.unwrap());
+                }
+            });
+        }
+        "bare_component" => rt.block_on(async {
+            let (mut store, call) = bare_component::instantiate().await;
+            for _ in 0..n {
+                let (out,) = call
+                    .call_async(&mut store, ("echo", black_box(params.get())))
+                    .await
+                    .unwrap();
+                black_box(out.unwrap());
+            }
+        }),
+        other => panic!(
+            "unknown way {other}: runner, bare, bare_async, decode, component or bare_component"
+        ),
     }
 }

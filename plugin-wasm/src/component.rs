@@ -292,11 +292,8 @@ impl ComponentInstance {
     pub(crate) async fn call(
         &mut self,
         function: &str,
-        params: &[u8],
+        params: &str,
     ) -> Result<Box<RawValue>, Failure> {
-        let params = std::str::from_utf8(params).map_err(|_| {
-            Failure::recoverable(RunnerErrorKind::Protocol("params are not UTF-8".into()))
-        })?;
         let guest = self.plugin.flowbot_plugin_guest();
         match guest.call_call(&mut self.store, function, params).await {
             Ok(Ok(result)) => RawValue::from_string(result).map_err(|e| {

@@ -71,10 +71,10 @@ impl PluginInstance {
     pub(crate) async fn call(
         &mut self,
         name: &str,
-        params: &[u8],
+        params: &str,
     ) -> Result<Box<RawValue>, Failure> {
         match self {
-            Self::Core(instance) => instance.call(name, params).await,
+            Self::Core(instance) => instance.call(name, params.as_bytes()).await,
             Self::Component(instance) => instance.call(name, params).await,
         }
     }

@@ -217,7 +217,7 @@ impl Runner for WasmRunner {
             }
             Err(AcquireError::Closed) => return Err(fail(RunnerErrorKind::Stopped)),
         };
-        let params = params.get().as_bytes();
+        let params = params.get();
         loaded
             .on_instance(lease, async |instance| {
                 instance.call(function, params).await

@@ -50,7 +50,10 @@ function fetchUrl(params) {
   return { status: response.status, body: new TextDecoder().decode(response.body) };
 }
 
-const functions = { greet, help, command, ability_call: abilityCall, fetch: fetchUrl };
+// The round trip, for measuring.
+const echo = (params) => params;
+
+const functions = { greet, help, command, ability_call: abilityCall, fetch: fetchUrl, echo };
 
 export const guest = {
   init(configJson) {

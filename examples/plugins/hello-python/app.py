@@ -73,6 +73,7 @@ FUNCTIONS = {
     "command": command,
     "ability_call": ability_call,
     "fetch": fetch,
+    "echo": lambda params: params,  # the round trip, for measuring
 }
 
 
