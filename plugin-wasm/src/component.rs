@@ -131,7 +131,12 @@ impl WasiHttpHooks for HttpHooks {
             let body = http_body_util::Limited::new(body, MAX_HTTP_BODY)
                 .collect()
                 .await
-                .map_err(|e| internal(format!("request body: {e}")))?
+                .map_err(|e| {
+                    internal(format!(
+                        "request body: {e} (at most {} MiB)",
+                        MAX_HTTP_BODY >> 20
+                    ))
+                })?
                 .to_bytes();
             let headers = parts
                 .headers

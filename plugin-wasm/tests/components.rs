@@ -280,6 +280,34 @@ async fn wasi_http_goes_through_the_hosts_http_service() {
     assert!(err.to_string().contains("HttpRequestDenied"), "{err}");
 }
 
+/// A request body through `wasi:http` is capped at 16 MiB: past it the
+/// request fails before the host's HTTP service sees it.
+#[tokio::test]
+async fn wasi_http_request_bodies_are_capped() {
+    let hostile = Hostile::start("    http: [{host: api.example.com}]\n").await;
+    let err = hostile
+        .fails(
+            "wasi_post",
+            json!({"target": "api.example.com/up", "mib": 1}),
+        )
+        .await;
+    assert!(
+        err.to_string().contains("this host makes no HTTP requests"),
+        "{err}"
+    );
+    let err = hostile
+        .fails(
+            "wasi_post",
+            json!({"target": "api.example.com/up", "mib": 17}),
+        )
+        .await;
+    assert!(
+        err.to_string()
+            .contains("request body: length limit exceeded"),
+        "{err}"
+    );
+}
+
 /// A loopback TCP server answering each line with `pong`; its port.
 fn echo_server() -> u16 {
     use std::io::{BufRead, BufReader, Write};

@@ -9,6 +9,8 @@
 //! - `fetch` (URL): an HTTP GET through the host's `fetch` import;
 //! - `wasi_fetch` (authority and path, over http): an HTTP GET through
 //!   `wasi:http/outgoing-handler`, as a guest's own HTTP client makes it;
+//! - `wasi_post` (`{target, mib}`): a POST of that many MiB through
+//!   `wasi:http`, streamed;
 //! - `read` (path): a file's text, through WASI;
 //! - `connect` (address): sends a line over TCP through `wasi:sockets` and
 //!   answers the line that comes back;
@@ -76,6 +78,51 @@ fn wasi_fetch(target: String) -> Result<u16, String> {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Post {
+    target: String,
+    mib: usize,
+}
+
+/// POSTs `mib` MiB of zeros through `wasi:http`, streamed 4 KiB at a time.
+fn wasi_post(post: Post) -> Result<u16, String> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+    let (authority, path) = post
+        .target
+        .split_once('/')
+        .unwrap_or((post.target.as_str(), ""));
+    let request = OutgoingRequest::new(Fields::new());
+    request
+        .set_method(&Method::Post)
+        .and_then(|()| request.set_scheme(Some(&Scheme::Http)))
+        .and_then(|()| request.set_authority(Some(authority)))
+        .and_then(|()| request.set_path_with_query(Some(&format!("/{path}"))))
+        .map_err(|()| "building the request".to_owned())?;
+    let body = request.body().map_err(|()| "no body".to_owned())?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    let mut written = Ok(());
+    {
+        let stream = body.write().map_err(|()| "no body stream".to_owned())?;
+        let chunk = [0u8; 4096];
+        for _ in 0..(post.mib << 20) / chunk.len() {
+            if let Err(e) = stream.blocking_write_and_flush(&chunk) {
+                written = Err(format!("writing the body: {e:?}"));
+                break;
+            }
+        }
+    }
+    if written.is_ok() {
+        OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
+    }
+    pending.subscribe().block();
+    match pending.get() {
+        Some(Ok(Ok(response))) => Ok(response.status()),
+        Some(Ok(Err(e))) => Err(format!("{e:?}")),
+        _ => written.map(|()| 0).map_err(|e| format!("no response; {e}")),
+    }
+}
+
 fn read(path: String) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
 }
@@ -118,6 +165,7 @@ impl sdk::bindings::exports::flowbot::plugin::guest::Guest for Hostile {
             "wasi_fetch" => sdk::call(&params, wasi_fetch),
             "read" => sdk::call(&params, read),
             "connect" => sdk::call(&params, connect),
+            "wasi_post" => sdk::call(&params, wasi_post),
             "not_json" => Ok("{this is not JSON".to_owned()),
             _ => Err(sdk::CallError::Unsupported),
         }
