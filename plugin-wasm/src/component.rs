@@ -125,7 +125,11 @@ impl WasiHttpHooks for HttpHooks {
             let (parts, body) = request.into_parts();
             let url = parts.uri.to_string();
             if let Err(e) = plugin.http.check(&url) {
-                tracing::debug!(plugin = %plugin.name, "wasi:http request refused: {e}");
+                // The guest sees only `HttpRequestDenied`: the log says why.
+                tracing::warn!(
+                    plugin = %plugin.name,
+                    "wasi:http request refused: {e} (asked in wasm.permissions.http)"
+                );
                 return Err(Error::HttpRequestDenied);
             }
             let body = http_body_util::Limited::new(body, MAX_HTTP_BODY)

@@ -44,10 +44,12 @@ function abilityCall(params) {
   throw new Error(`unknown operation ${JSON.stringify(params && params.operation)}`);
 }
 
-// GETs a URL through the host's HTTP service (the world's `fetch`).
-function fetchUrl(params) {
-  const response = host.fetch({ method: 'GET', url: params.url, headers: [], body: new Uint8Array() });
-  return { status: response.status, body: new TextDecoder().decode(response.body) };
+// GETs a URL with JavaScript's own `fetch`: wasi:http underneath, which the
+// host serves through its HTTP service under the plugin's grants (the
+// world's `host.fetch` is the synchronous alternative).
+async function fetchUrl(params) {
+  const response = await fetch(params.url);
+  return { status: response.status, body: await response.text() };
 }
 
 // The round trip, for measuring.
@@ -62,11 +64,13 @@ export const guest = {
   isReady() {
     return true;
   },
-  call(fn, paramsJson) {
+  // Async, so that handlers may await (componentize-js runs the event loop
+  // until the promise settles; the export stays synchronous).
+  async call(fn, paramsJson) {
     const handler = functions[fn];
     if (!handler) throw { tag: 'unsupported' };
     try {
-      return JSON.stringify(handler(JSON.parse(paramsJson)));
+      return JSON.stringify(await handler(JSON.parse(paramsJson)));
     } catch (e) {
       throw { tag: 'failed', val: String((e && e.message) || e) };
     }
