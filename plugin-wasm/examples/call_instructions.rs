@@ -15,7 +15,8 @@
 //! `bare_async` (the same calls with `call_async`) and `decode` (the
 //! envelope decode); and for components (after `cargo xtask examples`),
 //! `component` (`hello-component`'s echo through `WasmRunner::call`) and
-//! `bare_component` (the same on bare wasmtime).
+//! `bare_component` (the same on bare wasmtime); and `sdk_echo` /
+//! `sdk_noop`, the peer bench's `plugin-sdk` guest through the runner.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -74,6 +75,29 @@ fn main() {
                 black_box(decode(black_box(envelope.as_bytes())));
             }
         }
+        "sdk_echo" | "sdk_noop" => {
+            // The peer bench's guest (`plugin-sdk`, `cargo xtask examples`).
+            let module = examples::built().wasm.join("sdk_echo.wasm");
+            let manifest = plugin_core::Manifest::parse(&format!(
+                "name: sdk\nruntime: wasm\nwasm: {{module: {}}}\n",
+                module.display()
+            ))
+            .unwrap();
+            let null = serde_json::value::RawValue::from_string("null".into()).unwrap();
+            let (function, params) = if way == "sdk_echo" {
+                ("echo", &params)
+            } else {
+                ("noop", &null)
+            };
+            let runner = runner();
+            rt.block_on(async {
+                runner.load(&manifest).await.unwrap();
+                runner.start(&json!({})).await.unwrap();
+                for _ in 0..n {
+                    black_box(runner.call(function, black_box(params)).await.unwrap());
+                }
+            });
+        }
         "component" => {
             let manifest = plugin_core::Manifest::from_file(
                 &examples::workspace().join("examples/plugins/hello-component"),
@@ -99,7 +123,7 @@ fn main() {
             }
         }),
         other => panic!(
-            "unknown way {other}: runner, bare, bare_async, decode, component or bare_component"
+            "unknown way {other}: runner, bare, bare_async, decode, sdk_echo, sdk_noop, component or bare_component"
         ),
     }
 }

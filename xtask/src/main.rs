@@ -106,13 +106,14 @@ fn codegen(check: bool) -> Result<()> {
 }
 
 /// Wasm guest crates: (package, module file, example folder to install into).
-const WASM_GUESTS: [(&str, &str, Option<&str>); 2] = [
+const WASM_GUESTS: [(&str, &str, Option<&str>); 3] = [
     (
         "hello-wasm",
         "hello_wasm.wasm",
         Some("examples/plugins/hello-wasm"),
     ),
     ("fs-guest", "fs_guest.wasm", None),
+    ("sdk-echo", "sdk_echo.wasm", None),
 ];
 
 const WASM_TARGET: &str = "wasm32-wasip1";

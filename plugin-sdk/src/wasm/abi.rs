@@ -3,14 +3,14 @@
 #![allow(unsafe_code)] // the ABI hands raw buffers across the wasm boundary
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::fmt::Display;
 
 use serde::{Serialize, de::DeserializeOwned};
 
 thread_local! {
-    /// Live buffers handed to the host, by address, with their capacity.
-    static BUFFERS: RefCell<HashMap<usize, usize>> = RefCell::new(HashMap::new());
+    /// Live buffers handed to the host: (address, capacity). A handful at
+    /// most (a call's params, a result, an import's answer), so a list.
+    static BUFFERS: RefCell<Vec<(usize, usize)>> = const { RefCell::new(Vec::new()) };
     /// The last result handed to the host, reclaimed at the next result.
     static LAST_RESULT: Cell<Option<i32>> = const { Cell::new(None) };
 }
@@ -19,15 +19,24 @@ thread_local! {
 pub(crate) fn leak(bytes: Vec<u8>) -> (i32, i32) {
     let mut bytes = std::mem::ManuallyDrop::new(bytes);
     let (ptr, len, capacity) = (bytes.as_mut_ptr(), bytes.len(), bytes.capacity());
-    BUFFERS.with(|b| b.borrow_mut().insert(ptr as usize, capacity));
+    BUFFERS.with(|b| b.borrow_mut().push((ptr as usize, capacity)));
     (ptr as i32, len as i32)
+}
+
+/// Forgets the buffer at `ptr`, returning its capacity if it was live.
+fn unregister(ptr: i32) -> Option<usize> {
+    let ptr = ptr as u32 as usize;
+    BUFFERS.with(|b| {
+        let mut buffers = b.borrow_mut();
+        let at = buffers.iter().rposition(|&(p, _)| p == ptr)?;
+        Some(buffers.swap_remove(at).1)
+    })
 }
 
 /// Takes back ownership of a buffer this module handed out (including the
 /// ones the host filled with an import's result, which it got from `alloc`).
 pub(crate) fn take(ptr: i32, len: i32) -> Vec<u8> {
-    let capacity = BUFFERS.with(|b| b.borrow_mut().remove(&(ptr as u32 as usize)));
-    match capacity {
+    match unregister(ptr) {
         // SAFETY: `ptr` came from `leak` with this capacity and was not
         // freed since (it was still in the table); `len <= capacity`.
         Some(capacity) if (len as u32 as usize) <= capacity => unsafe {
@@ -55,8 +64,7 @@ pub fn alloc(len: i32) -> i32 {
 /// wasi-libc owns that symbol. Result buffers are reclaimed at the next
 /// result instead; the host copies each result out as soon as it returns.)
 fn release(ptr: i32) {
-    let capacity = BUFFERS.with(|b| b.borrow_mut().remove(&(ptr as u32 as usize)));
-    if let Some(capacity) = capacity {
+    if let Some(capacity) = unregister(ptr) {
         // SAFETY: as in `take`; length 0 drops nothing but the allocation.
         drop(unsafe { Vec::from_raw_parts(ptr as u32 as usize as *mut u8, 0, capacity) });
     }
@@ -94,12 +102,25 @@ where
     envelope(result)
 }
 
+/// Encodes the result envelope, `{"data":...}` or `{"error":"..."}`,
+/// writing the value straight into the buffer (no intermediate
+/// `serde_json::Value`).
 fn envelope<R: Serialize>(result: Result<R, String>) -> i64 {
-    let body = match result {
-        Ok(data) => serde_json::to_vec(&serde_json::json!({ "data": data })),
-        Err(error) => serde_json::to_vec(&serde_json::json!({ "error": error })),
+    fn wrapped<T: Serialize + ?Sized>(key: &[u8], value: &T) -> serde_json::Result<Vec<u8>> {
+        let mut body = Vec::with_capacity(128);
+        body.extend_from_slice(key);
+        serde_json::to_writer(&mut body, value)?;
+        body.push(b'}');
+        Ok(body)
     }
-    .unwrap_or_else(|e| format!(r#"{{"error":"result is not JSON: {e}"}}"#).into_bytes());
+    let body = match result {
+        Ok(data) => wrapped(br#"{"data":"#, &data),
+        Err(error) => wrapped(br#"{"error":"#, error.as_str()),
+    }
+    .unwrap_or_else(|e| {
+        wrapped(br#"{"error":"#, &format!("result is not JSON: {e}"))
+            .unwrap_or_else(|_| br#"{"error":"result is not JSON"}"#.to_vec())
+    });
     if let Some(previous) = LAST_RESULT.take() {
         release(previous);
     }
