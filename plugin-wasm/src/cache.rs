@@ -1,13 +1,13 @@
 //! [`ModuleCache`]: the on-disk cache of compiled modules.
 //!
-//! An entry is keyed by the SHA-256 of the module's bytes and the engine's
+//! An entry is keyed by the BLAKE3 hash of the module's bytes and the engine's
 //! compatibility hash (wasmtime version, compiler settings, CPU features),
 //! so a changed module or a changed engine never meets a stale entry.
 //!
 //! Compiled code is native code: whoever can write an entry that the host
 //! deserializes can run code in the host. So an entry is authenticated:
-//! its file holds an HMAC-SHA256 of the entry's name and payload under a
-//! random 32-byte key only the host holds (`<cache-dir>.key`, mode 0600,
+//! its file holds a keyed BLAKE3 MAC of the entry's name and payload under
+//! a random 32-byte key only the host holds (`<cache-dir>.key`, mode 0600,
 //! outside the cache folder), then the payload (the serialized module). The
 //! tag is checked before the payload is handed to wasmtime; a forged,
 //! truncated, swapped (another entry's file under this name) or corrupt
@@ -21,8 +21,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Module};
 
 const TAG_LEN: usize = 32;
@@ -96,23 +94,24 @@ impl ModuleCache {
         engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
-        let module_hash = Sha256::digest(source);
-        let name: String = module_hash.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir
-            .join(format!("{name}-{:016x}.cwasm", engine_hash.finish()))
+        let module_hash = blake3::hash(source);
+        self.dir.join(format!(
+            "{}-{:016x}.cwasm",
+            module_hash.to_hex(),
+            engine_hash.finish()
+        ))
     }
 
     /// The tag of `payload` stored as `entry`: binding the name means one
     /// sound entry cannot be passed off as another.
-    fn tag(&self, entry: &Path, payload: &[u8]) -> Hmac<Sha256> {
-        // A 32-byte key is always a valid HMAC key.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key[..])
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    /// (Keyed BLAKE3 is a MAC: BLAKE3's keyed mode, for this use.)
+    fn tag(&self, entry: &Path, payload: &[u8]) -> blake3::Hash {
+        let mut mac = blake3::Hasher::new_keyed(&self.key);
         let name = entry.file_name().unwrap_or_default().as_encoded_bytes();
         mac.update(&(name.len() as u64).to_le_bytes());
         mac.update(name);
         mac.update(payload);
-        mac
+        mac.finalize()
     }
 
     /// The module (or component) for `source`: from the cache when an
@@ -137,14 +136,14 @@ impl ModuleCache {
     /// Reads an authentic entry; removes any other.
     fn load<T: Compiled>(&self, engine: &Engine, entry: &Path) -> Option<T> {
         let bytes = std::fs::read(entry).ok()?;
+        // `Hash`'s equality is constant-time.
         let authentic = bytes.len() > TAG_LEN
-            && self
-                .tag(entry, &bytes[TAG_LEN..])
-                .verify_slice(&bytes[..TAG_LEN])
-                .is_ok();
+            && <[u8; TAG_LEN]>::try_from(&bytes[..TAG_LEN]).is_ok_and(|stored| {
+                self.tag(entry, &bytes[TAG_LEN..]) == blake3::Hash::from(stored)
+            });
         let module = if authentic {
             // SAFETY: the payload is byte for byte what `store` wrote from
-            // `Module::serialize` under this name: its HMAC under the host's
+            // `Module::serialize` under this name: its MAC under the host's
             // secret key matches, and nobody without the key can make one
             // that does. wasmtime also checks the engine compatibility header.
             unsafe { T::deserialize(engine, &bytes[TAG_LEN..]) }.ok()
@@ -161,7 +160,7 @@ impl ModuleCache {
     fn store<T: Compiled>(&self, entry: &Path, module: &T) -> wasmtime::Result<()> {
         let payload = module.serialize()?;
         let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
-        file.write_all(&self.tag(entry, &payload).finalize().into_bytes())?;
+        file.write_all(self.tag(entry, &payload).as_bytes())?;
         file.write_all(&payload)?;
         file.persist(entry)?;
         Ok(())
@@ -178,7 +177,7 @@ pub(crate) trait Compiled: Sized {
     ///
     /// # Safety
     /// `bytes` must come from [`Compiled::serialize`] (the cache checks
-    /// their HMAC first).
+    /// their MAC first).
     unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self>;
 }
 
@@ -370,11 +369,7 @@ mod tests {
             dir: cache.dir.clone(),
             key: Arc::new([7; KEY_LEN]),
         };
-        let mut forged = forger
-            .tag(&entry, &payload)
-            .finalize()
-            .into_bytes()
-            .to_vec();
+        let mut forged = forger.tag(&entry, &payload).as_bytes().to_vec();
         forged.extend_from_slice(&payload);
         std::fs::write(&entry, &forged).unwrap();
         let module = cache
