@@ -53,22 +53,29 @@ fn assert_each_fails(cases: &[(&[&str], &str)]) {
     }
 }
 
-#[test]
-fn calls_a_wasm_plugin_and_prints_json() {
-    let plugin = hello_wasm();
+/// `pluginctl call PLUGIN greet {"name":"Ada"} --config {"greeting":"Hi"}`
+/// prints the greeting, the first in a fresh data folder.
+fn greets_ada_with_config(plugin: &str) {
     let output = pluginctl(&[
         "call",
-        plugin.to_str().unwrap(),
+        plugin,
         "greet",
         r#"{"name":"Ada"}"#,
         "--config",
         r#"{"greeting":"Hi"}"#,
     ]);
-    assert!(output.status.success(), "{output:?}");
+    assert!(output.status.success(), "{plugin}: {output:?}");
     assert_eq!(
         text(&output.stdout),
-        "{\"text\":\"Hi, Ada!\",\"total\":1}\n"
+        "{\"text\":\"Hi, Ada!\",\"total\":1}\n",
+        "{plugin}"
     );
+}
+
+#[test]
+fn calls_a_wasm_plugin_and_prints_json() {
+    let plugin = hello_wasm();
+    greets_ada_with_config(plugin.to_str().unwrap());
 
     let output = pluginctl(&["call", plugin.to_str().unwrap(), "help"]);
     assert!(output.status.success(), "{output:?}");
@@ -154,19 +161,7 @@ fn calls_a_grpc_plugin_exactly_like_a_wasm_one() {
     let plugin = hello_grpc();
     let plugin = plugin.to_str().unwrap();
     // Host callbacks: config through get_config, the count through KV.
-    let output = pluginctl(&[
-        "call",
-        plugin,
-        "greet",
-        r#"{"name":"Ada"}"#,
-        "--config",
-        r#"{"greeting":"Hi"}"#,
-    ]);
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(
-        text(&output.stdout),
-        "{\"text\":\"Hi, Ada!\",\"total\":1}\n"
-    );
+    greets_ada_with_config(plugin);
 
     // A typed message payload, tagged as flowbot tags it.
     let output = pluginctl(&["call", plugin, "command", r#"{"content":"hello Zoe"}"#]);
@@ -237,20 +232,7 @@ fn calls_component_and_go_plugins_like_the_others() {
     for example in ["hello-component", "hello-go"] {
         let plugin = workspace().join("examples/plugins").join(example);
         let plugin = plugin.to_str().unwrap();
-        let output = pluginctl(&[
-            "call",
-            plugin,
-            "greet",
-            r#"{"name":"Ada"}"#,
-            "--config",
-            r#"{"greeting":"Hi"}"#,
-        ]);
-        assert!(output.status.success(), "{example}: {output:?}");
-        assert_eq!(
-            text(&output.stdout),
-            "{\"text\":\"Hi, Ada!\",\"total\":1}\n",
-            "{example}"
-        );
+        greets_ada_with_config(plugin);
         let output = pluginctl(&["call", plugin, "command", r#"{"content":"count"}"#]);
         assert!(output.status.success(), "{example}: {output:?}");
         assert!(

@@ -9,20 +9,13 @@ use std::sync::Arc;
 
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
 use plugin_wasm::WasmRunner;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+mod common;
 #[path = "../../test-support/examples.rs"]
 mod examples;
 
-fn raw(value: &Value) -> Box<RawValue> {
-    RawValue::from_string(value.to_string()).unwrap()
-}
-
-async fn call(runner: &WasmRunner, function: &str, params: Value) -> Value {
-    let out = runner.call(function, &raw(&params)).await.unwrap();
-    serde_json::from_str(out.get()).unwrap()
-}
+use common::{call, raw};
 
 #[tokio::test]
 async fn the_component_example_greets_counts_and_emits() {

@@ -11,20 +11,13 @@ use std::sync::Arc;
 
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
 use plugin_wasm::WasmRunner;
-use serde_json::value::RawValue;
-use serde_json::{Value, json};
+use serde_json::json;
 
+mod common;
 #[path = "../../test-support/examples.rs"]
 mod examples;
 
-fn raw(value: &Value) -> Box<RawValue> {
-    RawValue::from_string(value.to_string()).unwrap()
-}
-
-async fn call(runner: &WasmRunner, function: &str, params: Value) -> Value {
-    let out = runner.call(function, &raw(&params)).await.unwrap();
-    serde_json::from_str(out.get()).unwrap()
-}
+use common::{call, raw};
 
 /// An example in another language (built by `cargo xtask examples`)
 /// through the same runner: config, KV, events, the adapters' functions,
