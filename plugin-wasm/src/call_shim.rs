@@ -20,7 +20,6 @@ use std::sync::OnceLock;
 use wasmtime::{Caller, Engine, Extern, Func, Memory, Module};
 
 use crate::abi;
-use crate::state::InstanceState;
 
 /// The shim. `functions` holds the guest exports called so far, each at the
 /// index the host gave it (all `(i32, i32) -> i64`, or `(i32, i32)` for a
@@ -135,11 +134,16 @@ impl CallBuffers {
     }
 }
 
+/// A store's data that carries the shim's [`CallBuffers`].
+pub(crate) trait HasCallBuffers: Send + 'static {
+    fn call_buffers(&mut self) -> &mut CallBuffers;
+}
+
 /// The shim's imports, in its import order: the guest's `alloc` and `free`
 /// (a no-op when the guest has none), the function table, and the two host
 /// copies, bound to the guest's `memory`.
-pub(crate) fn imports(
-    store: &mut wasmtime::Store<InstanceState>,
+pub(crate) fn imports<T: HasCallBuffers>(
+    store: &mut wasmtime::Store<T>,
     memory: Memory,
     alloc: Func,
     free: Option<Func>,
@@ -148,9 +152,9 @@ pub(crate) fn imports(
     let free = free.unwrap_or_else(|| Func::wrap(&mut *store, |_: i32| {}));
     let params_to = Func::wrap(
         &mut *store,
-        move |mut cx: Caller<'_, InstanceState>, ptr: i32| -> wasmtime::Result<()> {
+        move |mut cx: Caller<'_, T>, ptr: i32| -> wasmtime::Result<()> {
             let (bytes, state) = memory.data_and_store_mut(&mut cx);
-            let call = &mut state.call;
+            let call = state.call_buffers();
             let len = call.params.len();
             let start = ptr as u32 as usize;
             match start
@@ -172,10 +176,10 @@ pub(crate) fn imports(
     );
     let result_from = Func::wrap(
         &mut *store,
-        move |mut cx: Caller<'_, InstanceState>, packed: i64| -> wasmtime::Result<()> {
+        move |mut cx: Caller<'_, T>, packed: i64| -> wasmtime::Result<()> {
             let (ptr, len) = abi::unpack(packed);
             let (bytes, state) = memory.data_and_store_mut(&mut cx);
-            let call = &mut state.call;
+            let call = state.call_buffers();
             match abi::guest_slice(bytes, ptr, len) {
                 Ok(result) => {
                     call.result.extend_from_slice(result);

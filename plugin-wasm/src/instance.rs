@@ -362,3 +362,9 @@ impl Guarded for InstanceState {
         (&self.limiter, &self.plugin, &self.deadline)
     }
 }
+
+impl call_shim::HasCallBuffers for InstanceState {
+    fn call_buffers(&mut self) -> &mut CallBuffers {
+        &mut self.call
+    }
+}
