@@ -478,6 +478,22 @@ async fn a_missing_binary_is_a_clear_error() {
     );
 }
 
+/// Runs `command`, retrying while Linux says "text file busy": a process
+/// forked elsewhere in this multi-threaded test binary can hold a
+/// just-written executable open for writing until it execs itself
+/// (rust-lang/rust#114554).
+fn output_retrying_busy(command: &mut std::process::Command) -> std::process::Output {
+    for _ in 0..20 {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    command.output().unwrap()
+}
+
 #[test]
 fn run_by_hand_the_sdk_plugin_explains_itself_and_exits_1() {
     let binary: PathBuf = examples::workspace().join("examples/plugins/hello-grpc/hello-grpc");
@@ -488,7 +504,7 @@ fn run_by_hand_the_sdk_plugin_explains_itself_and_exits_1() {
         if let Some(cookie) = cookie {
             command.env("FLOWBOT_PLUGIN", cookie);
         }
-        let output = command.output().unwrap();
+        let output = output_retrying_busy(&mut command);
         assert_eq!(output.status.code(), Some(1), "{cookie:?}");
         assert!(output.stdout.is_empty(), "no handshake without the cookie");
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -439,9 +439,12 @@ fn cargo_build(root: &Path, target: Option<(&str, &str)>, packages: &[&str]) -> 
 /// sees a half-written file.
 fn install(from: &Path, to: &Path) -> Result<()> {
     let folder = to.parent().unwrap_or(Path::new("."));
+    // Closed before the copy: no handle of ours stays open for writing on
+    // a file that a test may execute next ("text file busy").
     let temporary = tempfile::NamedTempFile::new_in(folder)
-        .with_context(|| format!("creating a file in {}", folder.display()))?;
-    std::fs::copy(from, temporary.path())
+        .with_context(|| format!("creating a file in {}", folder.display()))?
+        .into_temp_path();
+    std::fs::copy(from, &temporary)
         .with_context(|| format!("copying {} into {}", from.display(), folder.display()))?;
     temporary
         .persist(to)
