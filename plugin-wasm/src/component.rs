@@ -31,9 +31,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::deadline::Deadline;
-use crate::limits::MemoryLimiter;
-use crate::sandbox::{Failure, Guarded, Sandbox, classify, guard, wasi_builder};
+use crate::sandbox::{Failure, Guarded, Sandbox, Watch, classify, guard, wasi_builder};
 use crate::state::PluginContext;
 
 mod bindings {
@@ -61,9 +59,7 @@ pub(crate) struct ComponentState {
     table: ResourceTable,
     http: WasiHttpCtx,
     hooks: HttpHooks,
-    limiter: MemoryLimiter,
-    plugin: Arc<PluginContext>,
-    deadline: Deadline,
+    watch: Watch,
 }
 
 impl WasiView for ComponentState {
@@ -76,16 +72,12 @@ impl WasiView for ComponentState {
 }
 
 impl Guarded for ComponentState {
-    fn limiter(&mut self) -> &mut MemoryLimiter {
-        &mut self.limiter
+    fn watch(&mut self) -> &mut Watch {
+        &mut self.watch
     }
 
-    fn interrupted(&mut self) -> bool {
-        self.plugin.is_cancelled() || self.deadline.check()
-    }
-
-    fn records(&self) -> (&MemoryLimiter, &PluginContext, &Deadline) {
-        (&self.limiter, &self.plugin, &self.deadline)
+    fn watched(&self) -> &Watch {
+        &self.watch
     }
 }
 
@@ -267,9 +259,7 @@ impl ComponentInstance {
             hooks: HttpHooks {
                 plugin: plugin.clone(),
             },
-            limiter: MemoryLimiter::new(sandbox.memory_max),
-            plugin: plugin.clone(),
-            deadline: Deadline::new(sandbox.timeout),
+            watch: Watch::new(sandbox),
         };
         let mut store = Store::new(component.pre.engine(), state);
         guard(&mut store);
@@ -293,7 +283,7 @@ impl ComponentInstance {
 
     /// Starts the execution timeout for the next call.
     pub(crate) fn arm_deadline(&mut self) {
-        self.store.data_mut().deadline.arm();
+        self.store.data_mut().watch.deadline.arm();
         self.store.set_epoch_deadline(1);
     }
 
@@ -337,12 +327,12 @@ impl ComponentState {
         &mut self,
         work: impl AsyncFnOnce(&Arc<PluginContext>) -> T,
     ) -> wasmtime::Result<T> {
-        let left = self.deadline.remaining();
-        let plugin = self.plugin.clone();
+        let left = self.watch.deadline.remaining();
+        let plugin = self.watch.plugin.clone();
         match tokio::time::timeout(left, work(&plugin)).await {
             Ok(value) => Ok(value),
             Err(_) => {
-                self.deadline.expire();
+                self.watch.deadline.expire();
                 Err(wasmtime::Error::msg("the call's execution timeout expired"))
             }
         }
@@ -383,7 +373,7 @@ impl host::Host for &mut ComponentState {
             host::Level::Error => LogLevel::Error,
         };
         let fields: BTreeMap<String, String> = fields.into_iter().collect();
-        self.plugin.host.log(level, &message, &fields);
+        self.watch.plugin.host.log(level, &message, &fields);
         Ok(())
     }
 

@@ -33,7 +33,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                 within(&mut cx, async |cx| {
                     let result = async {
                         let key = read_string(cx, ptr, len)?;
-                        let host = cx.data().plugin.host.clone();
+                        let host = cx.data().watch.plugin.host.clone();
                         host.get_config(&key).await.map_err(|e| e.to_string())
                     }
                     .await;
@@ -65,7 +65,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                 3 => LogLevel::Error,
                 _ => LogLevel::Info,
             };
-            cx.data().plugin.host.log(level, &message, &BTreeMap::new());
+            cx.data()
+                .watch
+                .plugin
+                .host
+                .log(level, &message, &BTreeMap::new());
         },
     )?;
 
@@ -77,7 +81,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                 within(&mut cx, async |cx| {
                     let result = async {
                         let key = read_string(cx, ptr, len)?;
-                        let host = cx.data().plugin.host.clone();
+                        let host = cx.data().watch.plugin.host.clone();
                         host.kv_get(&key).await.map_err(|e| e.to_string())
                     }
                     .await;
@@ -101,7 +105,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                     let result = async {
                         let key = read_string(cx, key_ptr, key_len)?;
                         let value = read_bytes(cx, value_ptr, value_len)?;
-                        let host = cx.data().plugin.host.clone();
+                        let host = cx.data().watch.plugin.host.clone();
                         host.kv_set(&key, &value).await.map_err(|e| e.to_string())
                     }
                     .await;
@@ -120,7 +124,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                 within(&mut cx, async |cx| {
                     let result = async {
                         let key = read_string(cx, ptr, len)?;
-                        let host = cx.data().plugin.host.clone();
+                        let host = cx.data().watch.plugin.host.clone();
                         host.kv_delete(&key).await.map_err(|e| e.to_string())
                     }
                     .await;
@@ -138,7 +142,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                     let bytes = read_bytes(cx, ptr, len)?;
                     let request: HostHttpRequest = serde_json::from_slice(&bytes)
                         .map_err(|e| format!("request is not an HTTP request: {e}"))?;
-                    let plugin = cx.data().plugin.clone();
+                    let plugin = cx.data().watch.plugin.clone();
                     plugin.http.check(&request.url).map_err(|e| format!("permission denied: {e}"))?;
                     plugin.host.http_request(request).await.map_err(|e| e.to_string())
                 }
@@ -147,7 +151,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                 let envelope = match result {
                     Ok(response) => serde_json::json!({ "data": response }),
                     Err(error) => {
-                        tracing::debug!(plugin = %cx.data().plugin.name, "http_request refused: {error}");
+                        tracing::debug!(plugin = %cx.data().watch.plugin.name, "http_request refused: {error}");
                         serde_json::json!({ "error": error })
                     }
                 };
@@ -168,9 +172,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                         let mut event: DataEvent = serde_json::from_slice(&bytes)
                             .map_err(|e| format!("event is not a DataEvent: {e}"))?;
                         if event.source.is_empty() {
-                            event.source = cx.data().plugin.name.to_string();
+                            event.source = cx.data().watch.plugin.name.to_string();
                         }
-                        let host = cx.data().plugin.host.clone();
+                        let host = cx.data().watch.plugin.host.clone();
                         host.emit_event(event).await.map_err(|e| e.to_string())
                     }
                     .await;
@@ -190,10 +194,10 @@ async fn within<T>(
     cx: &mut Ctx<'_>,
     work: impl AsyncFnOnce(&mut Ctx<'_>) -> wasmtime::Result<T>,
 ) -> wasmtime::Result<T> {
-    let left = cx.data().deadline.remaining();
+    let left = cx.data().watch.deadline.remaining();
     let outcome = tokio::time::timeout(left, work(&mut *cx)).await;
     outcome.unwrap_or_else(|_| {
-        cx.data_mut().deadline.expire();
+        cx.data_mut().watch.deadline.expire();
         Err(wasmtime::Error::msg("the call's execution timeout expired"))
     })
 }
@@ -255,6 +259,6 @@ fn status(cx: &Ctx<'_>, import: &str, result: Result<(), String>) -> i32 {
 }
 
 fn failed(cx: &Ctx<'_>, import: &str, error: &str) -> i64 {
-    tracing::warn!(plugin = %cx.data().plugin.name, import, "host call failed: {error}");
+    tracing::warn!(plugin = %cx.data().watch.plugin.name, import, "host call failed: {error}");
     FAILED
 }

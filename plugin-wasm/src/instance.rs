@@ -11,10 +11,8 @@ use wasmtime::{
 use crate::abi::{self, Outcome};
 use crate::call_shim::{self, CallBuffers, Stage};
 use crate::component::{ComponentInstance, ComponentTemplate};
-use crate::deadline::Deadline;
-use crate::limits::MemoryLimiter;
-use crate::sandbox::{Failure, Guarded, Sandbox, classify, guard, wasi_builder};
-use crate::state::{InstanceState, PluginContext};
+use crate::sandbox::{Failure, Guarded, Sandbox, Watch, classify, guard, wasi_builder};
+use crate::state::InstanceState;
 
 /// Everything needed to create instances of one loaded plugin.
 pub(crate) struct Template {
@@ -123,14 +121,11 @@ impl CoreInstance {
         shim: &Module,
         config: &str,
     ) -> Result<Self, Failure> {
-        let plugin = &sandbox.plugin;
         let wasi = wasi_builder(sandbox)?.build_p1();
         let state = InstanceState {
             wasi,
-            limiter: MemoryLimiter::new(sandbox.memory_max),
-            plugin: plugin.clone(),
+            watch: Watch::new(sandbox),
             call: CallBuffers::default(),
-            deadline: Deadline::new(sandbox.timeout),
         };
         let mut store = Store::new(pre.module().engine(), state);
         guard(&mut store);
@@ -225,7 +220,7 @@ impl CoreInstance {
     /// is reset too: left in the past by an idle spell, it would make the
     /// call yield to the runtime at its first check for no reason.
     fn arm_deadline(&mut self) {
-        self.store.data_mut().deadline.arm();
+        self.store.data_mut().watch.deadline.arm();
         self.store.set_epoch_deadline(1);
     }
 
@@ -350,16 +345,12 @@ where
 }
 
 impl Guarded for InstanceState {
-    fn limiter(&mut self) -> &mut MemoryLimiter {
-        &mut self.limiter
+    fn watch(&mut self) -> &mut Watch {
+        &mut self.watch
     }
 
-    fn interrupted(&mut self) -> bool {
-        self.plugin.is_cancelled() || self.deadline.check()
-    }
-
-    fn records(&self) -> (&MemoryLimiter, &PluginContext, &Deadline) {
-        (&self.limiter, &self.plugin, &self.deadline)
+    fn watched(&self) -> &Watch {
+        &self.watch
     }
 }
 

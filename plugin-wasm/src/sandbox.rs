@@ -87,23 +87,44 @@ impl Failure {
     }
 }
 
-/// What a store's data gives [`guard`]: its memory limiter, and whether
-/// the running guest must stop (the plugin is cancelled or the call's
-/// deadline has passed).
+/// What each store is held to, core module or component: its memory
+/// limiter, its plugin (stopped or not) and the current call's deadline.
+pub(crate) struct Watch {
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) plugin: Arc<PluginContext>,
+    pub(crate) deadline: Deadline,
+}
+
+impl Watch {
+    /// A fresh watch for an instance of `sandbox`'s plugin.
+    pub(crate) fn new(sandbox: &Sandbox) -> Self {
+        Self {
+            limiter: MemoryLimiter::new(sandbox.memory_max),
+            plugin: sandbox.plugin.clone(),
+            deadline: Deadline::new(sandbox.timeout),
+        }
+    }
+
+    /// Whether the running guest must stop (the plugin is cancelled or the
+    /// call's deadline has passed).
+    fn interrupted(&mut self) -> bool {
+        self.plugin.is_cancelled() || self.deadline.check()
+    }
+}
+
+/// A store's data that carries a [`Watch`], for [`guard`] and [`classify`].
 pub(crate) trait Guarded: Send + 'static {
-    fn limiter(&mut self) -> &mut MemoryLimiter;
-    fn interrupted(&mut self) -> bool;
-    /// What [`classify`] reads: the limiter, the plugin, the deadline.
-    fn records(&self) -> (&MemoryLimiter, &PluginContext, &Deadline);
+    fn watch(&mut self) -> &mut Watch;
+    fn watched(&self) -> &Watch;
 }
 
 /// The setup every store gets, core module or component: its memory cap,
 /// and the epoch callback that interrupts it when the deadline passes or
 /// the plugin is stopped (and otherwise yields once a tick).
 pub(crate) fn guard<T: Guarded>(store: &mut Store<T>) {
-    store.limiter(|state| state.limiter());
+    store.limiter(|state| &mut state.watch().limiter);
     store.epoch_deadline_callback(|mut cx| {
-        if cx.data_mut().interrupted() {
+        if cx.data_mut().watch().interrupted() {
             Ok(UpdateDeadline::Interrupt)
         } else {
             Ok(UpdateDeadline::Yield(1))
@@ -119,7 +140,11 @@ pub(crate) fn classify<T: Guarded>(
     during: &str,
     error: wasmtime::Error,
 ) -> Failure {
-    let (limiter, plugin, deadline) = store.data().records();
+    let Watch {
+        limiter,
+        plugin,
+        deadline,
+    } = store.data().watched();
     let kind = if limiter.hit() {
         RunnerErrorKind::LimitExceeded(format!(
             "memory limit of {} reached (during {during}: {error})",

@@ -7,8 +7,7 @@ use plugin_core::{HostApi, HttpAllowlist};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::call_shim::CallBuffers;
-use crate::deadline::Deadline;
-use crate::limits::MemoryLimiter;
+use crate::sandbox::Watch;
 
 /// What all instances of one loaded plugin share.
 pub(crate) struct PluginContext {
@@ -45,10 +44,8 @@ impl PluginContext {
 /// The data of one instance's store.
 pub(crate) struct InstanceState {
     pub(crate) wasi: WasiP1Ctx,
-    pub(crate) limiter: MemoryLimiter,
-    pub(crate) plugin: Arc<PluginContext>,
+    /// Its memory limiter, plugin and call deadline.
+    pub(crate) watch: Watch,
     /// What the current call passes through the call shim.
     pub(crate) call: CallBuffers,
-    /// When the current call must end.
-    pub(crate) deadline: Deadline,
 }
