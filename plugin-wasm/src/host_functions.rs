@@ -16,7 +16,7 @@ use plugin_types::DataEvent;
 use wasmtime::{Caller, Extern, Linker, Memory};
 
 use crate::abi::{self, ABSENT, FAILED};
-use crate::state::InstanceState;
+use crate::core_state::InstanceState;
 
 /// The import module name.
 pub(crate) const MODULE: &str = "flowbot";

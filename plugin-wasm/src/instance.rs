@@ -11,8 +11,8 @@ use wasmtime::{
 use crate::abi::{self, Outcome};
 use crate::call_shim::{self, CallBuffers, Stage};
 use crate::component::{ComponentInstance, ComponentTemplate};
+use crate::core_state::InstanceState;
 use crate::sandbox::{Failure, Guarded, Sandbox, Watch, classify, guard, wasi_builder};
-use crate::state::InstanceState;
 
 /// Everything needed to create instances of one loaded plugin.
 pub(crate) struct Template {

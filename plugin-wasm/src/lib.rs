@@ -26,6 +26,7 @@ mod abi;
 mod cache;
 mod call_shim;
 mod component;
+mod core_state;
 mod deadline;
 mod engine;
 mod host_functions;

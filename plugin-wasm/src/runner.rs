@@ -16,12 +16,13 @@ use wasmtime::{Linker, Module};
 use crate::cache::ModuleCache;
 use crate::call_shim;
 use crate::component::{self, ComponentTemplate};
+use crate::core_state::InstanceState;
 use crate::engine::shared_engine;
 use crate::host_functions;
 use crate::instance::{Code, PluginInstance, Template};
 use crate::pool::{AcquireError, InstancePool, Lease};
 use crate::sandbox::{Failure, Sandbox, SocketRules};
-use crate::state::{InstanceState, PluginContext};
+use crate::state::PluginContext;
 
 /// Runs one wasm plugin in-process on wasmtime, sandboxed by its manifest.
 ///

@@ -1,13 +1,9 @@
-//! What each store carries: the plugin it belongs to, WASI, and limits.
+//! [`PluginContext`]: what all instances of one loaded plugin share.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use plugin_core::{HostApi, HttpAllowlist};
-use wasmtime_wasi::p1::WasiP1Ctx;
-
-use crate::call_shim::CallBuffers;
-use crate::sandbox::Watch;
 
 /// What all instances of one loaded plugin share.
 pub(crate) struct PluginContext {
@@ -39,13 +35,4 @@ impl PluginContext {
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
     }
-}
-
-/// The data of one instance's store.
-pub(crate) struct InstanceState {
-    pub(crate) wasi: WasiP1Ctx,
-    /// Its memory limiter, plugin and call deadline.
-    pub(crate) watch: Watch,
-    /// What the current call passes through the call shim.
-    pub(crate) call: CallBuffers,
 }
