@@ -380,6 +380,31 @@ fn http_hosts_are_host_patterns() {
     assert_eq!(field, "wasm.permissions.http[0].port");
 }
 
+/// `wasm.permissions.network.connect`: TCP ports a component's
+/// `wasi:sockets` may ask for, each a real port.
+#[test]
+fn wasm_network_asks_are_ports() {
+    let text = wasm_with("permissions:\n  network: {connect: [6379, 443]}");
+    let network = Manifest::parse(&text)
+        .unwrap()
+        .wasm
+        .unwrap()
+        .permissions
+        .network;
+    assert_eq!(network.connect, [6379, 443]);
+    let (field, message) = field_error(&wasm_with("permissions: {network: {connect: [80, 0]}}"));
+    assert_eq!(field, "wasm.permissions.network.connect[1]");
+    assert!(message.contains("0 is not a port"), "{message}");
+    let (field, _) = field_error(&wasm_with("permissions: {network: {connect: [70000]}}"));
+    assert!(
+        field.starts_with("wasm.permissions.network.connect"),
+        "{field}"
+    );
+    let (field, message) = field_error(&wasm_with("permissions: {network: {listen: [80]}}"));
+    assert!(field.starts_with("wasm.permissions.network"), "{field}");
+    assert!(message.contains("listen"), "{message}");
+}
+
 #[test]
 fn grpc_checksum_is_checked_at_load() {
     let digest = "0123456789abcdef".repeat(4);
