@@ -18,6 +18,11 @@
 //! - `demo [ARGS...]`: `examples`, then `pluginctl run examples/plugins`
 //!   (data in `target/demo-data`, admin API on 127.0.0.1:7890), passing
 //!   ARGS on to `pluginctl run`.
+//! - `peer-grpc [--rounds R --calls N --par N --spawns K]`: our gRPC runner
+//!   against go-plugin's own Go host, calling the same Go plugin, round by
+//!   round (see `peer_grpc.rs`).
+
+mod peer_grpc;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,8 +30,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 
-const USAGE: &str =
-    "usage: cargo xtask codegen [--check] | cargo xtask examples | cargo xtask demo [ARGS...]";
+const USAGE: &str = "usage: cargo xtask codegen [--check] | cargo xtask examples | cargo xtask demo [ARGS...] | cargo xtask peer-grpc [--rounds R --calls N --par N --spawns K]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +44,9 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen(true),
         ["examples"] => examples(),
         ["demo", rest @ ..] => demo(rest),
+        ["peer-grpc", rest @ ..] => {
+            peer_grpc::Options::parse(rest).and_then(|o| peer_grpc::run(&workspace_root(), &o))
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
