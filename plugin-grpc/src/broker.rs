@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use plugin_core::HostApi;
+use proto::channel::Direct;
 use proto::flowbot::plugin::host_service_server::HostServiceServer;
 use proto::go_plugin::ConnInfo;
 use proto::go_plugin::grpc_broker_client::GrpcBrokerClient;
@@ -20,7 +21,7 @@ use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
-use tonic::transport::{Channel, Server};
+use tonic::transport::Server;
 
 use crate::host_service::HostServiceImpl;
 
@@ -55,7 +56,7 @@ impl HostBroker {
     /// most [`HOST_CONCURRENCY`] callbacks running, each bounded by
     /// [`HOST_REQUEST_TIMEOUT`].
     pub(crate) async fn start(
-        channel: Channel,
+        channel: Direct,
         plugin: Arc<str>,
         host: Arc<dyn HostApi>,
         socket_dir: &Path,
@@ -171,8 +172,11 @@ mod tests {
     async fn an_oversized_callback_is_refused_and_the_host_keeps_serving() {
         let dir = tempfile::tempdir().unwrap();
         let host = Arc::new(MemoryHost::new("p", serde_json::json!({})));
-        // No plugin broker to announce to: the stream task just ends.
-        let nowhere = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        // No plugin broker to announce to (the connection's far end is
+        // gone): the stream task just ends.
+        let (io, far_end) = tokio::io::duplex(4096);
+        let nowhere = Direct::handshake(io).await.unwrap();
+        drop(far_end);
         let broker = HostBroker::start(
             nowhere,
             "p".into(),

@@ -23,14 +23,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use proto::channel::Direct;
 use proto::flowbot::plugin as pb;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tonic::transport::Channel;
 
-type Client = pb::plugin_service_client::PluginServiceClient<Channel>;
+type Client = pb::plugin_service_client::PluginServiceClient<Direct>;
 
 /// Why a call failed, before the runner names the plugin and function.
 #[derive(Debug)]

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use plugin_core::manifest::Checksum;
 use plugin_core::manifest::Transport;
+use proto::channel::Direct;
 use proto::handshake::{self, HandshakeLine, Network};
 use proto::mtls::{self, Identity};
 use sha2::{Digest as _, Sha256};
 use tokio::io::BufReader;
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -52,7 +52,7 @@ pub(crate) struct LaunchSpec<'a> {
 /// A plugin process that answered its handshake and health check.
 pub(crate) struct Launched {
     pub(crate) process: PluginProcess,
-    pub(crate) channel: Channel,
+    pub(crate) channel: Direct,
     /// The confinement in force.
     pub(crate) confinement: ConfinementReport,
     /// With AutoMTLS: the server side for the host's broker, which requires
@@ -157,7 +157,7 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     };
     let channel = tokio::time::timeout(
         spec.start_timeout,
-        proto::transport::connect(handshake.network, &handshake.address, client_tls),
+        proto::transport::connect_direct(handshake.network, &handshake.address, client_tls),
     )
     .await
     .map_err(|_| LaunchError::Connect {
@@ -259,7 +259,7 @@ fn check_handshake(line: &str) -> Result<HandshakeLine, LaunchError> {
 
 /// Asks `grpc.health.v1` about service `plugin`; a plugin without the health
 /// service is taken as healthy (the handshake already proved it listens).
-async fn check_health(channel: Channel, timeout: Duration) -> Result<(), LaunchError> {
+async fn check_health(channel: Direct, timeout: Duration) -> Result<(), LaunchError> {
     let mut client = HealthClient::new(channel);
     let request = HealthCheckRequest {
         service: handshake::HEALTH_SERVICE.to_owned(),

@@ -9,13 +9,13 @@ use plugin_core::{
     Granted, HealthStatus, HostApi, HostGrants, InFlight, Lifecycle, Manifest, Phase, PluginInfo,
     Runner, RunnerError, RunnerErrorKind,
 };
+use proto::channel::Direct;
 use proto::flowbot::plugin as pb;
 use proto::go_plugin::grpc_controller_client::GrpcControllerClient;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 use crate::broker::{HOST_SERVICE_ID, HostBroker};
 use crate::functions::{self, Failure};
@@ -59,8 +59,8 @@ pub struct GrpcRunner {
 
 /// A loaded plugin: its process, connection and state.
 struct Session {
-    client: pb::plugin_service_client::PluginServiceClient<Channel>,
-    channel: Channel,
+    client: pb::plugin_service_client::PluginServiceClient<Direct>,
+    channel: Direct,
     process: PluginProcess,
     /// `HostService` offered over the plugin's broker; closed before the
     /// plugin is asked to shut down (as go-plugin does), so its streams end.

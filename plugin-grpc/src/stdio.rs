@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
+use proto::channel::Direct;
 use proto::go_plugin::grpc_stdio_client::GrpcStdioClient;
 use proto::go_plugin::stdio_data::Channel as StdioChannel;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 use crate::logs::{self, MAX_LINE, Stream};
 
 /// Starts reading the plugin's stdio stream; a plugin without one answers
 /// `UNIMPLEMENTED` and the task ends quietly.
-pub(crate) fn forward(channel: Channel, plugin: Arc<str>) -> JoinHandle<()> {
+pub(crate) fn forward(channel: Direct, plugin: Arc<str>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut client = GrpcStdioClient::new(channel);
         let mut stream = match client.stream_stdio(()).await {

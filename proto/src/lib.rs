@@ -9,12 +9,15 @@
 //!
 //! [`handshake`] holds go-plugin's process handshake as flowbot configures
 //! it (magic cookie, versions, the line a plugin prints), shared by host and
-//! SDK; [`transport::connect`] opens a channel to the address it names.
+//! SDK; [`transport::connect`] opens a channel to the address it names, and
+//! [`transport::connect_direct`] a [`channel::Direct`] one on a single
+//! connection, as a host uses for the plugins it starts.
 //!
 //! The generated code is checked in under `src/gen`, so building needs no
 //! `protoc`. After editing a `.proto` file run `cargo xtask codegen`; CI runs
 //! `cargo xtask codegen --check` to catch stale code.
 
+pub mod channel;
 pub mod handshake;
 pub mod mtls;
 pub mod transport;

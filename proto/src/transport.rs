@@ -14,14 +14,15 @@ use tokio_stream::{Stream, StreamExt as _};
 use tonic::transport::server::Connected;
 use tonic::transport::{Channel, Endpoint, Error};
 
+use crate::channel::Direct;
 use crate::handshake::Network;
 
 /// How long a TLS handshake may take before the connection is dropped.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A byte stream of either network, in the clear or in TLS.
-trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 
 /// Connects to `address` over `network`, with TLS when `tls` is given (the
 /// AutoMTLS client configuration) and without otherwise (go-plugin's
@@ -38,27 +39,48 @@ pub async fn connect(
         .connect_with_connector(tower::service_fn(move |_| {
             let address = address.clone();
             let tls = tls.clone();
-            async move {
-                let stream: Box<dyn Io> = match network {
-                    Network::Tcp => {
-                        let stream = tokio::net::TcpStream::connect(&address).await?;
-                        stream.set_nodelay(true)?;
-                        Box::new(stream)
-                    }
-                    Network::Unix => Box::new(tokio::net::UnixStream::connect(&address).await?),
-                };
-                let stream: Box<dyn Io> = match tls {
-                    None => stream,
-                    Some(config) => Box::new(
-                        tokio_rustls::TlsConnector::from(config)
-                            .connect(crate::mtls::server_name(), stream)
-                            .await?,
-                    ),
-                };
-                Ok::<_, io::Error>(TokioIo::new(stream))
-            }
+            async move { open(network, &address, tls).await.map(TokioIo::new) }
         }))
         .await
+}
+
+/// Connects to `address` like [`connect`], on one HTTP/2 connection that is
+/// not re-established: the [`Direct`] channel a host uses for a plugin it
+/// started, whose connection lives as long as the plugin.
+pub async fn connect_direct(
+    network: Network,
+    address: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> io::Result<Direct> {
+    let stream = open(network, address, tls).await?;
+    Direct::handshake(stream).await.map_err(|e| {
+        e.into_io()
+            .unwrap_or_else(|| io::Error::other("the HTTP/2 handshake failed"))
+    })
+}
+
+/// A stream to `address`, in TLS when `tls` is given.
+async fn open(
+    network: Network,
+    address: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> io::Result<Box<dyn Io>> {
+    let stream: Box<dyn Io> = match network {
+        Network::Tcp => {
+            let stream = tokio::net::TcpStream::connect(address).await?;
+            stream.set_nodelay(true)?;
+            Box::new(stream)
+        }
+        Network::Unix => Box::new(tokio::net::UnixStream::connect(address).await?),
+    };
+    Ok(match tls {
+        None => stream,
+        Some(config) => Box::new(
+            tokio_rustls::TlsConnector::from(config)
+                .connect(crate::mtls::server_name(), stream)
+                .await?,
+        ),
+    })
 }
 
 /// A server-side TLS connection, for `serve_with_incoming`.
