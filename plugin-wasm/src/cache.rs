@@ -14,23 +14,78 @@
 //! entry is removed with a warning and rebuilt from the module, never
 //! trusted. The folder is created 0700. Entries are written to a temporary
 //! file and renamed into place, so readers never see half an entry.
+//!
+//! The modules this process compiled or loaded through the cache also stay
+//! in memory, up to a budget of their compiled size (least recently used
+//! go first): loading one again (a reload, a restart after a crash, a second
+//! plugin on the same module) skips the disk, the MAC and deserializing.
+//! They were compiled or authenticated by this process, so they are trusted.
 #![allow(unsafe_code)] // Module::deserialize; see `load`.
 
+use std::any::Any;
+use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use wasmtime::{Engine, Module};
 
 const TAG_LEN: usize = 32;
 const KEY_LEN: usize = 32;
 
-/// A folder of compiled modules, authenticated with the host's key.
+/// How many bytes of compiled code a cache keeps in memory unless told
+/// otherwise ([`ModuleCache::with_memory_budget`]).
+pub const DEFAULT_MEMORY_BUDGET: usize = 64 * 1024 * 1024;
+
+/// A folder of compiled modules, authenticated with the host's key, and the
+/// most recently used of them in memory. Clones share both.
 #[derive(Clone)]
 pub struct ModuleCache {
     dir: PathBuf,
     key: Arc<[u8; KEY_LEN]>,
+    recent: Arc<Mutex<Recent>>,
+}
+
+/// Compiled modules (or components) kept in memory, by entry name, the most
+/// recently used last; their compiled sizes add up to at most `budget`.
+struct Recent {
+    entries: VecDeque<(PathBuf, usize, Arc<dyn Any + Send + Sync>)>,
+    bytes: usize,
+    budget: usize,
+}
+
+impl Recent {
+    fn new(budget: usize) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    fn get<T: Clone + 'static>(&mut self, entry: &Path) -> Option<T> {
+        let at = self.entries.iter().position(|(name, ..)| name == entry)?;
+        let found = self.entries.remove(at)?;
+        let module = found.2.downcast_ref::<T>().cloned();
+        self.entries.push_back(found);
+        module
+    }
+
+    fn put<T: Send + Sync + 'static>(&mut self, entry: &Path, size: usize, module: T) {
+        if size > self.budget {
+            return;
+        }
+        while self.bytes + size > self.budget {
+            let Some((_, dropped, _)) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= dropped;
+        }
+        self.bytes += size;
+        self.entries
+            .push_back((entry.to_path_buf(), size, Arc::new(module)));
+    }
 }
 
 impl std::fmt::Debug for ModuleCache {
@@ -78,7 +133,22 @@ impl ModuleCache {
         Ok(Self {
             dir: dir.to_path_buf(),
             key: Arc::new(key),
+            recent: Arc::new(Mutex::new(Recent::new(DEFAULT_MEMORY_BUDGET))),
         })
+    }
+
+    /// Keeps at most `bytes` of compiled code in memory (0: none, every
+    /// load reads the disk); [`DEFAULT_MEMORY_BUDGET`] unless set.
+    #[must_use]
+    pub fn with_memory_budget(self, bytes: usize) -> Self {
+        Self {
+            recent: Arc::new(Mutex::new(Recent::new(bytes))),
+            ..self
+        }
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Where the key of the cache in `dir` is kept: beside it, as
@@ -114,27 +184,34 @@ impl ModuleCache {
         mac.finalize()
     }
 
-    /// The module (or component) for `source`: from the cache when an
-    /// authentic entry exists, otherwise compiled and stored. Cache trouble
-    /// never fails the load; it only costs a compilation.
+    /// The module (or component) for `source`: from memory, else from the
+    /// folder when an authentic entry exists, else compiled and stored.
+    /// Cache trouble never fails the load; it only costs a compilation.
     pub(crate) fn load_or_compile<T: Compiled>(
         &self,
         engine: &Engine,
         source: &[u8],
     ) -> wasmtime::Result<T> {
         let entry = self.entry(engine, source);
-        if let Some(module) = self.load::<T>(engine, &entry) {
+        if let Some(module) = self.recent().get::<T>(&entry) {
+            return Ok(module);
+        }
+        if let Some((module, size)) = self.load::<T>(engine, &entry) {
+            self.recent().put(&entry, size, module.clone());
             return Ok(module);
         }
         let module = T::compile(engine, source)?;
-        if let Err(e) = self.store(&entry, &module) {
-            tracing::warn!(entry = %entry.display(), "cannot write the module cache: {e:#}");
+        match self.store(&entry, &module) {
+            Ok(size) => self.recent().put(&entry, size, module.clone()),
+            Err(e) => {
+                tracing::warn!(entry = %entry.display(), "cannot write the module cache: {e:#}");
+            }
         }
         Ok(module)
     }
 
-    /// Reads an authentic entry; removes any other.
-    fn load<T: Compiled>(&self, engine: &Engine, entry: &Path) -> Option<T> {
+    /// Reads an authentic entry and its compiled size; removes any other.
+    fn load<T: Compiled>(&self, engine: &Engine, entry: &Path) -> Option<(T, usize)> {
         let bytes = std::fs::read(entry).ok()?;
         // `Hash`'s equality is constant-time.
         let authentic = bytes.len() > TAG_LEN
@@ -154,21 +231,23 @@ impl ModuleCache {
             tracing::warn!(entry = %entry.display(), "discarding a module cache entry that is forged, corrupt or incompatible; recompiling");
             let _ = std::fs::remove_file(entry);
         }
-        module
+        module.map(|module| (module, bytes.len() - TAG_LEN))
     }
 
-    fn store<T: Compiled>(&self, entry: &Path, module: &T) -> wasmtime::Result<()> {
+    /// Writes the entry; the compiled size.
+    fn store<T: Compiled>(&self, entry: &Path, module: &T) -> wasmtime::Result<usize> {
         let payload = module.serialize()?;
         let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
         file.write_all(self.tag(entry, &payload).as_bytes())?;
         file.write_all(&payload)?;
         file.persist(entry)?;
-        Ok(())
+        Ok(payload.len())
     }
 }
 
-/// What the cache keeps: core modules and components.
-pub(crate) trait Compiled: Sized {
+/// What the cache keeps: core modules and components (clones share the
+/// compiled code).
+pub(crate) trait Compiled: Sized + Clone + Send + Sync + 'static {
     /// Compiles `source`.
     fn compile(engine: &Engine, source: &[u8]) -> wasmtime::Result<Self>;
     /// The compiled form, for the cache.
@@ -237,7 +316,9 @@ mod tests {
     fn stores_then_reuses_an_entry() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
+        let cache = ModuleCache::open(&dir.path().join("cache"))
+            .unwrap()
+            .with_memory_budget(0);
         let first = cache
             .load_or_compile::<Module>(&engine, MODULE.as_bytes())
             .unwrap();
@@ -260,7 +341,9 @@ mod tests {
     fn corrupt_and_truncated_entries_are_rebuilt() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
+        let cache = ModuleCache::open(&dir.path().join("cache"))
+            .unwrap()
+            .with_memory_budget(0);
         cache
             .load_or_compile::<Module>(&engine, MODULE.as_bytes())
             .unwrap();
@@ -293,7 +376,9 @@ mod tests {
     fn a_changed_module_gets_its_own_entry() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
+        let cache = ModuleCache::open(&dir.path().join("cache"))
+            .unwrap()
+            .with_memory_budget(0);
         cache
             .load_or_compile::<Module>(&engine, MODULE.as_bytes())
             .unwrap();
@@ -309,7 +394,9 @@ mod tests {
     fn a_cache_whose_folder_went_still_loads() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
+        let cache = ModuleCache::open(&dir.path().join("cache"))
+            .unwrap()
+            .with_memory_budget(0);
         std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
         let module = cache
             .load_or_compile::<Module>(&engine, MODULE.as_bytes())
@@ -340,7 +427,9 @@ mod tests {
     fn forged_and_swapped_entries_are_never_deserialized() {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
-        let cache = ModuleCache::open(&dir.path().join("cache")).unwrap();
+        let cache = ModuleCache::open(&dir.path().join("cache"))
+            .unwrap()
+            .with_memory_budget(0);
         let other = MODULE.replace("42", "7");
         let entry = cache.entry(&engine, MODULE.as_bytes());
         let other_entry = cache.entry(&engine, other.as_bytes());
@@ -366,8 +455,8 @@ mod tests {
             .serialize()
             .unwrap();
         let forger = ModuleCache {
-            dir: cache.dir.clone(),
             key: Arc::new([7; KEY_LEN]),
+            ..cache.clone()
         };
         let mut forged = forger.tag(&entry, &payload).as_bytes().to_vec();
         forged.extend_from_slice(&payload);
@@ -381,5 +470,51 @@ mod tests {
             "the forged entry was not used"
         );
         assert_ne!(std::fs::read(&entry).unwrap(), forged, "rebuilt");
+    }
+
+    #[test]
+    fn recent_modules_are_served_from_memory_within_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::default();
+        let folder = dir.path().join("cache");
+        let cache = ModuleCache::open(&folder).unwrap();
+        cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
+        // The entry on disk gone bad: memory still has the module, so the
+        // folder is not even read.
+        let entry = entries(&folder).remove(0);
+        std::fs::write(&entry, b"junk").unwrap();
+        let module = cache
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
+        assert_eq!(answer(&engine, &module), 42);
+        assert_eq!(std::fs::read(&entry).unwrap(), b"junk", "not read");
+
+        // A budget that holds one module: the older goes.
+        let size = cache.recent().bytes;
+        assert!(size > 0);
+        let small = ModuleCache::open(&folder)
+            .unwrap()
+            .with_memory_budget(size + size / 2);
+        let other = MODULE.replace("42", "7");
+        small
+            .load_or_compile::<Module>(&engine, other.as_bytes())
+            .unwrap();
+        small
+            .load_or_compile::<Module>(&engine, MODULE.as_bytes())
+            .unwrap();
+        let kept: Vec<PathBuf> = small.recent().entries.iter().map(|e| e.0.clone()).collect();
+        assert_eq!(
+            kept,
+            std::slice::from_ref(&entry),
+            "only the most recent is kept"
+        );
+        assert!(small.recent().bytes <= size + size / 2);
+        // Nothing kept with a zero budget.
+        let none = ModuleCache::open(&folder).unwrap().with_memory_budget(0);
+        none.load_or_compile::<Module>(&engine, other.as_bytes())
+            .unwrap();
+        assert!(none.recent().entries.is_empty());
     }
 }

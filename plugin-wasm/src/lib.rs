@@ -38,7 +38,7 @@ mod runner;
 mod sandbox;
 mod state;
 
-pub use cache::ModuleCache;
+pub use cache::{DEFAULT_MEMORY_BUDGET, ModuleCache};
 pub use component::{MAX_HTTP_BODY, WORLD_VERSION};
 pub use engine::EPOCH_TICK;
 pub use runner::WasmRunner;
