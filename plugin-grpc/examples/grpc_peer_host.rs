@@ -4,14 +4,15 @@
 //! (`plugin-grpc/tests/go/gobench`). `cargo xtask peer-grpc` builds both and
 //! the Go plugin, and runs them round by round.
 //!
-//! Started as `peer_host BINARY` (with `FLOWBOT_PLUGIN_PROTO` naming
+//! Started as `grpc_peer_host BINARY` (with `FLOWBOT_PLUGIN_PROTO` naming
 //! `plugin.proto`, which is copied into the plugin's folder, where the
 //! confined plugin may read it), it prints `ready <µs to first answer>`, then
 //! answers one line per command:
 //! - `call N`: N sequential calls; `p50 p99` in ns;
 //! - `par4 N`: four tasks, N calls each, on the one runner; calls per second;
 //! - `spawn K`: K times, a fresh plugin through `load`, `start` (`Init`) and
-//!   its first call, under the default policy (confined); µs each.
+//!   its first call, under the default policy (confined); µs each;
+//! - `spawnu K`: the same with the policy's `confinement: off`.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // a measuring tool
 
@@ -20,8 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use plugin_core::{Manifest, MemoryHost, Runner};
+use plugin_core::{HostGrants, Manifest, MemoryHost, Runner};
 use plugin_grpc::GrpcRunner;
+use plugin_types::PermissionPolicy;
+use plugin_types::permissions::Enforcement;
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -48,9 +51,18 @@ fn plugin_dir(binary: &Path) -> (tempfile::TempDir, Manifest) {
     (dir, manifest)
 }
 
-/// A started plugin, answering.
-async fn start(manifest: &Manifest, params: &RawValue) -> GrpcRunner {
-    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("peer", json!({}))));
+/// A started plugin, answering; `confined` under the default policy, else
+/// with the host's policy turning confinement off (the floor the kernel's
+/// confinement adds to).
+async fn start(manifest: &Manifest, params: &RawValue, confined: bool) -> GrpcRunner {
+    let mut runner = GrpcRunner::new(Arc::new(MemoryHost::new("peer", json!({}))));
+    if !confined {
+        let policy = PermissionPolicy {
+            confinement: Enforcement::Off,
+            ..PermissionPolicy::default()
+        };
+        runner = runner.with_granted(HostGrants::new(policy).grant(manifest).unwrap());
+    }
     runner.load(manifest).await.unwrap();
     runner.start(&json!({})).await.unwrap();
     runner.call("ability_call", params).await.unwrap();
@@ -58,7 +70,11 @@ async fn start(manifest: &Manifest, params: &RawValue) -> GrpcRunner {
 }
 
 fn main() {
-    let binary = PathBuf::from(std::env::args().nth(1).expect("usage: peer_host BINARY"));
+    let binary = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: grpc_peer_host BINARY"),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,7 +86,7 @@ fn main() {
     .unwrap();
     let (_dir, manifest) = plugin_dir(&binary);
     let began = Instant::now();
-    let runner = Arc::new(runtime.block_on(start(&manifest, &params)));
+    let runner = Arc::new(runtime.block_on(start(&manifest, &params, true)));
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready {:.0}", began.elapsed().as_secs_f64() * 1e6).unwrap();
     out.flush().unwrap();
@@ -119,11 +135,11 @@ fn main() {
                 }
                 format!("{:.0}", (4 * n) as f64 / t.elapsed().as_secs_f64())
             }),
-            "spawn" => runtime.block_on(async {
+            "spawn" | "spawnu" => runtime.block_on(async {
                 let mut values = Vec::with_capacity(n);
                 for _ in 0..n {
                     let t = Instant::now();
-                    let fresh = start(&manifest, &params).await;
+                    let fresh = start(&manifest, &params, command == "spawn").await;
                     values.push(format!("{:.0}", t.elapsed().as_secs_f64() * 1e6));
                     fresh.stop(Duration::from_secs(1)).await.unwrap();
                 }

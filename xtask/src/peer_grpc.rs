@@ -3,7 +3,7 @@
 //!
 //! Both hosts call the same Go plugin (`plugin-grpc/tests/go/goplugin`, on
 //! go-plugin's `Serve`) over a unix socket: ours is `plugin-grpc`'s
-//! `peer_host` example (`GrpcRunner` on tokio's multi-thread runtime), theirs
+//! `grpc_peer_host` example (`GrpcRunner` on tokio's multi-thread runtime), theirs
 //! is `plugin-grpc/tests/go/gobench` (go-plugin's `NewClient`/`Dispense`).
 //! Each is one long-lived process speaking the line protocol in
 //! `gobench/main.go`; every round asks ours, then theirs, for each measure,
@@ -139,19 +139,19 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
             "-p",
             "plugin-grpc",
             "--example",
-            "peer_host",
+            "grpc_peer_host",
         ])
         .current_dir(root)
         .status()?;
     if !status.success() {
-        bail!("building the peer_host example failed");
+        bail!("building the grpc_peer_host example failed");
     }
     let proto = root.join("proto/plugin.proto");
     let plugin = out.join("goplugin");
     let mut hosts = [
         Host::start(
             "ours",
-            &root.join("target/release/examples/peer_host"),
+            &root.join("target/release/examples/grpc_peer_host"),
             &plugin,
             &proto,
         )?,
@@ -160,7 +160,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
     // (name, command, how a round's answer becomes one figure, unit): for
     // times, a ratio below 1 means we are faster; for calls/s, above 1.
     type Pick = fn(&mut Vec<f64>) -> f64;
-    let measures: [(&str, String, Pick, &str); 4] = [
+    let measures: [(&str, String, Pick, &str); 5] = [
         (
             "call p50",
             format!("call {}", options.calls),
@@ -185,6 +185,14 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
             |v| median(v) / 1e3,
             "ms",
         ),
+        // Ours with confinement off (go-plugin confines nothing): `spawnu`
+        // to ours, `spawn` to theirs.
+        (
+            "spawn, ours unconfined",
+            format!("spawnu {}", options.spawns),
+            |v| median(v) / 1e3,
+            "ms",
+        ),
     ];
     // figures[measure][host] over rounds; p50 and p99 come from one `call`.
     let mut figures = vec![[Vec::new(), Vec::new()]; measures.len()];
@@ -195,7 +203,11 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
                 continue; // answered with p50
             }
             for (h, host) in hosts.iter_mut().enumerate() {
-                let mut answer = host.ask(command)?;
+                let command = match (h, command.strip_prefix("spawnu ")) {
+                    (1, Some(count)) => format!("spawn {count}"),
+                    _ => command.clone(),
+                };
+                let mut answer = host.ask(&command)?;
                 if m == 0 {
                     figures[1][h].push(measures[1].2(&mut answer));
                 }

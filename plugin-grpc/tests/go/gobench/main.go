@@ -1,7 +1,7 @@
 // The go-plugin side of the gRPC peer bench (issue 15): a host on
 // hashicorp/go-plugin's own client (plugin.NewClient, Dispense), calling a
 // plugin's AbilityCall the way flowbot's Go host does. Its twin on our side
-// is plugin-grpc's `peer_host` example; `cargo xtask peer-grpc` drives both
+// is plugin-grpc's `grpc_peer_host` example; `cargo xtask peer-grpc` drives both
 // round by round.
 //
 // Usage: gobench BINARY (FLOWBOT_PLUGIN_PROTO names plugin.proto; the plugin
