@@ -6,10 +6,10 @@
 //! only when the lease is released healthy. A lease dropped without
 //! `release` (a trap, a timeout, a cancelled call) discards its instance.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::instance::PluginInstance;
 
@@ -19,7 +19,7 @@ type Idle = Vec<Box<PluginInstance>>;
 
 pub(crate) struct InstancePool {
     idle: Mutex<Idle>,
-    permits: Arc<Semaphore>,
+    permits: Semaphore,
     max_instances: u32,
     wait_timeout: Duration,
 }
@@ -32,21 +32,23 @@ pub(crate) enum AcquireError {
     Closed,
 }
 
-/// Exclusive use of one pool slot; holds an instance once one is taken or created.
-pub(crate) struct Lease {
-    pool: Arc<InstancePool>,
+/// Exclusive use of one pool slot; holds an instance once one is taken or
+/// created. It borrows the pool (no reference count to bump: two callers on
+/// two threads share no counter but the semaphore's and the idle list's).
+pub(crate) struct Lease<'a> {
+    pool: &'a InstancePool,
     pub(crate) instance: Option<Box<PluginInstance>>,
-    _permit: OwnedSemaphorePermit,
+    _permit: SemaphorePermit<'a>,
 }
 
 impl InstancePool {
-    pub(crate) fn new(max_instances: u32, wait_timeout: Duration) -> Arc<Self> {
-        Arc::new(Self {
+    pub(crate) fn new(max_instances: u32, wait_timeout: Duration) -> Self {
+        Self {
             idle: Mutex::new(Vec::new()),
-            permits: Arc::new(Semaphore::new(max_instances as usize)),
+            permits: Semaphore::new(max_instances as usize),
             max_instances,
             wait_timeout,
-        })
+        }
     }
 
     fn idle(&self) -> MutexGuard<'_, Idle> {
@@ -55,14 +57,12 @@ impl InstancePool {
 
     /// Waits up to the wait timeout for a slot; the lease carries an idle
     /// instance when there is one.
-    pub(crate) async fn acquire(self: &Arc<Self>) -> Result<Lease, AcquireError> {
-        let permit = match self.permits.clone().try_acquire_owned() {
+    pub(crate) async fn acquire(&self) -> Result<Lease<'_>, AcquireError> {
+        let permit = match self.permits.try_acquire() {
             Ok(permit) => permit,
             Err(tokio::sync::TryAcquireError::Closed) => return Err(AcquireError::Closed),
             Err(tokio::sync::TryAcquireError::NoPermits) => {
-                match tokio::time::timeout(self.wait_timeout, self.permits.clone().acquire_owned())
-                    .await
-                {
+                match tokio::time::timeout(self.wait_timeout, self.permits.acquire()).await {
                     Ok(Ok(permit)) => permit,
                     Ok(Err(_)) => return Err(AcquireError::Closed),
                     Err(_) => return Err(AcquireError::Exhausted(self.wait_timeout)),
@@ -71,7 +71,7 @@ impl InstancePool {
         };
         let instance = self.idle().pop();
         Ok(Lease {
-            pool: self.clone(),
+            pool: self,
             instance,
             _permit: permit,
         })
@@ -95,7 +95,7 @@ impl InstancePool {
     }
 }
 
-impl Lease {
+impl Lease<'_> {
     /// Ends the lease, keeping the instance for the next call.
     pub(crate) fn release(mut self) {
         if let Some(instance) = self.instance.take()

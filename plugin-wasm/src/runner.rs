@@ -41,7 +41,7 @@ pub struct WasmRunner {
 
 struct Loaded {
     template: Template,
-    pool: Arc<InstancePool>,
+    pool: InstancePool,
     config: RwLock<Arc<str>>,
     lifecycle: Lifecycle,
 }
@@ -255,7 +255,7 @@ impl Loaded {
     /// trapped, broke the protocol or timed out is dropped with the lease.
     async fn on_instance<T>(
         &self,
-        mut lease: Lease,
+        mut lease: Lease<'_>,
         op: impl AsyncFnOnce(&mut PluginInstance) -> Result<T, Failure>,
     ) -> Result<T, RunnerErrorKind> {
         let instance = match lease.instance.take() {
