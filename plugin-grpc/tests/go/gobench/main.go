@@ -36,16 +36,6 @@ import (
 // Params is the bench's payload (85 bytes), the same as the wasm bench's.
 const Params = `{"user":"u-123456","channel":"c-98765","text":"hello there, plugin","n":42,"ok":true}`
 
-type modulePlugin struct {
-	goplugin.NetRPCUnsupportedPlugin
-}
-
-func (*modulePlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error { return nil }
-
-func (*modulePlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	return conn, nil
-}
-
 type host struct {
 	contract *wire.Contract
 	binary   string
@@ -59,12 +49,8 @@ type plugin struct {
 
 func (h *host) start() (*plugin, error) {
 	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig: goplugin.HandshakeConfig{
-			ProtocolVersion:  1,
-			MagicCookieKey:   "FLOWBOT_PLUGIN",
-			MagicCookieValue: "flowbot-plugin-v1",
-		},
-		Plugins:          map[string]goplugin.Plugin{"module": &modulePlugin{}},
+		HandshakeConfig:  wire.Handshake,
+		Plugins:          map[string]goplugin.Plugin{"module": &wire.Dispensed{}},
 		Cmd:              exec.Command(h.binary),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),

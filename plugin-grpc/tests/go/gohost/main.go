@@ -33,17 +33,6 @@ func fail(format string, args ...any) {
 	os.Exit(1)
 }
 
-// modulePlugin dispenses the plugin's connection; calls go through wire.
-type modulePlugin struct {
-	goplugin.NetRPCUnsupportedPlugin
-}
-
-func (*modulePlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error { return nil }
-
-func (*modulePlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	return conn, nil
-}
-
 func main() {
 	automtls := flag.Bool("automtls", false, "negotiate go-plugin's AutoMTLS")
 	flag.Parse()
@@ -58,12 +47,8 @@ func main() {
 	defer cancel()
 
 	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig: goplugin.HandshakeConfig{
-			ProtocolVersion:  1,
-			MagicCookieKey:   "FLOWBOT_PLUGIN",
-			MagicCookieValue: "flowbot-plugin-v1",
-		},
-		Plugins:          map[string]goplugin.Plugin{"module": &modulePlugin{}},
+		HandshakeConfig:  wire.Handshake,
+		Plugins:          map[string]goplugin.Plugin{"module": &wire.Dispensed{}},
 		Cmd:              exec.Command(flag.Arg(0)),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         *automtls,

@@ -137,12 +137,8 @@ func main() {
 		os.Exit(1)
 	}
 	goplugin.Serve(&goplugin.ServeConfig{
-		HandshakeConfig: goplugin.HandshakeConfig{
-			ProtocolVersion:  1,
-			MagicCookieKey:   "FLOWBOT_PLUGIN",
-			MagicCookieValue: "flowbot-plugin-v1",
-		},
-		Plugins:    map[string]goplugin.Plugin{"module": &modulePlugin{contract: contract}},
-		GRPCServer: goplugin.DefaultGRPCServer,
+		HandshakeConfig: wire.Handshake,
+		Plugins:         map[string]goplugin.Plugin{"module": &modulePlugin{contract: contract}},
+		GRPCServer:      goplugin.DefaultGRPCServer,
 	})
 }

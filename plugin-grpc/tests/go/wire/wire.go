@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/bufbuild/protocompile"
+	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -144,4 +145,25 @@ func (c *Contract) Register(s *grpc.Server, service string, handlers map[string]
 		})
 	}
 	s.RegisterService(&desc, struct{}{})
+}
+
+// Handshake is flowbot's go-plugin handshake, as every program here uses it.
+var Handshake = goplugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "FLOWBOT_PLUGIN",
+	MagicCookieValue: "flowbot-plugin-v1",
+}
+
+// Dispensed is the host side of plugin "module": Dispense hands out the
+// plugin's connection, and calls go through Contract.Call.
+type Dispensed struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
+
+// GRPCServer is never used: a host serves nothing under this name.
+func (*Dispensed) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error { return nil }
+
+// GRPCClient returns the connection itself.
+func (*Dispensed) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	return conn, nil
 }
