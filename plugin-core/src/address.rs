@@ -28,6 +28,11 @@ impl AddressRules {
         }
     }
 
+    /// The plugin these rules are for.
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
     /// Why `ip` may not be reached, if it may not.
     pub fn check(&self, ip: IpAddr) -> Result<(), String> {
         let ip = canonical(ip);

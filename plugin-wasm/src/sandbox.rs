@@ -43,7 +43,8 @@ impl SocketRules {
     /// Whether the guest may use `addr` for `usage`: connect to a granted
     /// port on an allowed address, and the implicit bind to the wildcard
     /// address that a connect makes. Never listen, accept or UDP.
-    fn allows(&self, plugin: &str, addr: SocketAddr, usage: SocketAddrUse) -> bool {
+    fn allows(&self, addr: SocketAddr, usage: SocketAddrUse) -> bool {
+        let plugin = self.addresses.plugin();
         let refused = match usage {
             SocketAddrUse::TcpConnect if !self.ports.contains(&addr.port()) => format!(
                 "port {} is not granted: ask for it in wasm.permissions.network.connect, grant it in plugins.permissions.plugins.{plugin}.tcp_connect",
@@ -172,12 +173,12 @@ pub(crate) fn wasi_builder(sandbox: &Sandbox) -> Result<WasiCtxBuilder, Failure>
         .stderr(GuestOutput::new(plugin.name.clone(), "stderr"))
         .args(&[plugin.name.as_ref()]);
     if let Some(rules) = &sandbox.sockets {
-        let (rules, name) = (rules.clone(), plugin.name.clone());
+        let rules = rules.clone();
         builder
             .allow_tcp(true)
             .allow_ip_name_lookup(true)
             .socket_addr_check(move |addr, usage| {
-                let allowed = rules.allows(&name, addr, usage);
+                let allowed = rules.allows(addr, usage);
                 Box::pin(async move { allowed })
             });
     }
