@@ -3,13 +3,11 @@
 //! tonic's `Channel` puts a buffer task and hyper's dispatch task between a
 //! caller and the connection, and hyper sends a request's body from a task
 //! of its own after the head, so a unary call crosses three tasks and leaves
-//! in two writes (HEADERS, then DATA). [`Direct`] hands the request straight
-//! to the `h2` connection and queues the body's ready frames right behind
-//! the head: one task hop each way and one write for a unary call, which
-//! also wakes the plugin once instead of twice. (The connection task, woken
-//! by the head, runs on the caller's worker once the call waits, so it finds
-//! both; only when another worker takes it up in between do they leave in
-//! two writes.) Measured in BENCHMARKS.md ("gRPC
+//! in two writes (HEADERS, then DATA). [`Direct`] hands the request, with
+//! its body's ready frames, straight to the task that drives the `h2`
+//! connection, which queues head and body together: one task hop each way
+//! and one write for a unary call, which also wakes the plugin once instead
+//! of twice. Measured in BENCHMARKS.md ("gRPC
 //! against go-plugin's own host").
 //!
 //! What it does not do: reconnect. A plugin's connection lives as long as
@@ -29,6 +27,7 @@ use h2::{RecvStream, SendStream};
 use http::uri::{Authority, Scheme, Uri};
 use http_body::{Body as _, Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
 
 /// The request body tonic's generated clients send.
 type RequestBody = tonic::body::Body;
@@ -52,12 +51,25 @@ const MAX_HEADER_LIST: u32 = 16 * 1024;
 /// share the connection; give it to a generated client with `new`.
 #[derive(Clone, Debug)]
 pub struct Direct {
-    send: SendRequest<Bytes>,
+    jobs: mpsc::UnboundedSender<Job>,
 }
+
+/// A request for the connection task to put on the wire: its head and the
+/// part of its body that was ready, and where the stream goes back to.
+struct Job {
+    head: http::Request<()>,
+    ready: Ready,
+    reply: oneshot::Sender<Result<Opened, h2::Error>>,
+}
+
+/// A request the connection task has queued: its response and, when the
+/// body is still streaming, the stream to send the rest on.
+type Opened = (h2::client::ResponseFuture, Option<SendStream<Bytes>>);
 
 impl Direct {
     /// Speaks HTTP/2 over `io` and spawns the task that drives the
-    /// connection (it ends when the connection closes).
+    /// connection (it ends when the connection closes, or when every clone
+    /// is gone and the last stream has ended).
     pub async fn handshake<I>(io: I) -> Result<Self, h2::Error>
     where
         I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -68,13 +80,69 @@ impl Direct {
             .max_header_list_size(MAX_HEADER_LIST)
             .handshake(io)
             .await?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "gRPC connection closed");
-            }
-        });
-        Ok(Self { send })
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(drive(connection, send, queue));
+        Ok(Self { jobs })
     }
+}
+
+/// The connection task: queues each request's head and ready body in one
+/// go (so they leave in one write), as many at once as the peer allows
+/// streams, and drives the connection.
+async fn drive<I>(
+    mut connection: h2::client::Connection<I, Bytes>,
+    send: SendRequest<Bytes>,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+) where
+    I: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let mut send = Some(send);
+    let mut waiting: Option<Job> = None;
+    let closed = std::future::poll_fn(|cx| {
+        while let Some(handle) = send.as_mut() {
+            if waiting.is_none() {
+                match queue.poll_recv(cx) {
+                    Poll::Ready(Some(job)) => waiting = Some(job),
+                    // Every handle is gone: no new streams; the connection
+                    // ends once the open ones have.
+                    Poll::Ready(None) => send = None,
+                    Poll::Pending => break,
+                }
+                continue;
+            }
+            match handle.poll_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(ready) => {
+                    if let Some(job) = waiting.take() {
+                        let opened = ready.and_then(|()| open(handle, job.head, job.ready));
+                        // A caller that went away drops the stream (reset).
+                        let _ = job.reply.send(opened);
+                    }
+                }
+            }
+        }
+        Pin::new(&mut connection).poll(cx)
+    })
+    .await;
+    if let Err(error) = closed {
+        tracing::debug!(%error, "gRPC connection closed");
+    }
+}
+
+/// Opens a stream for `head` and queues the ready part of its body.
+fn open(
+    send: &mut SendRequest<Bytes>,
+    head: http::Request<()>,
+    ready: Ready,
+) -> Result<Opened, h2::Error> {
+    let empty = ready.ended && ready.data.is_empty() && ready.trailers.is_none();
+    let (response, mut stream) = send.send_request(head, empty)?;
+    if empty {
+        return Ok((response, None));
+    }
+    let ended = ready.ended;
+    ready.send(&mut stream)?;
+    Ok((response, (!ended).then_some(stream)))
 }
 
 /// The answer of a [`Direct`] call.
@@ -86,37 +154,38 @@ impl tower::Service<http::Request<RequestBody>> for Direct {
     type Error = h2::Error;
     type Future = ResponseFuture;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.send.poll_ready(cx)
+    /// Always ready: requests wait in the connection task's queue while the
+    /// peer's stream limit is reached.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
-        // The handle `poll_ready` readied goes with this call; `self` keeps
-        // a fresh one for the next.
-        let fresh = self.send.clone();
-        let mut send = std::mem::replace(&mut self.send, fresh);
+        let jobs = self.jobs.clone();
         Box::pin(async move {
+            // The connection is gone: the request was never sent.
+            let gone = || h2::Error::from(h2::Reason::REFUSED_STREAM);
             let (mut head, mut body) = request.into_parts();
             head.uri = with_origin(head.uri);
-            // The body's ready part (all of a unary request) is taken before
-            // the head goes, so that the connection task, which may run on
-            // another thread the moment the head is queued, finds both.
+            // The body's ready part (all of a unary request) goes with the
+            // head to the connection task, which queues both at once.
             let ready = std::future::poll_fn(|cx| Poll::Ready(Ready::take(&mut body, cx))).await?;
-            let empty = ready.ended && ready.data.is_empty() && ready.trailers.is_none();
-            let (response, mut stream) =
-                send.send_request(http::Request::from_parts(head, ()), empty)?;
-            if !empty {
-                let ended = ready.ended;
-                ready.send(&mut stream)?;
-                if !ended {
-                    // A streaming body carries on from a task of its own.
-                    let mut pipe = Pipe { body, stream };
-                    tokio::spawn(async move {
-                        if let Err(error) = std::future::poll_fn(|cx| pipe.poll_send(cx)).await {
-                            tracing::debug!(%error, "gRPC request stream ended early");
-                        }
-                    });
-                }
+            let (reply, opened) = oneshot::channel();
+            jobs.send(Job {
+                head: http::Request::from_parts(head, ()),
+                ready,
+                reply,
+            })
+            .map_err(|_| gone())?;
+            let (response, stream) = opened.await.map_err(|_| gone())??;
+            if let Some(stream) = stream {
+                // A streaming body carries on from a task of its own.
+                let mut pipe = Pipe { body, stream };
+                tokio::spawn(async move {
+                    if let Err(error) = std::future::poll_fn(|cx| pipe.poll_send(cx)).await {
+                        tracing::debug!(%error, "gRPC request stream ended early");
+                    }
+                });
             }
             let response = response.await?;
             Ok(response.map(|recv| ResponseBody { recv, data: true }))
