@@ -73,6 +73,12 @@ impl Recent {
     }
 
     fn put<T: Send + Sync + 'static>(&mut self, entry: &Path, size: usize, module: T) {
+        // Two loads of one module may both have missed: keep one entry.
+        if let Some(at) = self.entries.iter().position(|(name, ..)| name == entry)
+            && let Some((_, dropped, _)) = self.entries.remove(at)
+        {
+            self.bytes -= dropped;
+        }
         if size > self.budget {
             return;
         }
@@ -516,5 +522,12 @@ mod tests {
         none.load_or_compile::<Module>(&engine, other.as_bytes())
             .unwrap();
         assert!(none.recent().entries.is_empty());
+        // The same module put twice (two loads that both missed) is one entry.
+        let twice = ModuleCache::open(&folder).unwrap();
+        let module = Module::new(&engine, MODULE.as_bytes()).unwrap();
+        twice.recent().put(&entry, 10, module.clone());
+        twice.recent().put(&entry, 10, module);
+        assert_eq!(twice.recent().entries.len(), 1);
+        assert_eq!(twice.recent().bytes, 10);
     }
 }
