@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::serve::{ServerStream, silent_until};
+use super::stream::{ServerStream, silent_until};
 
 /// Services announced by the host, by id.
 #[derive(Clone)]

@@ -32,6 +32,7 @@ mod host;
 mod module;
 mod serve;
 mod service;
+mod stream;
 
 pub use async_trait::async_trait;
 pub use host::{HostCallError, HostClient, host};

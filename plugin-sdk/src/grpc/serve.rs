@@ -13,15 +13,15 @@ use proto::go_plugin::{Empty, StdioData};
 use proto::handshake::{self, HandshakeLine, Network};
 use proto::transport::tls_incoming;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{mpsc, watch};
-use tokio_stream::Stream;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream, UnixListenerStream};
+use tokio::sync::watch;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
 use super::broker::Broker;
 use super::module::Module;
 use super::service::ModuleService;
+use super::stream::{ServerStream, silent_until, stopped};
 
 /// How long in-flight requests get to finish once shutdown is asked for.
 const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(1);
@@ -275,11 +275,6 @@ fn listen() -> Result<(Listener, Option<tempfile::TempDir>), ServeError> {
     ))
 }
 
-/// Resolves once shutdown has been asked for.
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
-
 /// Asks for shutdown when the host process goes away (the plugin is then
 /// re-parented), for hosts that do not kill their plugins themselves.
 async fn watch_parent(shutdown: watch::Sender<bool>) {
@@ -312,9 +307,6 @@ struct Stdio {
     stop: watch::Receiver<bool>,
 }
 
-/// A boxed server stream, as tonic's streaming RPCs return.
-pub(crate) type ServerStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl GrpcStdio for Stdio {
     type StreamStdioStream = ServerStream<StdioData>;
@@ -325,15 +317,4 @@ impl GrpcStdio for Stdio {
     ) -> Result<Response<Self::StreamStdioStream>, Status> {
         Ok(Response::new(silent_until(self.stop.clone())))
     }
-}
-
-/// A server stream that sends nothing and ends at shutdown (so a graceful
-/// shutdown does not wait on it forever).
-pub(crate) fn silent_until<T: Send + 'static>(stop: watch::Receiver<bool>) -> ServerStream<T> {
-    let (outbound, stream) = mpsc::channel::<Result<T, Status>>(1);
-    tokio::spawn(async move {
-        stopped(stop).await;
-        drop(outbound);
-    });
-    Box::pin(ReceiverStream::new(stream))
 }
