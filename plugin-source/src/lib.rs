@@ -13,10 +13,14 @@
 //! A broken manifest never hides the others: it is a [`Diagnostic`] naming
 //! the file and the field.
 
+mod config;
+mod error;
 pub mod local;
 mod source;
 pub mod watch;
 
+pub use config::from_config;
+pub use error::SourceError;
 pub use local::{Diagnostic, Discovered, Discovery, LocalSource, scan};
-pub use source::{Source, SourceError, from_config};
+pub use source::Source;
 pub use watch::{SourceEvent, Watch};

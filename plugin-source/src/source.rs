@@ -3,35 +3,10 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use plugin_types::SourceConfig;
 
-use crate::local::{Discovered, Discovery, LocalSource};
+use crate::error::SourceError;
+use crate::local::scan::{Discovered, Discovery};
 use crate::watch::Watch;
-
-/// Why a source cannot serve.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SourceError {
-    /// The source's `type` is not implemented.
-    #[error("source type {0:?} is not supported (supported: local)")]
-    Unsupported(String),
-    /// A required field of the source's configuration is missing.
-    #[error("source type {kind:?} needs `{field}`")]
-    Missing {
-        /// The source type.
-        kind: String,
-        /// The missing field.
-        field: &'static str,
-    },
-    /// The source's folder could not be read or watched.
-    #[error("{}: {message}", path.display())]
-    Io {
-        /// The folder.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
-}
 
 /// A place plugins come from.
 #[async_trait]
@@ -52,18 +27,4 @@ pub trait Source: Send + Sync {
     /// Starts watching for plugins that appear, change or go; watching stops
     /// when the [`Watch`] is dropped.
     fn watch(&self) -> Result<Watch, SourceError>;
-}
-
-/// The source a `sources:` entry of the host configuration describes.
-pub fn from_config(config: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
-    match config.kind.as_str() {
-        "local" => {
-            let path = config.path.clone().ok_or_else(|| SourceError::Missing {
-                kind: config.kind.clone(),
-                field: "path",
-            })?;
-            Ok(Box::new(LocalSource::new(path)))
-        }
-        other => Err(SourceError::Unsupported(other.to_owned())),
-    }
 }

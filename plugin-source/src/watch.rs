@@ -27,8 +27,8 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::local::{Diagnostic, Discovered, scan_folder};
-use crate::source::SourceError;
+use crate::error::SourceError;
+use crate::local::scan::{Diagnostic, Discovered, scan_folder};
 
 /// A change in a source.
 #[derive(Debug)]

@@ -1,4 +1,4 @@
-//! Plugins in local folders.
+//! Scanning local folders for plugins.
 //!
 //! A path given to [`scan`] is one of
 //! - a manifest file (any name), read as it is;
@@ -12,13 +12,8 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use async_trait::async_trait;
 use plugin_core::{MANIFEST_FILE_NAME, Manifest, ManifestError};
-
-use crate::source::{Source, SourceError};
-use crate::watch::Watch;
 
 /// The outcome of scanning one path.
 #[derive(Debug, Default)]
@@ -99,63 +94,6 @@ pub(crate) fn scan_folder(dir: &Path) -> Discovery {
         discovery.add(manifest);
     }
     discovery
-}
-
-/// A folder of plugin folders as a [`Source`]: each sub-folder holding a
-/// `plugin.yaml` is a plugin. Watching reports changes after a quiet period
-/// (250 ms by default) of file events; see [`crate::watch`].
-#[derive(Debug, Clone)]
-pub struct LocalSource {
-    root: PathBuf,
-    quiet: Duration,
-}
-
-impl LocalSource {
-    /// The plugins under `root`.
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self {
-            root: root.into(),
-            quiet: Duration::from_millis(250),
-        }
-    }
-
-    /// How long file events must pause before a change is reported.
-    pub fn with_quiet_period(mut self, quiet: Duration) -> Self {
-        self.quiet = quiet;
-        self
-    }
-
-    /// The folder watched.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-}
-
-#[async_trait]
-impl Source for LocalSource {
-    fn name(&self) -> String {
-        format!("local:{}", self.root.display())
-    }
-
-    async fn discover(&self) -> Result<Discovery, SourceError> {
-        let root = self.root.clone();
-        if !root.is_dir() {
-            return Err(SourceError::Io {
-                path: root,
-                message: "not a folder".to_owned(),
-            });
-        }
-        tokio::task::spawn_blocking(move || scan_folder(&root))
-            .await
-            .map_err(|e| SourceError::Io {
-                path: self.root.clone(),
-                message: e.to_string(),
-            })
-    }
-
-    fn watch(&self) -> Result<Watch, SourceError> {
-        crate::watch::watch(&self.root, self.quiet)
-    }
 }
 
 impl Discovery {

@@ -1,0 +1,77 @@
+//! Plugins in local folders: [`scan()`] reads a path once (the [`scan`
+//! module](mod@scan) says what a path may be), and [`LocalSource`] serves a
+//! folder of plugin folders as a [`Source`], watched for changes.
+//!
+//! A broken manifest never hides the others: it becomes a [`Diagnostic`]
+//! naming its file, and scanning goes on. Results are in path order.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::SourceError;
+use crate::source::Source;
+use crate::watch::Watch;
+
+pub mod scan;
+
+use scan::scan_folder;
+pub use scan::{Diagnostic, Discovered, Discovery, scan};
+
+/// A folder of plugin folders as a [`Source`]: each sub-folder holding a
+/// `plugin.yaml` is a plugin. Watching reports changes after a quiet period
+/// (250 ms by default) of file events; see [`crate::watch`].
+#[derive(Debug, Clone)]
+pub struct LocalSource {
+    root: PathBuf,
+    quiet: Duration,
+}
+
+impl LocalSource {
+    /// The plugins under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            quiet: Duration::from_millis(250),
+        }
+    }
+
+    /// How long file events must pause before a change is reported.
+    pub fn with_quiet_period(mut self, quiet: Duration) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// The folder watched.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+#[async_trait]
+impl Source for LocalSource {
+    fn name(&self) -> String {
+        format!("local:{}", self.root.display())
+    }
+
+    async fn discover(&self) -> Result<Discovery, SourceError> {
+        let root = self.root.clone();
+        if !root.is_dir() {
+            return Err(SourceError::Io {
+                path: root,
+                message: "not a folder".to_owned(),
+            });
+        }
+        tokio::task::spawn_blocking(move || scan_folder(&root))
+            .await
+            .map_err(|e| SourceError::Io {
+                path: self.root.clone(),
+                message: e.to_string(),
+            })
+    }
+
+    fn watch(&self) -> Result<Watch, SourceError> {
+        crate::watch::watch(&self.root, self.quiet)
+    }
+}
