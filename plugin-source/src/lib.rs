@@ -6,7 +6,7 @@
 //!   [`from_config`] builds one from a `sources:` entry (`local` today; other
 //!   types are a clear "not supported" error);
 //! - [`local`]: plugin folders on disk, each holding a `plugin.yaml`
-//!   ([`scan`] for one-off reads, [`LocalSource`] as a source);
+//!   ([`scan()`] for one-off reads, [`LocalSource`] as a source);
 //! - [`watch`]: debounced file events turned into added / updated / removed /
 //!   broken events, never for a half-written file.
 //!
