@@ -564,6 +564,18 @@ async fn messages_over_the_bound_fail_that_call_only() {
     assert_eq!(echo.get().len(), 60 * 1024 + 2);
     let echo = runner.call("echo", &raw(&json!("small"))).await.unwrap();
     assert_eq!(echo.get(), r#""small""#);
+    // An answer over the bound is refused from its length prefix, and the
+    // connection carries on.
+    let error = runner
+        .call("big", &raw(&json!(100 * 1024)))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("message length too large"),
+        "{error}"
+    );
+    let echo = runner.call("echo", &raw(&json!("after"))).await.unwrap();
+    assert_eq!(echo.get(), r#""after""#);
     runner.stop(Duration::from_secs(1)).await.unwrap();
 }
 

@@ -150,6 +150,8 @@ impl PluginService for Raw {
         let r = r.into_inner();
         let result = match r.function.as_str() {
             "echo" => r.params,
+            // A JSON string of as many bytes as the params say.
+            "big" => format!("\"{}\"", "z".repeat(r.params.parse().unwrap_or(0))),
             "config" => self
                 .config
                 .lock()
