@@ -14,25 +14,31 @@
 //! outside it is a [fault](CallBuffers::fault), never an access. The guest
 //! sees no difference: the same exports are called in the same order, with
 //! the same arguments, as `docs/wasm-abi.md` describes.
+//!
+//! Creating an instance is cheap on purpose: the host imports are defined
+//! once per loaded plugin in a [`Linker`] (they find the guest's memory in
+//! the store, not in a closure), the function table is the shim's own, and
+//! the exports are found by index, not by name.
 
 use std::sync::OnceLock;
 
-use wasmtime::{Caller, Engine, Extern, Func, Memory, Module};
+use wasmtime::{Caller, Engine, Extern, Func, Instance, Linker, Memory, Module, ModuleExport};
 
 use crate::abi;
 
-/// The shim. `functions` holds the guest exports called so far, each at the
-/// index the host gave it (all `(i32, i32) -> i64`, or `(i32, i32)` for a
-/// result-less `init`). `invoke` leaves the result in the host's buffer and
-/// frees it in the guest; `deliver` calls a function that returns nothing.
+/// The shim. `functions`, its own table, holds the guest exports called so
+/// far, each at the index the host gave it (all `(i32, i32) -> i64`, or
+/// `(i32, i32)` for a result-less `init`). `invoke` leaves the result in
+/// the host's buffer and frees it in the guest; `deliver` calls a function
+/// that returns nothing.
 const SHIM: &str = r#"(module
   (type $returns (func (param i32 i32) (result i64)))
   (type $consumes (func (param i32 i32)))
   (import "guest" "alloc" (func $alloc (param i32) (result i32)))
   (import "guest" "free" (func $free (param i32)))
-  (import "guest" "functions" (table $functions 0 funcref))
   (import "host" "params_to" (func $params_to (param i32)))
   (import "host" "result_from" (func $result_from (param i64)))
+  (table $functions (export "functions") 0 funcref)
   (func (export "invoke") (param $index i32) (param $len i32)
     (local $ptr i32)
     (local $packed i64)
@@ -55,6 +61,8 @@ const SHIM: &str = r#"(module
 pub(crate) const INVOKE: &str = "invoke";
 /// The shim's export that calls a function returning nothing.
 pub(crate) const DELIVER: &str = "deliver";
+/// The shim's table of guest functions.
+const FUNCTIONS: &str = "functions";
 
 /// A buffer grown past this (by a large params or result) is released at
 /// the next call rather than kept for the instance's lifetime.
@@ -67,6 +75,89 @@ pub(crate) fn module(engine: &Engine) -> Result<Module, String> {
     SHIM_MODULE
         .get_or_init(|| Module::new(engine, SHIM).map_err(|e| format!("call shim: {e:#}")))
         .clone()
+}
+
+/// The shim of one loaded plugin: its module, its host imports and its
+/// exports' indexes, made once at load and shared by every instance.
+pub(crate) struct Shim<T: 'static> {
+    module: Module,
+    host: Linker<T>,
+    invoke: ModuleExport,
+    deliver: ModuleExport,
+    functions: ModuleExport,
+}
+
+/// A shim instantiated in one store.
+pub(crate) struct ShimInstance {
+    /// The entry for functions returning an envelope.
+    pub(crate) invoke: Func,
+    /// The entry for functions returning nothing.
+    pub(crate) deliver: Func,
+    /// The table the host puts guest functions in.
+    pub(crate) functions: wasmtime::Table,
+}
+
+impl<T: HasCallBuffers> Shim<T> {
+    /// The shim for stores of `engine`, with its host imports defined.
+    pub(crate) fn new(engine: &Engine) -> Result<Self, String> {
+        let module = module(engine)?;
+        let export = |name: &str| {
+            module
+                .get_export_index(name)
+                .ok_or_else(|| format!("call shim: no export `{name}`"))
+        };
+        let (invoke, deliver, functions) = (export(INVOKE)?, export(DELIVER)?, export(FUNCTIONS)?);
+        let mut host = Linker::new(engine);
+        host.func_wrap("host", "params_to", params_to::<T>)
+            .and_then(|host| host.func_wrap("host", "result_from", result_from::<T>))
+            .and_then(|host| host.func_wrap("host", "free_nothing", |_: i32| {}))
+            .map_err(|e| format!("call shim: {e:#}"))?;
+        Ok(Self {
+            module,
+            host,
+            invoke,
+            deliver,
+            functions,
+        })
+    }
+
+    /// Instantiates the shim beside a guest whose exports are `alloc` and
+    /// `free` (a no-op when the guest has none), bound to its `memory`.
+    pub(crate) async fn instantiate(
+        &self,
+        store: &mut wasmtime::Store<T>,
+        memory: Memory,
+        alloc: Func,
+        free: Option<Func>,
+    ) -> Result<ShimInstance, wasmtime::Error>
+    where
+        T: Send,
+    {
+        store.data_mut().call_buffers().memory = Some(memory);
+        let mut host = |name: &str| self.host.get(&mut *store, "host", name);
+        let free = match free {
+            Some(free) => Extern::from(free),
+            None => host("free_nothing")?,
+        };
+        let imports = [alloc.into(), free, host("params_to")?, host("result_from")?];
+        let shim = Instance::new_async(&mut *store, &self.module, &imports).await?;
+        let func = |store: &mut wasmtime::Store<T>, export: &ModuleExport| {
+            shim.get_module_export(&mut *store, export)
+                .and_then(Extern::into_func)
+                .ok_or_else(|| wasmtime::Error::msg("shim export missing"))
+        };
+        let invoke = func(store, &self.invoke)?;
+        let deliver = func(store, &self.deliver)?;
+        let functions = shim
+            .get_module_export(&mut *store, &self.functions)
+            .and_then(Extern::into_table)
+            .ok_or_else(|| wasmtime::Error::msg("shim table missing"))?;
+        Ok(ShimInstance {
+            invoke,
+            deliver,
+            functions,
+        })
+    }
 }
 
 /// Which guest export a call was in, for naming a trap.
@@ -91,6 +182,8 @@ pub(crate) struct CallBuffers {
     stage: Stage,
     /// A protocol breach the shim's imports saw (a range outside memory).
     fault: Option<String>,
+    /// The guest's memory, bound when the shim is instantiated.
+    memory: Option<Memory>,
 }
 
 impl Default for CallBuffers {
@@ -100,6 +193,7 @@ impl Default for CallBuffers {
             result: Vec::new(),
             stage: Stage::Alloc,
             fault: None,
+            memory: None,
         }
     }
 }
@@ -139,68 +233,53 @@ pub(crate) trait HasCallBuffers: Send + 'static {
     fn call_buffers(&mut self) -> &mut CallBuffers;
 }
 
-/// The shim's imports, in its import order: the guest's `alloc` and `free`
-/// (a no-op when the guest has none), the function table, and the two host
-/// copies, bound to the guest's `memory`.
-pub(crate) fn imports<T: HasCallBuffers>(
-    store: &mut wasmtime::Store<T>,
-    memory: Memory,
-    alloc: Func,
-    free: Option<Func>,
-    functions: wasmtime::Table,
-) -> [Extern; 5] {
-    let free = free.unwrap_or_else(|| Func::wrap(&mut *store, |_: i32| {}));
-    let params_to = Func::wrap(
-        &mut *store,
-        move |mut cx: Caller<'_, T>, ptr: i32| -> wasmtime::Result<()> {
-            let (bytes, state) = memory.data_and_store_mut(&mut cx);
-            let call = state.call_buffers();
-            let len = call.params.len();
-            let start = ptr as u32 as usize;
-            match start
-                .checked_add(len)
-                .and_then(|end| bytes.get_mut(start..end))
-            {
-                Some(target) => {
-                    target.copy_from_slice(&call.params);
-                    call.stage = Stage::Function;
-                    Ok(())
-                }
-                None => {
-                    let fault = format!("alloc({len}) returned {ptr}, outside guest memory");
-                    call.fault = Some(fault.clone());
-                    Err(wasmtime::Error::msg(fault))
-                }
-            }
-        },
-    );
-    let result_from = Func::wrap(
-        &mut *store,
-        move |mut cx: Caller<'_, T>, packed: i64| -> wasmtime::Result<()> {
-            let (ptr, len) = abi::unpack(packed);
-            let (bytes, state) = memory.data_and_store_mut(&mut cx);
-            let call = state.call_buffers();
-            match abi::guest_slice(bytes, ptr, len) {
-                Ok(result) => {
-                    call.result.extend_from_slice(result);
-                    call.stage = Stage::Free;
-                    Ok(())
-                }
-                Err(e) => {
-                    let fault = format!("result pointer: {e}");
-                    call.fault = Some(fault.clone());
-                    Err(wasmtime::Error::msg(fault))
-                }
-            }
-        },
-    );
-    [
-        alloc.into(),
-        free.into(),
-        functions.into(),
-        params_to.into(),
-        result_from.into(),
-    ]
+/// Records `fault` as the call's protocol breach and fails the call.
+fn breach(call: &mut CallBuffers, fault: String) -> wasmtime::Result<()> {
+    call.fault = Some(fault.clone());
+    Err(wasmtime::Error::msg(fault))
+}
+
+/// The shim's `params_to`: copies the params into the guest at `ptr`.
+fn params_to<T: HasCallBuffers>(mut cx: Caller<'_, T>, ptr: i32) -> wasmtime::Result<()> {
+    let Some(memory) = cx.data_mut().call_buffers().memory else {
+        return breach(cx.data_mut().call_buffers(), "no guest memory bound".into());
+    };
+    let (bytes, state) = memory.data_and_store_mut(&mut cx);
+    let call = state.call_buffers();
+    let len = call.params.len();
+    let start = ptr as u32 as usize;
+    match start
+        .checked_add(len)
+        .and_then(|end| bytes.get_mut(start..end))
+    {
+        Some(target) => {
+            target.copy_from_slice(&call.params);
+            call.stage = Stage::Function;
+            Ok(())
+        }
+        None => breach(
+            call,
+            format!("alloc({len}) returned {ptr}, outside guest memory"),
+        ),
+    }
+}
+
+/// The shim's `result_from`: copies the result envelope out of the guest.
+fn result_from<T: HasCallBuffers>(mut cx: Caller<'_, T>, packed: i64) -> wasmtime::Result<()> {
+    let Some(memory) = cx.data_mut().call_buffers().memory else {
+        return breach(cx.data_mut().call_buffers(), "no guest memory bound".into());
+    };
+    let (ptr, len) = abi::unpack(packed);
+    let (bytes, state) = memory.data_and_store_mut(&mut cx);
+    let call = state.call_buffers();
+    match abi::guest_slice(bytes, ptr, len) {
+        Ok(result) => {
+            call.result.extend_from_slice(result);
+            call.stage = Stage::Free;
+            Ok(())
+        }
+        Err(e) => breach(call, format!("result pointer: {e}")),
+    }
 }
 
 #[cfg(test)]
@@ -212,7 +291,7 @@ mod tests {
         let engine = crate::engine::shared_engine().unwrap();
         let module = module(engine).unwrap();
         let exports: Vec<_> = module.exports().map(|e| e.name().to_owned()).collect();
-        assert_eq!(exports, [INVOKE, DELIVER]);
+        assert_eq!(exports, [FUNCTIONS, INVOKE, DELIVER]);
     }
 
     #[test]
@@ -222,6 +301,7 @@ mod tests {
             result: Vec::with_capacity(KEPT_CAPACITY + 1),
             stage: Stage::Free,
             fault: Some("x".into()),
+            memory: None,
         };
         call.result.push(1);
         call.begin(b"{}");

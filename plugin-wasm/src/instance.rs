@@ -4,12 +4,10 @@
 
 use plugin_core::RunnerErrorKind;
 use serde_json::value::RawValue;
-use wasmtime::{
-    Func, Instance, InstancePre, Module, Ref, RefType, Store, Table, TableType, TypedFunc,
-};
+use wasmtime::{Extern, Func, InstancePre, Module, ModuleExport, Ref, Store, Table, TypedFunc};
 
 use crate::abi::{self, Outcome};
-use crate::call_shim::{self, CallBuffers, Stage};
+use crate::call_shim::{self, CallBuffers, Shim, Stage};
 use crate::component::{ComponentInstance, ComponentTemplate};
 use crate::core_state::InstanceState;
 use crate::sandbox::{Failure, Guarded, Sandbox, Watch, classify, guard, wasi_builder};
@@ -24,14 +22,18 @@ pub(crate) struct Template {
 
 /// A loaded plugin's code, linked and ready to instantiate.
 pub(crate) enum Code {
-    /// A core module, and the [call shim](crate::call_shim) compiled for
-    /// the shared engine.
-    Module {
-        pre: InstancePre<InstanceState>,
-        shim: Module,
-    },
+    /// A core module (boxed: it is the larger kind).
+    Module(Box<CoreTemplate>),
     /// A component of the `flowbot:plugin` world.
     Component(ComponentTemplate),
+}
+
+/// A core module linked for instantiation, its exports by index, and the
+/// [call shim](crate::call_shim) that enters it.
+pub(crate) struct CoreTemplate {
+    pub(crate) pre: InstancePre<InstanceState>,
+    pub(crate) exports: GuestExports,
+    pub(crate) shim: Shim<InstanceState>,
 }
 
 /// A live instance, of either kind.
@@ -44,11 +46,9 @@ impl PluginInstance {
     /// Instantiates the plugin and runs its `init` with `config` (JSON text).
     pub(crate) async fn create(template: &Template, config: &str) -> Result<Self, Failure> {
         match &template.code {
-            Code::Module { pre, shim } => {
-                CoreInstance::create(&template.sandbox, pre, shim, config)
-                    .await
-                    .map(Self::Core)
-            }
+            Code::Module(core) => CoreInstance::create(&template.sandbox, core, config)
+                .await
+                .map(Self::Core),
             Code::Component(component) => {
                 ComponentInstance::create(&template.sandbox, component, config)
                     .await
@@ -86,6 +86,32 @@ impl PluginInstance {
     }
 }
 
+/// The indexes of the ABI's exports in one module, found once at load so
+/// that each new instance looks them up without hashing their names.
+pub(crate) struct GuestExports {
+    memory: Option<ModuleExport>,
+    alloc: Option<ModuleExport>,
+    free: Option<ModuleExport>,
+    is_ready: Option<ModuleExport>,
+    initialize: Option<ModuleExport>,
+    init: Option<ModuleExport>,
+}
+
+impl GuestExports {
+    /// The ABI's exports of `module`, those it has.
+    pub(crate) fn of(module: &Module) -> Self {
+        let index = |name| module.get_export_index(name);
+        Self {
+            memory: index(abi::MEMORY),
+            alloc: index(abi::ALLOC),
+            free: index(abi::FREE),
+            is_ready: index(abi::IS_READY),
+            initialize: index(abi::INITIALIZE),
+            init: index(abi::INIT),
+        }
+    }
+}
+
 /// A call through the shim: `(function index, params length)`.
 type ShimEntry = TypedFunc<(i32, i32), ()>;
 
@@ -115,12 +141,8 @@ pub(crate) struct CoreInstance {
 impl CoreInstance {
     /// Instantiates the module and its call shim, runs its WASI initialiser
     /// and its `init` with `config` (JSON text).
-    async fn create(
-        sandbox: &Sandbox,
-        pre: &InstancePre<InstanceState>,
-        shim: &Module,
-        config: &str,
-    ) -> Result<Self, Failure> {
+    async fn create(sandbox: &Sandbox, core: &CoreTemplate, config: &str) -> Result<Self, Failure> {
+        let CoreTemplate { pre, exports, shim } = core;
         let wasi = wasi_builder(sandbox)?.build_p1();
         let state = InstanceState {
             wasi,
@@ -135,64 +157,65 @@ impl CoreInstance {
             Err(e) => return Err(classify(&store, "instantiation", e)),
         };
         let protocol = |m: String| Failure::poisoned(RunnerErrorKind::Protocol(m));
-        let memory = instance
-            .get_memory(&mut store, abi::MEMORY)
+        let memory = export(&instance, &mut store, exports.memory.as_ref())
+            .and_then(Extern::into_memory)
             .ok_or_else(|| protocol("the module exports no `memory`".into()))?;
-        let alloc = instance
-            .get_typed_func::<i32, i32>(&mut store, abi::ALLOC)
-            .map_err(|e| protocol(format!("export `alloc` (i32) -> i32: {e}")))?;
-        let free = optional_export::<i32, ()>(&instance, &mut store, abi::FREE)?;
-        let is_ready = optional_export(&instance, &mut store, abi::IS_READY)?;
+        let alloc =
+            typed_export::<i32, i32>(&instance, &mut store, exports.alloc.as_ref(), abi::ALLOC)?
+                .ok_or_else(|| protocol("the module exports no `alloc` (i32) -> i32".into()))?;
+        let free =
+            typed_export::<i32, ()>(&instance, &mut store, exports.free.as_ref(), abi::FREE)?;
+        let is_ready = typed_export(
+            &instance,
+            &mut store,
+            exports.is_ready.as_ref(),
+            abi::IS_READY,
+        )?;
 
         let shim_failure = |e: wasmtime::Error| {
             Failure::poisoned(RunnerErrorKind::Other(format!("call shim: {e:#}").into()))
         };
-        let table = Table::new(
-            &mut store,
-            TableType::new(RefType::FUNCREF, 0, None),
-            Ref::Func(None),
-        )
-        .map_err(shim_failure)?;
-        let imports = call_shim::imports(
-            &mut store,
-            memory,
-            *alloc.func(),
-            free.as_ref().map(|free| *free.func()),
-            table,
-        );
-        let shim = Instance::new_async(&mut store, shim, &imports)
+        let entries = shim
+            .instantiate(
+                &mut store,
+                memory,
+                *alloc.func(),
+                free.as_ref().map(|free| *free.func()),
+            )
             .await
             .map_err(shim_failure)?;
-        let invoke = shim
-            .get_typed_func(&mut store, call_shim::INVOKE)
-            .map_err(shim_failure)?;
-        let deliver = shim
-            .get_typed_func(&mut store, call_shim::DELIVER)
-            .map_err(shim_failure)?;
+        let invoke = entries.invoke.typed(&store).map_err(shim_failure)?;
+        let deliver = entries.deliver.typed(&store).map_err(shim_failure)?;
 
         let mut this = Self {
             store,
             instance,
             is_ready,
-            table,
+            table: entries.functions,
             functions: Vec::new(),
             invoke,
             deliver,
         };
-        let initialize =
-            optional_export::<(), ()>(&this.instance, &mut this.store, abi::INITIALIZE)?;
+        let initialize = typed_export::<(), ()>(
+            &this.instance,
+            &mut this.store,
+            exports.initialize.as_ref(),
+            abi::INITIALIZE,
+        )?;
         if let Some(initialize) = initialize
             && let Err(e) = initialize.call_async(&mut this.store, ()).await
         {
             return Err(this.trap(abi::INITIALIZE, e));
         }
-        this.init(config).await?;
+        let init = export(&this.instance, &mut this.store, exports.init.as_ref())
+            .and_then(Extern::into_func);
+        this.init(init, config).await?;
         Ok(this)
     }
 
-    /// Calls `init` with the configuration, when the guest exports it.
-    async fn init(&mut self, config: &str) -> Result<(), Failure> {
-        let Some(init) = self.instance.get_func(&mut self.store, abi::INIT) else {
+    /// Calls the guest's `init`, when it exports one, with the configuration.
+    async fn init(&mut self, init: Option<Func>, config: &str) -> Result<(), Failure> {
+        let Some(init) = init else {
             return Ok(());
         };
         if init.typed::<(i32, i32), i64>(&self.store).is_ok() {
@@ -325,22 +348,38 @@ impl CoreInstance {
     }
 }
 
-fn optional_export<P, R>(
+/// The export at `index`, when the module has one.
+fn export(
     instance: &wasmtime::Instance,
     store: &mut Store<InstanceState>,
+    index: Option<&ModuleExport>,
+) -> Option<Extern> {
+    instance.get_module_export(&mut *store, index?)
+}
+
+/// The function export `name` at `index`, checked against its ABI type.
+fn typed_export<P, R>(
+    instance: &wasmtime::Instance,
+    store: &mut Store<InstanceState>,
+    index: Option<&ModuleExport>,
     name: &str,
 ) -> Result<Option<TypedFunc<P, R>>, Failure>
 where
     P: wasmtime::WasmParams,
     R: wasmtime::WasmResults,
 {
-    match instance.get_func(&mut *store, name) {
+    let wrong = |detail: String| {
+        Failure::poisoned(RunnerErrorKind::Protocol(format!(
+            "export `{name}` has the wrong type: {detail}"
+        )))
+    };
+    match export(instance, store, index) {
         None => Ok(None),
-        Some(function) => function.typed::<P, R>(&*store).map(Some).map_err(|e| {
-            Failure::poisoned(RunnerErrorKind::Protocol(format!(
-                "export `{name}` has the wrong type: {e}"
-            )))
-        }),
+        Some(Extern::Func(function)) => function
+            .typed::<P, R>(&*store)
+            .map(Some)
+            .map_err(|e| wrong(e.to_string())),
+        Some(_) => Err(wrong("not a function".into())),
     }
 }
 

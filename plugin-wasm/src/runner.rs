@@ -14,12 +14,12 @@ use wasmtime::component::Component;
 use wasmtime::{Linker, Module};
 
 use crate::cache::ModuleCache;
-use crate::call_shim;
+use crate::call_shim::Shim;
 use crate::component::{self, ComponentTemplate};
 use crate::core_state::InstanceState;
 use crate::engine::shared_engine;
 use crate::host_functions;
-use crate::instance::{Code, PluginInstance, Template};
+use crate::instance::{Code, CoreTemplate, GuestExports, PluginInstance, Template};
 use crate::pool::{AcquireError, InstancePool, Lease};
 use crate::sandbox::{Failure, Sandbox, SocketRules};
 use crate::state::PluginContext;
@@ -145,8 +145,9 @@ impl Runner for WasmRunner {
             let pre = linker
                 .instantiate_pre(&module)
                 .map_err(|e| format!("module {}: {e:#}", path.display()))?;
-            let shim = call_shim::module(engine)?;
-            Ok::<_, String>(Code::Module { pre, shim })
+            let exports = GuestExports::of(&module);
+            let shim = Shim::new(engine)?;
+            Ok::<_, String>(Code::Module(Box::new(CoreTemplate { pre, exports, shim })))
         })
         .await
         .map_err(|e| other(name, format!("compiling module: {e}")))?
