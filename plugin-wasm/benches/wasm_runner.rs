@@ -14,7 +14,11 @@
 //!   SDK-built examples (`hello-wasm`, a core module; `hello-component`, the
 //!   same handlers as a component) through `WasmRunner::call`;
 //! - `sdk_echo_100b/bare_component`: `hello-component`'s echo on bare
-//!   wasmtime (an async store with WASI only): the component floor.
+//!   wasmtime (an async store with WASI only): the component floor;
+//! - `instance_sdk_echo/{on_demand,pooling}`: one more instance of a started
+//!   plugin of the peer bench's echo guest (`sdk_echo.wasm`), created and
+//!   initialised by `WasmRunner::warm`: what a pool growing under load or a
+//!   trap's replacement pays, on either instance allocator.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -181,5 +185,67 @@ fn sdk_echo(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, calls, lifecycle, sdk_echo);
+/// A new instance of a started plugin, on either allocator.
+fn instances(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Instances per runner: a runner is replaced (untimed) when full.
+    const PER_RUNNER: u32 = 64;
+    let module = examples::built().wasm.join("sdk_echo.wasm");
+    let manifest = plugin_core::Manifest::parse(&format!(
+        "name: sdk\nruntime: wasm\nwasm: {{module: {}, pool: {{max_instances: {PER_RUNNER}}}}}\n",
+        module.display()
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = plugin_wasm::ModuleCache::open(&dir.path().join("cache")).unwrap();
+    let engines = [
+        ("on_demand", plugin_wasm::WasmEngine::shared().unwrap()),
+        (
+            "pooling",
+            plugin_wasm::WasmEngine::pooling(plugin_wasm::PoolingLimits {
+                instances: PER_RUNNER,
+                ..Default::default()
+            })
+            .unwrap(),
+        ),
+    ];
+    let mut group = c.benchmark_group("instance_sdk_echo");
+    for (name, engine) in engines {
+        let started = || {
+            let runner = runner()
+                .with_engine(engine.clone())
+                .with_cache(cache.clone());
+            rt.block_on(async {
+                runner.load(&manifest).await.unwrap();
+                runner.start(&json!({})).await.unwrap();
+            });
+            runner
+        };
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut runner = started();
+                let mut elapsed = std::time::Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let created = rt.block_on(runner.warm(1)).unwrap();
+                    elapsed += start.elapsed();
+                    if created == 0 {
+                        drop(runner);
+                        runner = started();
+                        let start = Instant::now();
+                        assert_eq!(rt.block_on(runner.warm(1)).unwrap(), 1);
+                        elapsed += start.elapsed();
+                    }
+                }
+                elapsed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, calls, lifecycle, sdk_echo, instances);
 criterion_main!(benches);

@@ -64,17 +64,28 @@ impl Recent {
         }
     }
 
-    fn get<T: Clone + 'static>(&mut self, entry: &Path) -> Option<T> {
-        let at = self.entries.iter().position(|(name, ..)| name == entry)?;
+    /// Where `entry` compiled for `engine` is: two engines of one process
+    /// (a pooling one and the on-demand one) share entry names, not code.
+    fn position<T: Compiled>(&self, entry: &Path, engine: &Engine) -> Option<usize> {
+        self.entries.iter().position(|(name, _, module)| {
+            name == entry
+                && module
+                    .downcast_ref::<T>()
+                    .is_some_and(|module| Engine::same(module.engine(), engine))
+        })
+    }
+
+    fn get<T: Compiled>(&mut self, entry: &Path, engine: &Engine) -> Option<T> {
+        let at = self.position::<T>(entry, engine)?;
         let found = self.entries.remove(at)?;
         let module = found.2.downcast_ref::<T>().cloned();
         self.entries.push_back(found);
         module
     }
 
-    fn put<T: Send + Sync + 'static>(&mut self, entry: &Path, size: usize, module: T) {
+    fn put<T: Compiled>(&mut self, entry: &Path, size: usize, module: T) {
         // Two loads of one module may both have missed: keep one entry.
-        if let Some(at) = self.entries.iter().position(|(name, ..)| name == entry)
+        if let Some(at) = self.position::<T>(entry, module.engine())
             && let Some((_, dropped, _)) = self.entries.remove(at)
         {
             self.bytes -= dropped;
@@ -199,7 +210,7 @@ impl ModuleCache {
         source: &[u8],
     ) -> wasmtime::Result<T> {
         let entry = self.entry(engine, source);
-        if let Some(module) = self.recent().get::<T>(&entry) {
+        if let Some(module) = self.recent().get::<T>(&entry, engine) {
             return Ok(module);
         }
         if let Some((module, size)) = self.load::<T>(engine, &entry) {
@@ -264,6 +275,8 @@ pub(crate) trait Compiled: Sized + Clone + Send + Sync + 'static {
     /// `bytes` must come from [`Compiled::serialize`] (the cache checks
     /// their MAC first).
     unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self>;
+    /// The engine it was compiled for.
+    fn engine(&self) -> &Engine;
 }
 
 impl Compiled for Module {
@@ -279,6 +292,10 @@ impl Compiled for Module {
         // SAFETY: the caller's contract.
         unsafe { Module::deserialize(engine, bytes) }
     }
+
+    fn engine(&self) -> &Engine {
+        Module::engine(self)
+    }
 }
 
 impl Compiled for wasmtime::component::Component {
@@ -293,6 +310,10 @@ impl Compiled for wasmtime::component::Component {
     unsafe fn deserialize(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Self> {
         // SAFETY: the caller's contract.
         unsafe { wasmtime::component::Component::deserialize(engine, bytes) }
+    }
+
+    fn engine(&self) -> &Engine {
+        wasmtime::component::Component::engine(self)
     }
 }
 

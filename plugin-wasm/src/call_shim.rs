@@ -20,11 +20,10 @@
 //! the store, not in a closure), the function table is the shim's own, and
 //! the exports are found by index, not by name.
 
-use std::sync::OnceLock;
-
 use wasmtime::{Caller, Engine, Extern, Func, Instance, Linker, Memory, Module, ModuleExport};
 
 use crate::abi;
+use crate::engine::WasmEngine;
 
 /// The shim. `functions`, its own table, holds the guest exports called so
 /// far, each at the index the host gave it (all `(i32, i32) -> i64`, or
@@ -68,13 +67,9 @@ const FUNCTIONS: &str = "functions";
 /// the next call rather than kept for the instance's lifetime.
 const KEPT_CAPACITY: usize = 1 << 20;
 
-static SHIM_MODULE: OnceLock<Result<Module, String>> = OnceLock::new();
-
-/// The shim compiled for `engine`, the process-wide one (compiled once).
-pub(crate) fn module(engine: &Engine) -> Result<Module, String> {
-    SHIM_MODULE
-        .get_or_init(|| Module::new(engine, SHIM).map_err(|e| format!("call shim: {e:#}")))
-        .clone()
+/// The shim compiled for `engine` (each [`WasmEngine`] does this once).
+pub(crate) fn compile(engine: &Engine) -> Result<Module, String> {
+    Module::new(engine, SHIM).map_err(|e| format!("call shim: {e:#}"))
 }
 
 /// The shim of one loaded plugin: its module, its host imports and its
@@ -98,16 +93,17 @@ pub(crate) struct ShimInstance {
 }
 
 impl<T: HasCallBuffers> Shim<T> {
-    /// The shim for stores of `engine`, with its host imports defined.
-    pub(crate) fn new(engine: &Engine) -> Result<Self, String> {
-        let module = module(engine)?;
+    /// The shim for stores of `engine`'s core modules, with its host
+    /// imports defined.
+    pub(crate) fn new(engine: &WasmEngine) -> Result<Self, String> {
+        let module = engine.shim().clone();
         let export = |name: &str| {
             module
                 .get_export_index(name)
                 .ok_or_else(|| format!("call shim: no export `{name}`"))
         };
         let (invoke, deliver, functions) = (export(INVOKE)?, export(DELIVER)?, export(FUNCTIONS)?);
-        let mut host = Linker::new(engine);
+        let mut host = Linker::new(engine.modules());
         host.func_wrap("host", "params_to", params_to::<T>)
             .and_then(|host| host.func_wrap("host", "result_from", result_from::<T>))
             .and_then(|host| host.func_wrap("host", "free_nothing", |_: i32| {}))
@@ -288,8 +284,8 @@ mod tests {
 
     #[test]
     fn the_shim_compiles_for_the_shared_engine() {
-        let engine = crate::engine::shared_engine().unwrap();
-        let module = module(engine).unwrap();
+        let engine = WasmEngine::shared().unwrap();
+        let module = engine.shim();
         let exports: Vec<_> = module.exports().map(|e| e.name().to_owned()).collect();
         assert_eq!(exports, [FUNCTIONS, INVOKE, DELIVER]);
     }

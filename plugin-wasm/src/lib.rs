@@ -4,7 +4,8 @@
 //! wasm plugins in-process on wasmtime: the guest ABI (`docs/wasm-abi.md`),
 //! the `flowbot` host-function table backed by a [`plugin_core::HostApi`],
 //! WASI preview 1, the sandbox limits of the manifest and the bounded
-//! instance pool.
+//! instance pool; and [`WasmEngine`], the engine runners share, with
+//! wasmtime's on-demand or pooling instance allocator.
 //!
 //! Limits that hold:
 //! - **memory**: a guest cannot grow its memory past `memory.max`; the call
@@ -18,6 +19,9 @@
 //!   read-only unless `readwrite`;
 //! - **pool**: at most `pool.max_instances` instances exist; a call finding
 //!   none free waits up to `pool.wait_timeout`, then fails "pool exhausted";
+//!   on a [pooling](WasmEngine::pooling) engine they are reserved at load
+//!   from the engine's fixed slots, and a plugin that does not fit is
+//!   refused;
 //! - **faults**: a trap, a bad pointer, a malformed envelope or a missing
 //!   export fails that call only; an instance that trapped is never reused,
 //!   and the next call runs on a fresh, initialised instance.
@@ -40,5 +44,7 @@ mod state;
 
 pub use cache::{DEFAULT_MEMORY_BUDGET, ModuleCache};
 pub use component::{MAX_HTTP_BODY, WORLD_VERSION};
-pub use engine::EPOCH_TICK;
+pub use engine::{
+    EPOCH_TICK, EngineError, MAX_TABLE_ELEMENTS, PoolingLimits, PoolingRefusal, WasmEngine,
+};
 pub use runner::WasmRunner;

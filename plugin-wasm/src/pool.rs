@@ -77,6 +77,20 @@ impl InstancePool {
         })
     }
 
+    /// A lease for creating one more instance ahead of calls: only when a
+    /// slot is free now and the idle instances do not already fill every
+    /// free slot (so instances never outnumber `max_instances`). The lease
+    /// carries no instance.
+    pub(crate) fn try_grow(&self) -> Option<Lease<'_>> {
+        let permit = self.permits.try_acquire().ok()?;
+        // Ours is taken: idle ones may fill the other free slots, plus ours.
+        (self.idle().len() <= self.permits.available_permits()).then_some(Lease {
+            pool: self,
+            instance: None,
+            _permit: permit,
+        })
+    }
+
     /// Puts a fresh instance straight into the idle list (used by `start`).
     pub(crate) fn add_idle(&self, instance: Box<PluginInstance>) {
         self.idle().push(instance);

@@ -17,7 +17,7 @@ use crate::cache::ModuleCache;
 use crate::call_shim::Shim;
 use crate::component::{self, ComponentTemplate};
 use crate::core_state::InstanceState;
-use crate::engine::shared_engine;
+use crate::engine::{PoolingRefusal, Reservation, WasmEngine};
 use crate::host_functions;
 use crate::instance::{Code, CoreTemplate, GuestExports, PluginInstance, Template};
 use crate::pool::{AcquireError, InstancePool, Lease};
@@ -26,7 +26,8 @@ use crate::state::PluginContext;
 
 /// Runs one wasm plugin in-process on wasmtime, sandboxed by its manifest.
 ///
-/// `load` compiles the module on the process-wide engine and links it
+/// `load` compiles the module on its engine (the process-wide one unless
+/// [`WasmRunner::with_engine`] says otherwise) and links it
 /// (WASI preview 1 plus the `flowbot` host functions, backed by the
 /// [`HostApi`] given to [`WasmRunner::new`]). `start` creates the first
 /// instance and runs its `init`; calls then run on a bounded pool of
@@ -34,6 +35,7 @@ use crate::state::PluginContext;
 /// docs for the limits that hold.
 pub struct WasmRunner {
     host: Arc<dyn HostApi>,
+    engine: Option<WasmEngine>,
     cache: Option<ModuleCache>,
     granted: Option<Granted>,
     loaded: RwLock<Option<Arc<Loaded>>>,
@@ -41,6 +43,9 @@ pub struct WasmRunner {
 
 struct Loaded {
     template: Template,
+    /// The pooling allocator's slots this plugin's pool may use, given
+    /// back when the runner is dropped.
+    _slots: Option<Reservation>,
     pool: InstancePool,
     config: RwLock<Arc<str>>,
     lifecycle: Lifecycle,
@@ -51,10 +56,19 @@ impl WasmRunner {
     pub fn new(host: Arc<dyn HostApi>) -> Self {
         Self {
             host,
+            engine: None,
             cache: None,
             granted: None,
             loaded: RwLock::new(None),
         }
+    }
+
+    /// Compiles and runs the plugin on `engine` (for example a
+    /// [pooling](WasmEngine::pooling) one shared by the host's runners)
+    /// instead of the process-wide on-demand engine.
+    pub fn with_engine(mut self, engine: WasmEngine) -> Self {
+        self.engine = Some(engine);
+        self
     }
 
     /// Caches compiled modules in `cache`, so loading an unchanged module
@@ -74,6 +88,27 @@ impl WasmRunner {
         self
     }
 
+    /// Creates up to `instances` more idle instances of the started plugin
+    /// now, within its `pool.max_instances`, so that the calls that find
+    /// no idle instance later do not pay for creating one. Returns how many
+    /// it created.
+    pub async fn warm(&self, instances: u32) -> Result<u32, RunnerError> {
+        let loaded = self.loaded()?;
+        loaded.lifecycle.check_callable("warm")?;
+        let mut created = 0;
+        while created < instances {
+            let Some(lease) = loaded.pool.try_grow() else {
+                break;
+            };
+            loaded
+                .on_instance(lease, async |_| Ok(()))
+                .await
+                .map_err(|kind| loaded.lifecycle.fail(None, kind))?;
+            created += 1;
+        }
+        Ok(created)
+    }
+
     /// The loaded plugin; one lock, no allocation on success.
     fn loaded(&self) -> Result<Arc<Loaded>, RunnerError> {
         self.loaded
@@ -82,6 +117,14 @@ impl WasmRunner {
             .clone()
             .ok_or_else(|| RunnerError::new("<not loaded>", RunnerErrorKind::NotLoaded))
     }
+}
+
+/// Why `load` failed, inside its blocking task.
+enum Refused {
+    /// The pooling allocator has no room for the plugin.
+    Pooling(PoolingRefusal),
+    /// Reading, compiling or linking the module.
+    Other(String),
 }
 
 fn other(plugin: &str, message: String) -> RunnerError {
@@ -115,43 +158,67 @@ impl Runner for WasmRunner {
                 RunnerError::new(name, RunnerErrorKind::PermissionDenied(Box::new(e)))
             })?,
         };
-        let engine = shared_engine().map_err(|e| other(name, e))?;
+        let engine = match &self.engine {
+            Some(engine) => engine.clone(),
+            None => WasmEngine::shared().map_err(|e| other(name, e.to_string()))?,
+        };
         let path = wasm.module.clone();
         let cache = self.cache.clone();
-        let code = tokio::task::spawn_blocking(move || {
-            let bytes = std::fs::read(&path)
-                .map_err(|e| format!("cannot read module {}: {e}", path.display()))?;
+        let (instances, memory) = (wasm.pool.max_instances, wasm.permissions.memory.max.bytes());
+        let (code, slots) = tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(&path).map_err(|e| {
+                Refused::Other(format!("cannot read module {}: {e}", path.display()))
+            })?;
             if component::is_component(&bytes) {
+                let engine = engine.components();
                 let compiled = match &cache {
                     Some(cache) => cache.load_or_compile::<Component>(engine, &bytes),
                     None => Component::new(engine, bytes),
                 }
-                .map_err(|e| format!("invalid component {}: {e:#}", path.display()))?;
+                .map_err(|e| {
+                    Refused::Other(format!("invalid component {}: {e:#}", path.display()))
+                })?;
                 let template = ComponentTemplate::new(engine, &compiled)
-                    .map_err(|e| format!("component {}: {e}", path.display()))?;
-                return Ok(Code::Component(template));
+                    .map_err(|e| Refused::Other(format!("component {}: {e}", path.display())))?;
+                return Ok((Code::Component(template), None));
             }
+            // The slots first: a plugin that cannot have them is refused
+            // before it costs a compilation.
+            let slots = engine
+                .reserve(instances, memory)
+                .map_err(Refused::Pooling)?;
+            let modules = engine.modules();
             let module = match &cache {
-                Some(cache) => cache.load_or_compile(engine, &bytes),
-                None => Module::new(engine, bytes),
+                Some(cache) => cache.load_or_compile(modules, &bytes),
+                None => Module::new(modules, bytes),
             }
-            .map_err(|e| format!("invalid module {}: {e:#}", path.display()))?;
-            let mut linker: Linker<InstanceState> = Linker::new(engine);
+            .map_err(|e| match engine.pooling_refusal(&e) {
+                Some(refusal) => Refused::Pooling(refusal),
+                None => Refused::Other(format!("invalid module {}: {e:#}", path.display())),
+            })?;
+            engine.check_fits(&module).map_err(Refused::Pooling)?;
+            let mut linker: Linker<InstanceState> = Linker::new(modules);
             wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut InstanceState| {
                 &mut state.wasi
             })
             .and_then(|()| host_functions::add_to_linker(&mut linker))
-            .map_err(|e| format!("linking host functions: {e:#}"))?;
+            .map_err(|e| Refused::Other(format!("linking host functions: {e:#}")))?;
             let pre = linker
                 .instantiate_pre(&module)
-                .map_err(|e| format!("module {}: {e:#}", path.display()))?;
+                .map_err(|e| Refused::Other(format!("module {}: {e:#}", path.display())))?;
             let exports = GuestExports::of(&module);
-            let shim = Shim::new(engine)?;
-            Ok::<_, String>(Code::Module(Box::new(CoreTemplate { pre, exports, shim })))
+            let shim = Shim::new(&engine).map_err(Refused::Other)?;
+            let core = CoreTemplate { pre, exports, shim };
+            Ok::<_, Refused>((Code::Module(Box::new(core)), slots))
         })
         .await
         .map_err(|e| other(name, format!("compiling module: {e}")))?
-        .map_err(|e| other(name, e))?;
+        .map_err(|refused| match refused {
+            Refused::Pooling(refusal) => {
+                RunnerError::new(name, RunnerErrorKind::LimitExceeded(refusal.to_string()))
+            }
+            Refused::Other(message) => other(name, message),
+        })?;
 
         let loaded = Loaded {
             template: Template {
@@ -173,6 +240,7 @@ impl Runner for WasmRunner {
                 },
                 code,
             },
+            _slots: slots,
             pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
             config: RwLock::new(Arc::from("null")),
             lifecycle: Lifecycle::new(name),

@@ -1,0 +1,305 @@
+//! The pooling allocator's fixed capacity, and how plugins share it.
+//!
+//! wasmtime's pooling allocator reserves its slots up front: memories,
+//! tables, instances and fiber stacks for a fixed number of instances,
+//! which makes creating an instance a matter of taking a warm slot (one of
+//! the same module's, with its memory image already mapped, when there is
+//! one). The slots are shared by every plugin on the engine, so each plugin
+//! reserves its `pool.max_instances` of them when it is loaded, and gives
+//! them back when its runner is dropped: one plugin's pool can never take
+//! the slots another's was promised. A plugin that does not fit is refused
+//! at load, naming what it asked and the setting that would allow it.
+
+use std::sync::{Arc, Mutex};
+
+use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, ResourcesRequired};
+
+/// The size of a wasm page.
+const WASM_PAGE: u64 = 64 * 1024;
+
+/// Core instances one plugin instance takes: its module's and the call
+/// shim's. It also takes one linear memory and one fiber stack.
+const CORE_INSTANCES_PER_INSTANCE: u32 = 2;
+/// Tables one plugin instance takes: the guest's and the shim's.
+const TABLES_PER_INSTANCE: u32 = 2;
+
+/// Most bytes of a freed slot's linear memory kept resident and reset in
+/// place; beyond it, pages are unmapped.
+const KEEP_RESIDENT_MEMORY: usize = 1 << 20;
+/// The same for a table and for a fiber stack.
+const KEEP_RESIDENT_OTHER: usize = 64 << 10;
+
+/// Most elements of one table slot: the guest's function table (large
+/// programs stay well below it) and the shim's.
+pub const MAX_TABLE_ELEMENTS: usize = 1 << 16;
+
+/// The pooling allocator's capacity, shared by every core-module plugin
+/// on a [`WasmEngine::pooling`](super::WasmEngine::pooling) engine.
+///
+/// Each slot reserves address space for `max_memory` (plus wasmtime's
+/// guard region), not memory: 128 slots of 4 GiB take 512 GiB of the
+/// process's 128 TiB address space and no RAM until a guest touches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolingLimits {
+    /// Instances alive at once over all plugins; each plugin reserves its
+    /// manifest's `wasm.pool.max_instances` at load.
+    pub instances: u32,
+    /// The largest linear memory of one instance; a plugin whose
+    /// `wasm.permissions.memory.max` is larger is refused at load.
+    pub max_memory: u64,
+}
+
+impl Default for PoolingLimits {
+    /// 128 instances of up to 4 GiB (wasm32's whole address space).
+    fn default() -> Self {
+        Self {
+            instances: 128,
+            max_memory: 4 << 30,
+        }
+    }
+}
+
+impl PoolingLimits {
+    /// The allocation strategy these limits make.
+    pub(crate) fn strategy(&self) -> InstanceAllocationStrategy {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(self.instances.saturating_mul(CORE_INSTANCES_PER_INSTANCE))
+            .total_memories(self.instances)
+            .total_tables(self.instances.saturating_mul(TABLES_PER_INSTANCE))
+            .total_stacks(self.instances)
+            .total_component_instances(0)
+            .max_memory_size(usize::try_from(self.max_memory).unwrap_or(usize::MAX))
+            .table_elements(MAX_TABLE_ELEMENTS);
+        // A freed slot keeps the pages its guest dirtied (found with
+        // Linux's PAGEMAP_SCAN, 6.7 and later) and copies them back to the
+        // memory image, rather than unmapping them: the next instance then
+        // takes no page faults on them. Older kernels unmap as before.
+        pool.pagemap_scan(Enabled::Auto)
+            .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
+            .table_keep_resident(KEEP_RESIDENT_OTHER)
+            .async_stack_keep_resident(KEEP_RESIDENT_OTHER);
+        InstanceAllocationStrategy::Pooling(pool)
+    }
+}
+
+/// The instance slots not yet reserved by a loaded plugin.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    limits: PoolingLimits,
+    free: Mutex<u32>,
+}
+
+/// Slots reserved by one plugin, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    slots: Arc<Slots>,
+    count: u32,
+}
+
+/// Why a plugin's reservation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PoolingRefusal {
+    /// The plugin's pool asks more instances than are left.
+    #[error(
+        "wasm.pool.max_instances {asked} asks more instance slots than the host's wasm \
+         pooling allocator has free ({free} of {total}); lower it, unload another wasm \
+         plugin, or raise the host's `plugins.wasm.pooling.instances`"
+    )]
+    Instances {
+        /// The plugin's `pool.max_instances`.
+        asked: u32,
+        /// Slots not reserved by other plugins.
+        free: u32,
+        /// The pool's size.
+        total: u32,
+    },
+    /// The module needs more than one instance's slots hold.
+    #[error(
+        "the module does not fit a slot of the host's wasm pooling allocator (one memory \
+         of {max_memory} bytes, one table of {MAX_TABLE_ELEMENTS} elements): {needs}; run \
+         it without `plugins.wasm.pooling`"
+    )]
+    Module {
+        /// What the module needs.
+        needs: String,
+        /// The slot's memory size, in bytes.
+        max_memory: u64,
+    },
+    /// The plugin's memory is larger than a slot.
+    #[error(
+        "wasm.permissions.memory.max {asked} bytes is larger than a slot of the host's wasm \
+         pooling allocator ({max} bytes); lower it or raise the host's \
+         `plugins.wasm.pooling.max_memory`"
+    )]
+    Memory {
+        /// The plugin's `memory.max`, in bytes.
+        asked: u64,
+        /// The slot size, in bytes.
+        max: u64,
+    },
+}
+
+impl Slots {
+    pub(crate) fn new(limits: PoolingLimits) -> Arc<Self> {
+        Arc::new(Self {
+            limits,
+            free: Mutex::new(limits.instances),
+        })
+    }
+
+    pub(crate) fn limits(&self) -> &PoolingLimits {
+        &self.limits
+    }
+
+    /// Reserves `instances` slots of at most `memory` bytes each.
+    pub(crate) fn reserve(
+        self: &Arc<Self>,
+        instances: u32,
+        memory: u64,
+    ) -> Result<Reservation, PoolingRefusal> {
+        if memory > self.limits.max_memory {
+            return Err(PoolingRefusal::Memory {
+                asked: memory,
+                max: self.limits.max_memory,
+            });
+        }
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if instances > *free {
+            return Err(PoolingRefusal::Instances {
+                asked: instances,
+                free: *free,
+                total: self.limits.instances,
+            });
+        }
+        *free -= instances;
+        Ok(Reservation {
+            slots: self.clone(),
+            count: instances,
+        })
+    }
+
+    /// Checks that one instance of a module needing `required` fits a slot.
+    pub(crate) fn check(&self, required: &ResourcesRequired) -> Result<(), PoolingRefusal> {
+        let max_memory = self.limits.max_memory;
+        let initial_memory = required
+            .max_initial_memory_size
+            .unwrap_or(0)
+            .saturating_mul(WASM_PAGE);
+        let needs = if required.num_memories > 1 {
+            format!("it defines {} memories", required.num_memories)
+        } else if required.num_tables > 1 {
+            format!("it defines {} tables", required.num_tables)
+        } else if initial_memory > max_memory {
+            format!("it starts with {initial_memory} bytes of memory")
+        } else if let Some(elements) = required.max_initial_table_size
+            && elements > MAX_TABLE_ELEMENTS as u64
+        {
+            format!("it starts with a table of {elements} elements")
+        } else {
+            return Ok(());
+        };
+        Err(PoolingRefusal::Module { needs, max_memory })
+    }
+
+    /// A compilation refused by wasmtime's own check of the pool's limits,
+    /// as a refusal naming the setting.
+    pub(crate) fn refusal(&self, error: &wasmtime::Error) -> Option<PoolingRefusal> {
+        let message = format!("{error:#}");
+        message
+            .contains("pooling allocator")
+            .then_some(PoolingRefusal::Module {
+                needs: message,
+                max_memory: self.limits.max_memory,
+            })
+    }
+
+    /// Slots not reserved.
+    pub(crate) fn free(&self) -> u32 {
+        *self.free.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut free = self.slots.free.lock().unwrap_or_else(|p| p.into_inner());
+        *free = free
+            .saturating_add(self.count)
+            .min(self.slots.limits.instances);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_are_kept_apart_and_given_back() {
+        let slots = Slots::new(PoolingLimits {
+            instances: 6,
+            max_memory: 1 << 20,
+        });
+        let first = slots.reserve(4, 1 << 20).unwrap();
+        assert_eq!(
+            slots.reserve(3, 1 << 16).unwrap_err(),
+            PoolingRefusal::Instances {
+                asked: 3,
+                free: 2,
+                total: 6
+            }
+        );
+        let second = slots.reserve(2, 1 << 16).unwrap();
+        assert_eq!(slots.free(), 0);
+        drop(first);
+        assert_eq!(slots.free(), 4);
+        drop(second);
+        assert_eq!(slots.free(), 6);
+    }
+
+    #[test]
+    fn a_memory_larger_than_a_slot_is_refused_with_the_setting() {
+        let slots = Slots::new(PoolingLimits {
+            instances: 6,
+            max_memory: 1 << 20,
+        });
+        let refusal = slots.reserve(1, (1 << 20) + 1).unwrap_err();
+        let message = refusal.to_string();
+        assert!(
+            message.contains("wasm.permissions.memory.max 1048577"),
+            "{message}"
+        );
+        assert!(
+            message.contains("plugins.wasm.pooling.max_memory"),
+            "{message}"
+        );
+        assert_eq!(slots.free(), 6);
+    }
+
+    #[test]
+    fn a_module_larger_than_a_slot_is_refused() {
+        let slots = Slots::new(PoolingLimits {
+            instances: 6,
+            max_memory: 1 << 20,
+        });
+        let mut required = ResourcesRequired {
+            num_memories: 1,
+            max_initial_memory_size: Some(16),
+            num_tables: 1,
+            max_initial_table_size: Some(10),
+        };
+        assert_eq!(slots.check(&required), Ok(()));
+        required.max_initial_memory_size = Some(17);
+        let message = slots.check(&required).unwrap_err().to_string();
+        assert!(
+            message.contains("it starts with 1114112 bytes"),
+            "{message}"
+        );
+        required.max_initial_memory_size = Some(1);
+        required.num_memories = 2;
+        let message = slots.check(&required).unwrap_err().to_string();
+        assert!(message.contains("it defines 2 memories"), "{message}");
+        assert!(
+            message.contains("without `plugins.wasm.pooling`"),
+            "{message}"
+        );
+    }
+}
