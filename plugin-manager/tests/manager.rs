@@ -9,6 +9,7 @@ use std::time::Duration;
 use plugin_core::PluginState;
 use plugin_manager::{ManagerError, PluginManager};
 use plugin_types::event::Kv;
+use plugin_types::{ByteSize, WasmPooling};
 use serde_json::json;
 
 mod common;
@@ -106,6 +107,49 @@ async fn a_config_its_schema_rejects_fails_that_plugin_only() {
     );
     assert_eq!(status(&manager, "hello-grpc").state, PluginState::Running);
     assert!(manager.registries().modules.module("hello-wasm").is_none());
+    manager.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn plugins_wasm_pooling_runs_wasm_on_reserved_slots() {
+    // hello-wasm asks 4 instances of 16MiB; a pool of 3 cannot hold it.
+    let setup = Setup::examples();
+    let mut config = setup.config(false);
+    config.wasm.pooling = Some(WasmPooling {
+        instances: 3,
+        max_memory: ByteSize::mib(64),
+    });
+    let manager = setup.start(config.clone()).await;
+    let wasm = status(&manager, "hello-wasm");
+    assert_eq!(wasm.state, PluginState::Error);
+    let error = wasm.last_error.unwrap();
+    for part in [
+        "hello-wasm",
+        "wasm.pool.max_instances 4",
+        "plugins.wasm.pooling.instances",
+    ] {
+        assert!(error.contains(part), "{part}: {error}");
+    }
+    assert_eq!(status(&manager, "hello-grpc").state, PluginState::Running);
+    manager.shutdown().await;
+    drop(manager);
+
+    // Room for it: it serves, and a reload (a second pool beside the
+    // first until it drains) fits too.
+    config.wasm.pooling = Some(WasmPooling {
+        instances: 8,
+        max_memory: ByteSize::mib(64),
+    });
+    let manager = setup.start(config).await;
+    assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
+    let hello = call(&manager, "hello-wasm", "greet", r#"{"name": "Pool"}"#).await;
+    assert!(hello.to_string().contains("Pool"), "{hello}");
+    // Each reload gives the old pool's slots back once it drained.
+    for _ in 0..3 {
+        manager.reload("hello-wasm").await.unwrap();
+        let hello = call(&manager, "hello-wasm", "greet", r#"{"name": "Again"}"#).await;
+        assert!(hello.to_string().contains("Again"), "{hello}");
+    }
     manager.shutdown().await;
 }
 

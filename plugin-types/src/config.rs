@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::permissions::PermissionPolicy;
+use crate::size::ByteSize;
 
 /// Default for [`PluginConfig::drain_timeout`]: 30 seconds.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,10 +40,45 @@ pub struct PluginConfig {
     /// folders, HTTP to public addresses, and `plugin-core`'s limits.
     #[serde(skip_serializing_if = "is_default")]
     pub permissions: PermissionPolicy,
+    /// How wasm plugins are run (`plugins.wasm`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub wasm: WasmSettings,
 }
 
-fn is_default(policy: &PermissionPolicy) -> bool {
-    *policy == PermissionPolicy::default()
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// How wasm plugins are run: the `plugins.wasm` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WasmSettings {
+    /// Run core-module plugins on wasmtime's pooling allocator with this
+    /// capacity (off by default: each instance is mapped on demand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooling: Option<WasmPooling>,
+}
+
+/// `plugins.wasm.pooling`: the pooling allocator's capacity, shared by all
+/// wasm plugins; each reserves its `wasm.pool.max_instances` at load, and
+/// a plugin that does not fit is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WasmPooling {
+    /// Instances alive at once over all plugins (default 128).
+    pub instances: u32,
+    /// The largest `wasm.permissions.memory.max` a plugin may ask (default
+    /// 4GiB). Each slot reserves this much address space, not memory.
+    pub max_memory: ByteSize,
+}
+
+impl Default for WasmPooling {
+    fn default() -> Self {
+        Self {
+            instances: 128,
+            max_memory: ByteSize::gib(4),
+        }
+    }
 }
 
 impl Default for PluginConfig {
@@ -55,6 +91,7 @@ impl Default for PluginConfig {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             max_plugins: DEFAULT_MAX_PLUGINS,
             permissions: PermissionPolicy::default(),
+            wasm: WasmSettings::default(),
         }
     }
 }
@@ -144,6 +181,12 @@ mod tests {
             drain_timeout: Duration::from_secs(90),
             max_plugins: 7,
             permissions: PermissionPolicy::default(),
+            wasm: WasmSettings {
+                pooling: Some(WasmPooling {
+                    instances: 16,
+                    max_memory: ByteSize::mib(256),
+                }),
+            },
         }
     }
 
@@ -173,6 +216,9 @@ config:
   echo:
     greeting: hello
 drain_timeout: 1m 5s
+wasm:
+  pooling:
+    max_memory: 64MiB
 ";
         let config: PluginConfig = serde_saphyr::from_str(yaml).unwrap();
         assert!(config.enabled && config.hot_reload);
@@ -183,6 +229,11 @@ drain_timeout: 1m 5s
         );
         assert_eq!(config.config["echo"]["greeting"], "hello");
         assert_eq!(config.max_plugins, 50);
+        let pooling = config.wasm.pooling.unwrap();
+        assert_eq!(pooling.max_memory, ByteSize::mib(64));
+        assert_eq!(pooling.instances, WasmPooling::default().instances);
+        // Absent, the section is off.
+        assert_eq!(PluginConfig::default().wasm.pooling, None);
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod module;
 pub mod permissions;
 pub mod size;
 
-pub use config::{GitRepoConfig, PluginConfig, SourceConfig};
+pub use config::{GitRepoConfig, PluginConfig, SourceConfig, WasmPooling, WasmSettings};
 pub use confinement::{ConfinementReport, Measure};
 pub use event::DataEvent;
 pub use http::{HostHttpRequest, HostHttpResponse};

@@ -17,7 +17,7 @@ use plugin_core::{HostGrants, Manifest, PluginState, Runner};
 use plugin_grpc::PluginExit;
 use plugin_source::{Source, from_config};
 use plugin_types::PluginConfig;
-use plugin_wasm::ModuleCache;
+use plugin_wasm::{ModuleCache, WasmEngine};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
@@ -27,7 +27,7 @@ use crate::error::ManagerError;
 use crate::host::HostServices;
 use crate::options::ManagerOptions;
 use crate::registries::Registries;
-use crate::runtime::{NewRunner, new_runner};
+use crate::runtime::{NewRunner, WasmSetup, new_runner};
 use crate::status::{ManagerDiagnostic, PluginStatus};
 use plugin::{Active, Adapters, Managed, lock};
 
@@ -71,6 +71,7 @@ pub struct PluginManagerBuilder {
     host: Arc<dyn HostServices>,
     registries: Registries,
     options: ManagerOptions,
+    wasm_engine: Option<WasmEngine>,
 }
 
 impl PluginManagerBuilder {
@@ -101,6 +102,15 @@ impl PluginManagerBuilder {
         self
     }
 
+    /// Runs wasm plugins on `engine` (for example a
+    /// [pooling](plugin_wasm::WasmEngine::pooling) engine the embedder
+    /// shares with runners of its own) instead of the engine the host
+    /// configuration's `plugins.wasm` section makes.
+    pub fn wasm_engine(mut self, engine: WasmEngine) -> Self {
+        self.wasm_engine = Some(engine);
+        self
+    }
+
     /// The host's data folder, where each plugin gets `plugins/<name>`
     /// (`$DATA` in its manifest); the rest of it is never granted.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -125,10 +135,16 @@ impl PluginManagerBuilder {
                 })
                 .ok()
         });
+        let wasm = WasmSetup {
+            cache: wasm_cache,
+            engine: self
+                .wasm_engine
+                .or_else(|| WasmSetup::engine_for(&self.config.wasm)),
+        };
         PluginManager {
             inner: Arc::new(Inner {
                 grants,
-                wasm_cache,
+                wasm,
                 config: self.config,
                 host: self.host,
                 registries: self.registries,
@@ -159,7 +175,7 @@ fn host_grants(config: &PluginConfig, options: &ManagerOptions) -> HostGrants {
 
 pub(crate) struct Inner {
     grants: HostGrants,
-    wasm_cache: Option<ModuleCache>,
+    wasm: WasmSetup,
     config: PluginConfig,
     host: Arc<dyn HostServices>,
     registries: Registries,
@@ -195,6 +211,7 @@ impl PluginManager {
             host,
             registries: Registries::default(),
             options: ManagerOptions::default(),
+            wasm_engine: None,
         }
     }
 
@@ -429,8 +446,7 @@ impl Inner {
                 plugin: manifest.name.clone(),
                 source,
             })?;
-        let NewRunner { runner, exits } =
-            new_runner(manifest, host, granted, self.wasm_cache.as_ref());
+        let NewRunner { runner, exits } = new_runner(manifest, host, granted, &self.wasm);
         let started = async {
             let info = runner.load(manifest).await?;
             runner.start(&config).await?;
