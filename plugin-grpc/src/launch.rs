@@ -12,6 +12,7 @@ use proto::handshake::{self, HandshakeLine, Network};
 use proto::mtls::{self, Identity};
 use sha2::{Digest as _, Sha256};
 use tokio::io::BufReader;
+use tokio::task::JoinHandle;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -49,10 +50,16 @@ pub(crate) struct LaunchSpec<'a> {
     pub(crate) mtls: bool,
 }
 
-/// A plugin process that answered its handshake and health check.
+/// A plugin process that answered its handshake, its health check on the
+/// way.
 pub(crate) struct Launched {
     pub(crate) process: PluginProcess,
     pub(crate) channel: Direct,
+    /// The health check, sent as soon as the connection was up: the runner
+    /// awaits it beside `Init`, so a fresh plugin serves both at once (the
+    /// first requests on a fresh process are its slowest) rather than one
+    /// after the other.
+    pub(crate) health: JoinHandle<Result<(), LaunchError>>,
     /// The confinement in force.
     pub(crate) confinement: ConfinementReport,
     /// With AutoMTLS: the server side for the host's broker, which requires
@@ -168,10 +175,11 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
         address: handshake.address.clone(),
         reason: error_chain(&e),
     })?;
-    check_health(channel.clone(), spec.start_timeout).await?;
+    let health = tokio::spawn(check_health(channel.clone(), spec.start_timeout));
     Ok(Launched {
         process,
         channel,
+        health,
         confinement: report,
         broker_tls,
     })

@@ -8,7 +8,8 @@
 //! - `process`: starting the executable (own process group, parent-death
 //!   signal, one launcher thread) and noticing its exit at once;
 //! - `launch`: checksum, go-plugin's environment and handshake line, the
-//!   tonic channel and the `grpc.health.v1` check;
+//!   connection and the `grpc.health.v1` check (sent at once, awaited by
+//!   `start` beside `Init`);
 //! - `broker`: `HostService` offered to the plugin through go-plugin's
 //!   `GRPCBroker` (`host_service` serves it from the runner's
 //!   [`HostApi`](plugin_core::HostApi));

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::broker::{HOST_SERVICE_ID, HostBroker};
+use crate::error::LaunchError;
 use crate::functions::{self, Failure};
 use crate::launch::{LaunchSpec, Launched, launch};
 use crate::process::PluginProcess;
@@ -67,15 +68,42 @@ struct Session {
     broker: Mutex<Option<HostBroker>>,
     lifecycle: Lifecycle,
     calls: InFlight,
+    /// The health check sent at launch, awaited by `start`.
+    health: Mutex<HealthCheck>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Holds the sockets; removed when the session goes.
     _socket_dir: tempfile::TempDir,
+}
+
+/// Where the health check sent at launch stands.
+enum HealthCheck {
+    /// On its way.
+    Sent(JoinHandle<Result<(), LaunchError>>),
+    /// The plugin is serving.
+    Passed,
+    /// The plugin is not serving: why.
+    Failed(String),
+}
+
+impl HealthCheck {
+    async fn outcome(self) -> Result<(), LaunchError> {
+        match self {
+            Self::Sent(check) => check
+                .await
+                .unwrap_or_else(|e| Err(LaunchError::Unhealthy(format!("the check failed: {e}")))),
+            Self::Passed => Ok(()),
+            Self::Failed(reason) => Err(LaunchError::Unhealthy(reason)),
+        }
+    }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         for task in self.tasks.get_mut().unwrap_or_else(|p| p.into_inner()) {
             task.abort();
+        }
+        if let HealthCheck::Sent(check) = self.health.get_mut().unwrap_or_else(|p| p.into_inner()) {
+            check.abort();
         }
     }
 }
@@ -96,8 +124,8 @@ impl GrpcRunner {
         }
     }
 
-    /// How long the plugin has to print its handshake and answer its first
-    /// health check.
+    /// How long the plugin has to print its handshake and answer its
+    /// health check (sent at `load`, awaited by `start` beside `Init`).
     pub fn with_start_timeout(mut self, timeout: Duration) -> Self {
         self.start_timeout = timeout;
         self
@@ -245,6 +273,7 @@ impl Runner for GrpcRunner {
         let Launched {
             process,
             channel,
+            health,
             confinement,
             broker_tls,
         } = launch(&LaunchSpec {
@@ -288,6 +317,7 @@ impl Runner for GrpcRunner {
             broker: Mutex::new(Some(broker)),
             lifecycle: Lifecycle::new(&name),
             calls: InFlight::new(),
+            health: Mutex::new(HealthCheck::Sent(health)),
             tasks: Mutex::new(vec![stdio]),
             _socket_dir: socket_dir,
         });
@@ -321,7 +351,27 @@ impl Runner for GrpcRunner {
         let mut client = session.client.clone();
         let mut request = tonic::Request::new(request);
         request.set_timeout(self.start_timeout);
-        let init = tokio::time::timeout(self.start_timeout, client.init(request)).await;
+        // `Init` goes out beside the health check sent at launch; the
+        // plugin must pass both.
+        let check = std::mem::replace(
+            &mut *session.health.lock().unwrap_or_else(|p| p.into_inner()),
+            HealthCheck::Passed,
+        );
+        let (health, init) = tokio::join!(
+            check.outcome(),
+            tokio::time::timeout(self.start_timeout, client.init(request))
+        );
+        if let Err(e) = health {
+            // A later `start` fails the same way.
+            let reason = match &e {
+                LaunchError::Unhealthy(reason) => reason.clone(),
+                other => other.to_string(),
+            };
+            *session.health.lock().unwrap_or_else(|p| p.into_inner()) = HealthCheck::Failed(reason);
+            return Err(session
+                .lifecycle
+                .fail(None, RunnerErrorKind::Other(Box::new(e))));
+        }
         let result = match init {
             Err(_) => Err(RunnerErrorKind::Timeout(self.start_timeout)),
             Ok(Err(status)) => Err(session.rpc_error(status, self.start_timeout).await),

@@ -419,16 +419,34 @@ async fn handshake_failures_are_named_errors_quoting_the_plugin() {
             "netrpc",
             "protocol \"netrpc\" is not supported; this host speaks grpc only",
         ),
-        (
-            "unhealthy",
-            "plugin raw: health check of service \"plugin\" failed: status NOT_SERVING",
-        ),
     ];
     for (mode, expected) in cases {
         let plugin = RawPlugin::new(mode);
         let message = load_error(&plugin, quick_runner()).await;
         assert!(message.contains(expected), "{mode}: {message}");
     }
+}
+
+#[tokio::test]
+async fn a_plugin_not_serving_its_health_check_does_not_start() {
+    // The check goes out at load, beside nothing; `start` awaits it beside
+    // `Init`, and fails on it, then and every later time.
+    let plugin = RawPlugin::new("unhealthy");
+    let runner = quick_runner();
+    runner.load(&plugin.manifest).await.unwrap();
+    let expected = "plugin raw: health check of service \"plugin\" failed: status NOT_SERVING";
+    for _ in 0..2 {
+        let message = runner.start(&json!({})).await.unwrap_err().to_string();
+        assert!(message.contains(expected), "{message}");
+    }
+    let err = runner.call("echo", &raw(&json!({}))).await.unwrap_err();
+    assert!(matches!(err.kind(), RunnerErrorKind::NotStarted), "{err}");
+    drop(runner);
+    eventually(
+        "an unhealthy plugin's process is killed with its runner",
+        || processes_with(&plugin.marker()).is_empty(),
+    )
+    .await;
 }
 
 #[tokio::test]
