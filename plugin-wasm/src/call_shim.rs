@@ -23,7 +23,6 @@
 use wasmtime::{Caller, Engine, Extern, Func, Instance, Linker, Memory, Module, ModuleExport};
 
 use crate::abi;
-use crate::engine::WasmEngine;
 
 /// The shim. `functions`, its own table, holds the guest exports called so
 /// far, each at the index the host gave it (all `(i32, i32) -> i64`, or
@@ -67,7 +66,7 @@ const FUNCTIONS: &str = "functions";
 /// the next call rather than kept for the instance's lifetime.
 const KEPT_CAPACITY: usize = 1 << 20;
 
-/// The shim compiled for `engine` (each [`WasmEngine`] does this once).
+/// The shim compiled for `engine` (each `WasmEngine` does this once).
 pub(crate) fn compile(engine: &Engine) -> Result<Module, String> {
     Module::new(engine, SHIM).map_err(|e| format!("call shim: {e:#}"))
 }
@@ -93,17 +92,17 @@ pub(crate) struct ShimInstance {
 }
 
 impl<T: HasCallBuffers> Shim<T> {
-    /// The shim for stores of `engine`'s core modules, with its host
-    /// imports defined.
-    pub(crate) fn new(engine: &WasmEngine) -> Result<Self, String> {
-        let module = engine.shim().clone();
+    /// The shim `module` (from [`compile`] for `engine`), with its host
+    /// imports defined for stores of `engine`.
+    pub(crate) fn new(engine: &Engine, module: &Module) -> Result<Self, String> {
+        let module = module.clone();
         let export = |name: &str| {
             module
                 .get_export_index(name)
                 .ok_or_else(|| format!("call shim: no export `{name}`"))
         };
         let (invoke, deliver, functions) = (export(INVOKE)?, export(DELIVER)?, export(FUNCTIONS)?);
-        let mut host = Linker::new(engine.modules());
+        let mut host = Linker::new(engine);
         host.func_wrap("host", "params_to", params_to::<T>)
             .and_then(|host| host.func_wrap("host", "result_from", result_from::<T>))
             .and_then(|host| host.func_wrap("host", "free_nothing", |_: i32| {}))
@@ -284,8 +283,7 @@ mod tests {
 
     #[test]
     fn the_shim_compiles_for_the_shared_engine() {
-        let engine = WasmEngine::shared().unwrap();
-        let module = engine.shim();
+        let module = compile(&Engine::default()).unwrap();
         let exports: Vec<_> = module.exports().map(|e| e.name().to_owned()).collect();
         assert_eq!(exports, [FUNCTIONS, INVOKE, DELIVER]);
     }

@@ -207,7 +207,7 @@ impl Runner for WasmRunner {
                 .instantiate_pre(&module)
                 .map_err(|e| Refused::Other(format!("module {}: {e:#}", path.display())))?;
             let exports = GuestExports::of(&module);
-            let shim = Shim::new(&engine).map_err(Refused::Other)?;
+            let shim = Shim::new(modules, engine.shim()).map_err(Refused::Other)?;
             let core = CoreTemplate { pre, exports, shim };
             Ok::<_, Refused>((Code::Module(Box::new(core)), slots))
         })
