@@ -14,4 +14,8 @@ pub(crate) struct InstanceState {
     pub(crate) watch: Watch,
     /// What the current call passes through the call shim.
     pub(crate) call: CallBuffers,
+    /// Set while a host function has called the guest's `alloc` for its
+    /// result: a host function called from there traps, so a guest cannot
+    /// nest host and guest calls (each nesting takes a fiber stack).
+    pub(crate) in_alloc: bool,
 }

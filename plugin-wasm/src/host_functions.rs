@@ -5,9 +5,11 @@
 //! written into a buffer the guest allocates itself (through `alloc`), so
 //! the host never writes where the guest did not ask. A failing request
 //! returns a failure code to the guest and is logged under the plugin's
-//! name; it never traps the guest. The one exception is time: host work
-//! still running when the call's execution timeout expires traps the guest,
-//! and the call fails "timed out".
+//! name; it never traps the guest. Two exceptions: host work still running
+//! when the call's execution timeout expires traps the guest, and the call
+//! fails "timed out"; and a host function called from the guest's `alloc`
+//! while the host is writing a result traps, so calls between host and
+//! guest nest one level at most.
 
 use std::collections::BTreeMap;
 
@@ -194,6 +196,11 @@ async fn within<T>(
     cx: &mut Ctx<'_>,
     work: impl AsyncFnOnce(&mut Ctx<'_>) -> wasmtime::Result<T>,
 ) -> wasmtime::Result<T> {
+    if cx.data().in_alloc {
+        return Err(wasmtime::Error::msg(
+            "a host function was called from `alloc` while the host wrote a result into the guest",
+        ));
+    }
     let left = cx.data().watch.deadline.remaining();
     let outcome = tokio::time::timeout(left, work(&mut *cx)).await;
     outcome.unwrap_or_else(|_| {
@@ -237,10 +244,10 @@ async fn write_guest(cx: &mut Ctx<'_>, bytes: &[u8]) -> Result<i64, String> {
         .ok_or_else(|| "the guest exports no alloc".to_owned())?
         .typed::<i32, i32>(&*cx)
         .map_err(|e| format!("alloc: {e}"))?;
-    let ptr = alloc
-        .call_async(&mut *cx, len as i32)
-        .await
-        .map_err(|e| format!("alloc trapped: {e}"))? as u32;
+    cx.data_mut().in_alloc = true;
+    let ptr = alloc.call_async(&mut *cx, len as i32).await;
+    cx.data_mut().in_alloc = false;
+    let ptr = ptr.map_err(|e| format!("alloc trapped: {e}"))? as u32;
     let memory = memory(cx)?;
     memory
         .write(&mut *cx, ptr as usize, bytes)

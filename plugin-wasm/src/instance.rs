@@ -148,6 +148,7 @@ impl CoreInstance {
             wasi,
             watch: Watch::new(sandbox),
             call: CallBuffers::default(),
+            in_alloc: false,
         };
         let mut store = Store::new(pre.module().engine(), state);
         guard(&mut store);

@@ -293,6 +293,52 @@ const HOSTILE_ALLOC_FREE: &str = r#"(module
   (func (export "ok") (param i32 i32) (result i64)
     (i64.const 0x100000002)))"#;
 
+/// A guest whose `alloc` calls `kv_get` itself: were the host to serve
+/// that, writing each answer would call `alloc` again, without end.
+/// `seven` answers 7 when the call made at most two `alloc`s, else 0.
+const REENTRANT_ALLOC: &str = r#"(module
+  (import "flowbot" "kv_get" (func $kv_get (param i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (global $bump (mut i32) (i32.const 1024))
+  (global $allocs (mut i32) (i32.const 0))
+  (data (i32.const 0) "k")
+  (data (i32.const 16) "{\"data\":7}")
+  (data (i32.const 32) "{\"data\":0}")
+  (func (export "alloc") (param $n i32) (result i32)
+    (local $p i32)
+    (global.set $allocs (i32.add (global.get $allocs) (i32.const 1)))
+    (drop (call $kv_get (i32.const 0) (i32.const 1)))
+    (if (i32.gt_u (i32.add (global.get $bump) (local.get $n)) (i32.const 60000))
+      (then (global.set $bump (i32.const 1024))))
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (global.get $bump) (local.get $n)))
+    (local.get $p))
+  (func (export "seven") (param i32 i32) (result i64)
+    (local $allocs i32)
+    (local.set $allocs (global.get $allocs))
+    (global.set $allocs (i32.const 0))
+    (if (result i64) (i32.le_u (local.get $allocs) (i32.const 2))
+      (then (i64.const 0x100000000a))
+      (else (i64.const 0x200000000a)))))"#;
+
+#[tokio::test]
+async fn host_and_guest_calls_nest_one_level_at_most() {
+    let plugin = start(
+        REENTRANT_ALLOC,
+        "permissions: {execution: {timeout: 20s}}",
+        json!({}),
+    )
+    .await;
+    plugin.host.kv_set("k", b"value").await.unwrap();
+    // The params' `alloc` asks for "k"; writing the answer calls `alloc`,
+    // whose own `kv_get` is refused (it traps that inner `alloc`, and the
+    // outer `kv_get` answers "failed"). The call ends at once rather than
+    // nesting until its timeout.
+    for _ in 0..3 {
+        assert_eq!(plugin.call("seven", "{}").await.unwrap(), json!(7));
+    }
+}
+
 #[tokio::test]
 async fn a_hostile_alloc_or_free_fails_that_call_only() {
     let plugin = start(HOSTILE_ALLOC_FREE, "", json!({})).await;
