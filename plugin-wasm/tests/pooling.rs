@@ -219,3 +219,46 @@ async fn components_and_the_cache_work_beside_a_pooling_engine() {
 fn runner_with_cache(engine: &WasmEngine, cache: &ModuleCache) -> WasmRunner {
     runner(engine, "shared").with_cache(cache.clone())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warming_beside_calls_never_makes_more_instances_than_the_pool() {
+    // Exactly the plugin's two instances fit the engine: a third, from
+    // warming racing the calls, would fail to instantiate.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = pooling(2, 1 << 20);
+    let plugin = runner(&engine, "tight");
+    plugin
+        .load(&manifest(
+            &dir,
+            "tight",
+            "pool: {max_instances: 2, wait_timeout: 10s}, permissions: {memory: {max: 1MiB}}",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(engine.free_slots(), Some(0));
+    plugin.start(&json!({})).await.unwrap();
+    let plugin = Arc::new(plugin);
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let plugin = plugin.clone();
+            tokio::spawn(async move {
+                if i % 4 == 0 {
+                    plugin.warm(3).await.map(|_| json!(null))
+                } else {
+                    let function = if i % 4 == 1 { "trap" } else { "echo" };
+                    match plugin.call(function, &raw(&json!(i))).await {
+                        Err(e) if function == "trap" => {
+                            assert!(!e.to_string().contains("instance"), "{e}");
+                            Ok(json!(null))
+                        }
+                        other => other.map(|out| serde_json::from_str(out.get()).unwrap()),
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(call(&plugin, "echo", json!(9)).await, json!(9));
+}

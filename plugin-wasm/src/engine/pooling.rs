@@ -18,8 +18,12 @@ use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Res
 const WASM_PAGE: u64 = 64 * 1024;
 
 /// Core instances one plugin instance takes: its module's and the call
-/// shim's. It also takes one linear memory and one fiber stack.
+/// shim's. It also takes one linear memory.
 const CORE_INSTANCES_PER_INSTANCE: u32 = 2;
+/// Fiber stacks one plugin instance may hold at once: its call's, and the
+/// one a host function's call of the guest's `alloc` runs on (the host
+/// functions refuse to nest deeper).
+const STACKS_PER_INSTANCE: u32 = 2;
 /// Tables one plugin instance takes: the guest's and the shim's.
 const TABLES_PER_INSTANCE: u32 = 2;
 
@@ -66,7 +70,7 @@ impl PoolingLimits {
         pool.total_core_instances(self.instances.saturating_mul(CORE_INSTANCES_PER_INSTANCE))
             .total_memories(self.instances)
             .total_tables(self.instances.saturating_mul(TABLES_PER_INSTANCE))
-            .total_stacks(self.instances)
+            .total_stacks(self.instances.saturating_mul(STACKS_PER_INSTANCE))
             .total_component_instances(0)
             .max_memory_size(usize::try_from(self.max_memory).unwrap_or(usize::MAX))
             .table_elements(MAX_TABLE_ELEMENTS);
