@@ -140,7 +140,7 @@ async fn plugins_wasm_pooling_runs_wasm_on_reserved_slots() {
         instances: 8,
         max_memory: ByteSize::mib(64),
     });
-    let manager = setup.start(config).await;
+    let manager = setup.start(config.clone()).await;
     assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
     let hello = call(&manager, "hello-wasm", "greet", r#"{"name": "Pool"}"#).await;
     assert!(hello.to_string().contains("Pool"), "{hello}");
@@ -150,6 +150,22 @@ async fn plugins_wasm_pooling_runs_wasm_on_reserved_slots() {
         let hello = call(&manager, "hello-wasm", "greet", r#"{"name": "Again"}"#).await;
         assert!(hello.to_string().contains("Again"), "{hello}");
     }
+    manager.shutdown().await;
+    drop(manager);
+
+    // Room for one version only: a reload is refused, naming the setting,
+    // and the running version keeps serving.
+    config.wasm.pooling = Some(WasmPooling {
+        instances: 4,
+        max_memory: ByteSize::mib(64),
+    });
+    let manager = setup.start(config).await;
+    assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
+    let err = manager.reload("hello-wasm").await.unwrap_err().to_string();
+    assert!(err.contains("plugins.wasm.pooling.instances"), "{err}");
+    let hello = call(&manager, "hello-wasm", "greet", r#"{"name": "Still"}"#).await;
+    assert!(hello.to_string().contains("Still"), "{hello}");
+    assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
     manager.shutdown().await;
 }
 
