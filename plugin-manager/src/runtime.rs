@@ -36,9 +36,7 @@ impl WasmSetup {
         };
         WasmEngine::pooling(limits)
             .inspect_err(|e| {
-                tracing::error!(
-                    "plugins.wasm.pooling: {e}; wasm plugins run on the on-demand allocator"
-                );
+                tracing::error!("{e}; wasm plugins run on the on-demand allocator");
             })
             .ok()
     }

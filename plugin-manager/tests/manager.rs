@@ -153,6 +153,16 @@ async fn plugins_wasm_pooling_runs_wasm_on_reserved_slots() {
     manager.shutdown().await;
     drop(manager);
 
+    // Limits no pool can hold: logged, and wasm runs on demand.
+    config.wasm.pooling = Some(WasmPooling {
+        instances: 0,
+        max_memory: ByteSize::mib(64),
+    });
+    let manager = setup.start(config.clone()).await;
+    assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
+    manager.shutdown().await;
+    drop(manager);
+
     // Room for one version only: a reload is refused, naming the setting,
     // and the running version keeps serving.
     config.wasm.pooling = Some(WasmPooling {

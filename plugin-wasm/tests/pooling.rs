@@ -262,3 +262,21 @@ async fn warming_beside_calls_never_makes_more_instances_than_the_pool() {
     }
     assert_eq!(call(&plugin, "echo", json!(9)).await, json!(9));
 }
+
+#[test]
+fn limits_the_pool_cannot_hold_name_the_setting() {
+    for (instances, max_memory, expect) in [
+        (0, 1 << 20, "instances must be at least 1"),
+        (4, (4 << 30) + 1, "larger than a wasm32 memory"),
+        (u32::MAX, 4 << 30, "exceeds addressable memory"),
+    ] {
+        let err = WasmEngine::pooling(PoolingLimits {
+            instances,
+            max_memory,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("plugins.wasm.pooling"), "{err}");
+        assert!(err.contains(expect), "{err}");
+    }
+}

@@ -50,6 +50,9 @@ struct Inner {
     slots: Option<Arc<Slots>>,
 }
 
+/// The most a wasm32 linear memory can hold.
+const WASM32_MEMORY: u64 = 4 << 30;
+
 static SHARED: OnceLock<Result<WasmEngine, EngineError>> = OnceLock::new();
 
 impl std::fmt::Debug for WasmEngine {
@@ -80,12 +83,31 @@ impl WasmEngine {
     /// allocator with `limits`: each plugin loaded on it reserves its
     /// `pool.max_instances` slots, or is refused. Components still run on
     /// the shared on-demand engine.
+    ///
+    /// Limits the pool cannot hold are an error naming the host setting:
+    /// no instances, a memory larger than wasm32's 4 GiB, or more slots
+    /// than the address space has room for.
     pub fn pooling(limits: PoolingLimits) -> Result<Self, EngineError> {
+        let setting = |e: String| {
+            EngineError(format!(
+                "plugins.wasm.pooling (instances {}, max_memory {} bytes): {e}",
+                limits.instances, limits.max_memory
+            ))
+        };
+        if limits.instances == 0 {
+            return Err(setting("instances must be at least 1".into()));
+        }
+        if limits.max_memory > WASM32_MEMORY {
+            return Err(setting(format!(
+                "max_memory is larger than a wasm32 memory can be ({WASM32_MEMORY} bytes)"
+            )));
+        }
         let mut config = base_config();
         config.allocation_strategy(limits.strategy());
-        let modules = build(&config)?;
+        let modules = build(&config).map_err(|EngineError(e)| setting(e))?;
         let components = Self::shared()?.inner.components.clone();
         Self::with_modules(modules, components, Some(Slots::new(limits)))
+            .map_err(|EngineError(e)| setting(e))
     }
 
     fn with_modules(
