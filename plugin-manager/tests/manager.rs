@@ -110,15 +110,20 @@ async fn a_config_its_schema_rejects_fails_that_plugin_only() {
     manager.shutdown().await;
 }
 
+/// `plugins.wasm.pooling` with `instances` slots of 64MiB.
+fn pool_of(instances: u32) -> WasmPooling {
+    WasmPooling {
+        instances,
+        max_memory: ByteSize::mib(64),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn plugins_wasm_pooling_runs_wasm_on_reserved_slots() {
     // hello-wasm asks 4 instances of 16MiB; a pool of 3 cannot hold it.
     let setup = Setup::examples();
     let mut config = setup.config(false);
-    config.wasm.pooling = Some(WasmPooling {
-        instances: 3,
-        max_memory: ByteSize::mib(64),
-    });
+    config.wasm.pooling = Some(pool_of(3));
     let manager = setup.start(config.clone()).await;
     let wasm = status(&manager, "hello-wasm");
     assert_eq!(wasm.state, PluginState::Error);
@@ -136,10 +141,7 @@ async fn plugins_wasm_pooling_runs_wasm_on_reserved_slots() {
 
     // Room for it: it serves, and a reload (a second pool beside the
     // first until it drains) fits too.
-    config.wasm.pooling = Some(WasmPooling {
-        instances: 8,
-        max_memory: ByteSize::mib(64),
-    });
+    config.wasm.pooling = Some(pool_of(8));
     let manager = setup.start(config.clone()).await;
     assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
     let hello = call(&manager, "hello-wasm", "greet", r#"{"name": "Pool"}"#).await;
@@ -154,10 +156,7 @@ async fn plugins_wasm_pooling_runs_wasm_on_reserved_slots() {
     drop(manager);
 
     // Limits no pool can hold: logged, and wasm runs on demand.
-    config.wasm.pooling = Some(WasmPooling {
-        instances: 0,
-        max_memory: ByteSize::mib(64),
-    });
+    config.wasm.pooling = Some(pool_of(0));
     let manager = setup.start(config.clone()).await;
     assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
     manager.shutdown().await;
@@ -165,10 +164,7 @@ async fn plugins_wasm_pooling_runs_wasm_on_reserved_slots() {
 
     // Room for one version only: a reload is refused, naming the setting,
     // and the running version keeps serving.
-    config.wasm.pooling = Some(WasmPooling {
-        instances: 4,
-        max_memory: ByteSize::mib(64),
-    });
+    config.wasm.pooling = Some(pool_of(4));
     let manager = setup.start(config).await;
     assert_eq!(status(&manager, "hello-wasm").state, PluginState::Running);
     let err = manager.reload("hello-wasm").await.unwrap_err().to_string();

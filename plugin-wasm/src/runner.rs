@@ -196,7 +196,6 @@ impl Runner for WasmRunner {
                 Some(refusal) => Refused::Pooling(refusal),
                 None => Refused::Other(format!("invalid module {}: {e:#}", path.display())),
             })?;
-            engine.check_fits(&module).map_err(Refused::Pooling)?;
             let mut linker: Linker<InstanceState> = Linker::new(modules);
             wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut InstanceState| {
                 &mut state.wasi

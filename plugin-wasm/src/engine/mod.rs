@@ -167,18 +167,10 @@ impl WasmEngine {
     }
 
     /// A compilation error that is wasmtime refusing a module too large
-    /// for this engine's pooling slots, as a refusal naming the setting.
+    /// for this engine's pooling slots (it checks every module it compiles
+    /// or deserializes), as a refusal naming the setting.
     pub(crate) fn pooling_refusal(&self, error: &wasmtime::Error) -> Option<PoolingRefusal> {
         self.inner.slots.as_ref()?.refusal(error)
-    }
-
-    /// Checks that one instance of `module` fits a pooling slot (always
-    /// true without pooling).
-    pub(crate) fn check_fits(&self, module: &Module) -> Result<(), PoolingRefusal> {
-        match &self.inner.slots {
-            Some(slots) => slots.check(&module.resources_required()),
-            None => Ok(()),
-        }
     }
 }
 

@@ -12,10 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, ResourcesRequired};
-
-/// The size of a wasm page.
-const WASM_PAGE: u64 = 64 * 1024;
+use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Core instances one plugin instance takes: its module's and the call
 /// shim's. It also takes one linear memory.
@@ -124,7 +121,7 @@ pub enum PoolingRefusal {
          it without `plugins.wasm.pooling`"
     )]
     Module {
-        /// What the module needs.
+        /// What wasmtime found it needs.
         needs: String,
         /// The slot's memory size, in bytes.
         max_memory: u64,
@@ -180,29 +177,6 @@ impl Slots {
             slots: self.clone(),
             count: instances,
         })
-    }
-
-    /// Checks that one instance of a module needing `required` fits a slot.
-    pub(crate) fn check(&self, required: &ResourcesRequired) -> Result<(), PoolingRefusal> {
-        let max_memory = self.limits.max_memory;
-        let initial_memory = required
-            .max_initial_memory_size
-            .unwrap_or(0)
-            .saturating_mul(WASM_PAGE);
-        let needs = if required.num_memories > 1 {
-            format!("it defines {} memories", required.num_memories)
-        } else if required.num_tables > 1 {
-            format!("it defines {} tables", required.num_tables)
-        } else if initial_memory > max_memory {
-            format!("it starts with {initial_memory} bytes of memory")
-        } else if let Some(elements) = required.max_initial_table_size
-            && elements > MAX_TABLE_ELEMENTS as u64
-        {
-            format!("it starts with a table of {elements} elements")
-        } else {
-            return Ok(());
-        };
-        Err(PoolingRefusal::Module { needs, max_memory })
     }
 
     /// A compilation refused by wasmtime's own check of the pool's limits,
@@ -276,34 +250,5 @@ mod tests {
             "{message}"
         );
         assert_eq!(slots.free(), 6);
-    }
-
-    #[test]
-    fn a_module_larger_than_a_slot_is_refused() {
-        let slots = Slots::new(PoolingLimits {
-            instances: 6,
-            max_memory: 1 << 20,
-        });
-        let mut required = ResourcesRequired {
-            num_memories: 1,
-            max_initial_memory_size: Some(16),
-            num_tables: 1,
-            max_initial_table_size: Some(10),
-        };
-        assert_eq!(slots.check(&required), Ok(()));
-        required.max_initial_memory_size = Some(17);
-        let message = slots.check(&required).unwrap_err().to_string();
-        assert!(
-            message.contains("it starts with 1114112 bytes"),
-            "{message}"
-        );
-        required.max_initial_memory_size = Some(1);
-        required.num_memories = 2;
-        let message = slots.check(&required).unwrap_err().to_string();
-        assert!(message.contains("it defines 2 memories"), "{message}");
-        assert!(
-            message.contains("without `plugins.wasm.pooling`"),
-            "{message}"
-        );
     }
 }
