@@ -27,6 +27,7 @@ use std::path::{Component, Path, PathBuf};
 use ipnet::IpNet;
 use plugin_types::permissions::{Enforcement, FsMode, Grant, HttpGrant, PermissionPolicy};
 
+use crate::granted_dir::GrantedDir;
 use crate::http_allowlist::host_matches;
 use crate::manifest::limits::{
     DEFAULT_PROCESS_MEMORY_MAX, DEFAULT_PROCESSES, MAX_EXECUTION_TIMEOUT, MAX_MEMORY_MAX,
@@ -57,13 +58,23 @@ pub struct HostGrants {
 /// sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preopen {
-    /// The canonical folder on the host.
+    /// The canonical folder on the host, as it was checked (for messages and
+    /// reports: never open it again by this path, use [`dir`](Self::dir)).
     pub host: PathBuf,
     /// Its path in the guest.
     pub guest: String,
     /// The access granted.
     pub mode: FsMode,
+    /// The folder itself, opened when it was granted: every use (a wasm
+    /// instance's preopen, a process's Landlock rule or mount) is built from
+    /// it. `None` only from [`HostGrants::check`], which opens nothing.
+    pub dir: Option<GrantedDir>,
 }
+
+/// The setting named when a plugin asks for the host's own data.
+const NEVER_HOST_DATA: &str = "nothing: the host's own data is never granted";
+/// The setting named when a plugin asks to write its own folder.
+const NEVER_OWN_FOLDER: &str = "nothing: a plugin's own folder is never writable by it";
 
 /// What one plugin gets: everything it asked, each within the host's grants.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,9 +164,23 @@ impl HostGrants {
         self
     }
 
-    /// What the plugin `manifest` describes gets, or why it is refused. The
-    /// plugin's data folder is created when the manifest asks for it.
+    /// What the plugin `manifest` describes gets, or why it is refused. Each
+    /// granted folder is opened here, once ([`Preopen::dir`]), and checked
+    /// where that handle is; the plugin's data folder (and a `$DATA`
+    /// subfolder it asks for) is created only once its ask has passed.
     pub fn grant(&self, manifest: &Manifest) -> Result<Granted, GrantError> {
+        self.grant_with(manifest, true)
+    }
+
+    /// The same judgement as [`grant`](Self::grant), with no side effect:
+    /// nothing is created or opened (every [`Preopen::dir`] is `None`), and a
+    /// `$DATA` subfolder that does not exist yet is judged by its name. For
+    /// `pluginctl validate` and `list`.
+    pub fn check(&self, manifest: &Manifest) -> Result<Granted, GrantError> {
+        self.grant_with(manifest, false)
+    }
+
+    fn grant_with(&self, manifest: &Manifest, open: bool) -> Result<Granted, GrantError> {
         let name = manifest.name.as_str();
         let own = self.policy.plugins.get(name);
         let setting = |what: &str| format!("plugins.permissions.plugins.{name}.{what}");
@@ -193,6 +218,7 @@ impl HostGrants {
                 "wasm.permissions.filesystem",
                 own,
                 &setting,
+                open,
             )?;
         }
         if let Some(grpc) = &manifest.grpc {
@@ -202,6 +228,7 @@ impl HostGrants {
                 "grpc.permissions.filesystem",
                 own,
                 &setting,
+                open,
             )?;
             // A process sees host paths as they are.
             for preopen in &mut granted.filesystem {
@@ -254,8 +281,14 @@ impl HostGrants {
         Ok(granted)
     }
 
-    /// Filesystem: each folder inside the plugin's own, its data folder, or
-    /// a folder the policy grants with the mode asked; never the host's data.
+    /// Filesystem: each folder inside the plugin's own (read only), its data
+    /// folder, or a folder the policy grants with the mode asked; never the
+    /// host's data, and never, for writing, the plugin's own folder.
+    ///
+    /// With `open`, each folder is opened once (no symlink followed) and the
+    /// checks are made on where that handle is; a `$DATA` subfolder is
+    /// created, one plain name at a time beneath the data folder, only once
+    /// its ask has passed. Without it, nothing is created or opened.
     fn grant_filesystem(
         &self,
         manifest: &Manifest,
@@ -263,6 +296,7 @@ impl HostGrants {
         section: &str,
         own: Option<&Grant>,
         setting: &dyn Fn(&str) -> String,
+        open: bool,
     ) -> Result<Vec<Preopen>, GrantError> {
         let data_dir = self
             .data_dir
@@ -302,14 +336,25 @@ impl HostGrants {
                 reason,
                 setting: setting("filesystem"),
             };
-            let (host, guest) = match data_sub_path(&ask.path) {
+            let never = |reason: String, setting: &str| GrantError {
+                setting: setting.into(),
+                ..refuse(reason)
+            };
+            let (host, dir, guest, in_own_data) = match data_sub_path(&ask.path) {
                 Some(sub) => {
-                    let root = data_dir.as_ref().ok_or_else(|| {
-                        refuse("this host keeps no data folder for plugins".into())
-                    })?;
-                    let host = root.join(&sub);
-                    std::fs::create_dir_all(&host)
-                        .map_err(|e| refuse(format!("cannot create {}: {e}", host.display())))?;
+                    // Plain names only: `$DATA/..` is refused before anything
+                    // is looked at, let alone created.
+                    if sub
+                        .components()
+                        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+                    {
+                        return Err(refuse(format!(
+                            "{written} leads out of the plugin's data folder ($DATA)"
+                        )));
+                    }
+                    let Some(root) = data_dir.as_ref() else {
+                        return Err(refuse("this host keeps no data folder for plugins".into()));
+                    };
                     let guest = if sub.as_os_str().is_empty() {
                         GUEST_DATA_DIR.to_owned()
                     } else {
@@ -318,30 +363,81 @@ impl HostGrants {
                             .to_string_lossy()
                             .into_owned()
                     };
-                    (host, guest)
+                    if open {
+                        let dir = self.open_own_data(&manifest.name, &sub).map_err(|e| {
+                            refuse(format!("cannot open {}: {e}", root.join(&sub).display()))
+                        })?;
+                        let host = dir.location().map_err(|e| refuse(e.to_string()))?;
+                        (host, Some(dir), guest, true)
+                    } else {
+                        (root.join(&sub), None, guest, true)
+                    }
                 }
-                None if ask.path.is_absolute() => (ask.path.clone(), written.clone()),
-                None => match &plugin_dir {
-                    Some(dir) => (dir.join(&ask.path), written.clone()),
-                    None => (ask.path.clone(), written.clone()),
-                },
-            };
-            let host = canonical(&host).map_err(refuse)?;
-            let own_data = data_dir.as_deref().and_then(|d| canonical(d).ok());
-            let in_own_data = own_data.as_ref().is_some_and(|d| host.starts_with(d));
-            let never = |reason: String| GrantError {
-                setting: "nothing: the host's own data is never granted".into(),
-                ..refuse(reason)
+                None => {
+                    let path = if ask.path.is_absolute() {
+                        ask.path.clone()
+                    } else {
+                        match &plugin_dir {
+                            Some(dir) => dir.join(&ask.path),
+                            None => ask.path.clone(),
+                        }
+                    };
+                    let path = canonical(&path).map_err(refuse)?;
+                    let dir = open
+                        .then(|| {
+                            GrantedDir::open(&path)
+                                .map_err(|e| refuse(format!("cannot open {}: {e}", path.display())))
+                        })
+                        .transpose()?;
+                    // The checks below are made on where the opened folder
+                    // is, not on the path that led to it.
+                    let host = match &dir {
+                        Some(dir) => dir.location().map_err(|e| refuse(e.to_string()))?,
+                        None => path,
+                    };
+                    let own_data = data_dir.as_deref().and_then(|d| canonical(d).ok());
+                    let in_own_data = own_data.as_ref().is_some_and(|d| host.starts_with(d));
+                    (host, dir, written.clone(), in_own_data)
+                }
             };
             // The host's own data stays closed, whatever is granted below.
             if let Some(p) = private.iter().find(|p| host.starts_with(p) && !in_own_data) {
-                return Err(never(format!(
-                    "{} is the host's own data (in {})",
-                    host.display(),
-                    p.display()
-                )));
+                return Err(never(
+                    format!(
+                        "{} is the host's own data (in {})",
+                        host.display(),
+                        p.display()
+                    ),
+                    NEVER_HOST_DATA,
+                ));
+            }
+            // Nor is a folder granted that holds the host's data.
+            if let Some(p) = private.iter().find(|p| p.starts_with(&host)) {
+                return Err(never(
+                    format!(
+                        "{} holds the host's own data ({})",
+                        host.display(),
+                        p.display()
+                    ),
+                    NEVER_HOST_DATA,
+                ));
             }
             let in_plugin = plugin_dir.as_ref().is_some_and(|d| host.starts_with(d));
+            // A plugin never writes its own manifest and code: not its
+            // folder, nor a folder holding it.
+            if ask.mode == FsMode::ReadWrite
+                && let Some(own_dir) = &plugin_dir
+                && ((in_plugin && !in_own_data) || own_dir.starts_with(&host))
+            {
+                return Err(never(
+                    format!(
+                        "{} holds the plugin's own files ({}); a plugin writes only its data folder ($DATA) and folders the host grants elsewhere",
+                        host.display(),
+                        own_dir.display()
+                    ),
+                    NEVER_OWN_FOLDER,
+                ));
+            }
             let by_policy = policy_fs
                 .iter()
                 .filter(|(root, _)| host.starts_with(root))
@@ -359,21 +455,27 @@ impl HostGrants {
                     ),
                 }));
             }
-            // Nor is a folder granted that holds the host's data.
-            if let Some(p) = private.iter().find(|p| p.starts_with(&host)) {
-                return Err(never(format!(
-                    "{} holds the host's own data ({})",
-                    host.display(),
-                    p.display()
-                )));
-            }
             granted.push(Preopen {
                 host,
                 guest,
                 mode: ask.mode,
+                dir,
             });
         }
         Ok(granted)
+    }
+
+    /// Opens (creating it and each missing folder on the way) `sub` in the
+    /// data folder of plugin `name`: beneath the host's data folder, one
+    /// plain name at a time, no symlink followed.
+    fn open_own_data(&self, name: &str, sub: &Path) -> std::io::Result<GrantedDir> {
+        let Some(data_dir) = &self.data_dir else {
+            return Err(std::io::Error::other("no data folder"));
+        };
+        std::fs::create_dir_all(data_dir)?;
+        let top = std::fs::canonicalize(data_dir)?;
+        GrantedDir::open(&top)?
+            .open_beneath(&Path::new(PLUGINS_DATA_DIR).join(name).join(sub), true)
     }
 
     /// TCP connect: each asked port among those granted.
@@ -580,7 +682,7 @@ fn env_matches(pattern: &str, name: &str) -> bool {
 }
 
 /// `$DATA` → `""`, `$DATA/sub/dir` → `"sub/dir"`; `None` for other paths.
-/// `..` is refused inside the data folder by canonicalising later.
+/// The caller refuses anything but plain names in what follows `$DATA`.
 fn data_sub_path(path: &Path) -> Option<PathBuf> {
     let mut components = path.components();
     match components.next() {
@@ -821,11 +923,17 @@ mod tests {
         std::fs::create_dir_all(case.path("data/plugins/other")).unwrap();
         let data = case.path("data").display().to_string();
         let root = r#"{"default": {"filesystem": [{"path": "/", "mode": "readwrite"}]}}"#;
-        for ask in [data.as_str(), "$DATA/..", "$DATA/../other", "/"] {
+        for ask in [data.as_str(), "/"] {
             let err = case
                 .grant(&format!("{{filesystem: [{{path: '{ask}'}}]}}"), root)
                 .unwrap_err();
             assert!(err.setting.contains("never granted"), "{ask}: {err}");
+        }
+        for ask in ["$DATA/..", "$DATA/../other"] {
+            let err = case
+                .grant(&format!("{{filesystem: [{{path: '{ask}'}}]}}"), root)
+                .unwrap_err();
+            assert!(err.reason.contains("leads out of"), "{ask}: {err}");
         }
         // Its own data folder is the exception.
         case.grant("{filesystem: [{path: $DATA}]}", root).unwrap();
@@ -836,6 +944,97 @@ mod tests {
         .unwrap();
         let err = HostGrants::default().grant(&manifest).unwrap_err();
         assert!(err.reason.contains("no data folder"), "{err}");
+    }
+
+    #[test]
+    fn nothing_is_created_before_the_check_passes() {
+        let case = Case::new();
+        let root = r#"{"default": {"filesystem": [{"path": "/", "mode": "readwrite"}]}}"#;
+        for ask in ["$DATA/../../made", "$DATA/../made", "$DATA/a/../../../made"] {
+            let err = case
+                .grant(
+                    &format!("{{filesystem: [{{path: '{ask}', mode: readwrite}}]}}"),
+                    root,
+                )
+                .unwrap_err();
+            assert!(err.reason.contains("leads out of"), "{ask}: {err}");
+        }
+        assert!(!case.path("made").exists());
+        assert!(!case.path("data/made").exists());
+        assert!(!case.path("data/plugins").exists(), "not even its own");
+        // `check` judges without creating or opening anything.
+        let dir = case.path("p");
+        std::fs::write(
+            dir.join("plugin.yaml"),
+            "name: p\nruntime: wasm\nwasm: {module: m.wasm, permissions: {filesystem: [{path: $DATA/cache, mode: readwrite}]}}",
+        )
+        .unwrap();
+        let manifest = Manifest::from_file(&dir).unwrap();
+        let checked = HostGrants::default()
+            .with_data_dir(case.path("data"))
+            .check(&manifest)
+            .unwrap();
+        assert_eq!(checked.filesystem[0].guest, "/data/cache");
+        assert!(checked.filesystem[0].dir.is_none());
+        assert!(!case.path("data/plugins").exists());
+    }
+
+    #[test]
+    fn a_plugin_never_writes_its_own_folder() {
+        let case = Case::new();
+        let own = case.path("p").display().to_string();
+        let policy = format!(
+            r#"{{"default": {{"filesystem": [{{"path": "{own}", "mode": "readwrite"}}]}}}}"#
+        );
+        for ask in [".", "shelf", own.as_str()] {
+            let err = case
+                .grant(
+                    &format!("{{filesystem: [{{path: '{ask}', mode: readwrite}}]}}"),
+                    &policy,
+                )
+                .unwrap_err();
+            assert_eq!(err.setting, NEVER_OWN_FOLDER, "{ask}: {err}");
+            assert!(err.reason.contains("own files"), "{ask}: {err}");
+        }
+        // Reading it is fine.
+        for ask in [".", "shelf"] {
+            case.grant(&format!("{{filesystem: [{{path: '{ask}'}}]}}"), &policy)
+                .unwrap();
+        }
+        let err = case
+            .grant_grpc(
+                "  permissions:\n    filesystem: [{path: ., mode: readwrite}]",
+                "{}",
+            )
+            .unwrap_err();
+        assert_eq!(err.setting, NEVER_OWN_FOLDER, "{err}");
+    }
+
+    #[test]
+    fn a_granted_folder_is_the_one_checked_whatever_its_path_names_later() {
+        let case = Case::new();
+        let ask =
+            "{filesystem: [{path: $DATA, mode: readwrite}, {path: $DATA/x, mode: readwrite}]}";
+        let granted = case.grant(ask, "{}").unwrap();
+        let x = granted.filesystem[1].dir.clone().unwrap();
+        std::fs::write(case.path("data/plugins/p/x/mine"), "checked").unwrap();
+        // What a guest can do through its $DATA preopen: the folder goes,
+        // a symlink to the root takes its place.
+        std::fs::rename(
+            case.path("data/plugins/p/x"),
+            case.path("data/plugins/p/old"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("../../../../../../../..", case.path("data/plugins/p/x"))
+            .unwrap();
+        // This version's handle still names the folder that was checked.
+        let seen = std::fs::read_to_string(x.reopen_path().join("mine")).unwrap();
+        assert_eq!(seen, "checked");
+        assert!(!x.reopen_path().join("etc").exists());
+        // The next grant (a reload) checks again, and refuses the symlink.
+        let err = case.grant(ask, "{}").unwrap_err();
+        assert_eq!(err.field, "wasm.permissions.filesystem[1].path");
+        assert!(err.reason.contains("symbolic link"), "{err}");
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
 //!   [`MemoryHost`], a complete in-memory one;
 //! - [`HostGrants`]: the manifest asks, the host grants ([`grant`]): what a
-//!   plugin gets is checked against the host's permission policy at load;
+//!   plugin gets is checked against the host's permission policy at load,
+//!   and each folder granted is held open ([`GrantedDir`]) so that nothing
+//!   is looked up by path again;
 //! - hardened YAML reading for every file a person writes ([`yaml`]), and
 //!   byte sizes ([`ByteSize`]).
 //!
@@ -39,6 +41,7 @@
 pub mod address;
 pub mod error;
 pub mod grant;
+pub mod granted_dir;
 pub mod host;
 pub mod http_allowlist;
 pub mod in_flight;
@@ -54,6 +57,7 @@ pub mod yaml;
 pub use address::AddressRules;
 pub use error::{RunnerError, RunnerErrorKind};
 pub use grant::{GrantError, Granted, HostGrants, Preopen, ProcessGrant};
+pub use granted_dir::GrantedDir;
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};
 pub use http_allowlist::HttpAllowlist;
 pub use in_flight::{InFlight, Pass};

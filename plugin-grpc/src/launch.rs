@@ -111,7 +111,7 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
             binary: &binary,
             plugin_dir: &plugin_dir,
             writable: vec![spec.home, spec.temp_dir, spec.socket_dir],
-            granted: confine::granted_folders(spec.folders),
+            granted: confine::granted_folders(spec.folders)?,
             connect: spec.connect,
             bind: ports,
         },

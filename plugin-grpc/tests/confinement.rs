@@ -133,6 +133,21 @@ async fn the_kernel_keeps_the_process_to_its_own_files() {
             .unwrap_or_else(|| panic!("{path:?} was read: {read}"));
         assert!(err.contains("Permission denied"), "{path:?}: {err}");
     }
+    // Nor its own manifest or code: a plugin that rewrote its `name:`
+    // would come back, at the next reload, as another plugin.
+    let rename = fs("write", json!([own, "name: victim"])).await;
+    assert!(
+        rename["err"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{rename}"
+    );
+    assert!(
+        std::fs::read_to_string(&own)
+            .unwrap()
+            .starts_with("name: raw")
+    );
     let outside = neighbour.path().join("dropped.txt");
     let write = fs("write", json!([outside, "x"])).await;
     assert!(
@@ -427,4 +442,60 @@ async fn with_confinement_off_the_same_attempts_succeed() {
         .unwrap();
     assert_eq!(leaked.get(), "null");
     runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
+/// A granted subfolder of `$DATA` swapped for a symlink to `/` before a
+/// relaunch (a running version can do it through its `$DATA` grant): the
+/// relaunch's Landlock rule is built from the folder opened when the grant
+/// was checked, never from the path, so the symlink widens nothing.
+#[tokio::test]
+async fn a_granted_folder_swapped_for_a_symlink_widens_no_relaunch() {
+    let host_data = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let secret = elsewhere.path().join("secret.txt");
+    std::fs::write(&secret, "the host's").unwrap();
+    let plugin = RawPlugin::with_yaml(
+        "raw",
+        "serve",
+        "  permissions:\n    filesystem: [{path: $DATA, mode: readwrite}, {path: $DATA/x, mode: readwrite}]\n",
+    );
+    let policy = PermissionPolicy {
+        confinement: plugin_types::permissions::Enforcement::Strict,
+        ..PermissionPolicy::default()
+    };
+    let granted = HostGrants::new(policy)
+        .with_data_dir(host_data.path())
+        .grant(&plugin.manifest)
+        .unwrap();
+    let run = |granted| {
+        GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))))
+            .with_granted(granted)
+            .with_start_timeout(Duration::from_secs(20))
+    };
+    let runner = run(granted.clone());
+    started(&runner, &plugin.manifest).await;
+    let x = host_data.path().join("plugins/raw/x");
+    let swap = ask(
+        &runner,
+        "write",
+        json!([x.join("mark"), "the folder checked"]),
+    )
+    .await;
+    assert_eq!(swap["ok"], "", "{swap}");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+
+    // Between the two runs the folder goes and a symlink to the root takes
+    // its place.
+    std::fs::rename(&x, host_data.path().join("plugins/raw/old")).unwrap();
+    std::os::unix::fs::symlink("/", &x).unwrap();
+
+    let relaunch = run(granted);
+    started(&relaunch, &plugin.manifest).await;
+    let through_link = x.join(secret.strip_prefix("/").unwrap());
+    let read = ask(&relaunch, "read", json!(through_link)).await;
+    let err = refused(&read, "reading through the swapped-in symlink");
+    assert!(err.contains("Permission denied"), "{err}");
+    let write = ask(&relaunch, "write", json!([x.join("tmp/escaped"), "x"])).await;
+    refused(&write, "writing through the swapped-in symlink");
+    relaunch.stop(Duration::from_secs(1)).await.unwrap();
 }

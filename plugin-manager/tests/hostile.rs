@@ -157,6 +157,36 @@ async fn filesystem_asks_beyond_the_plugin_are_refused() {
     manager.shutdown().await;
 }
 
+/// A plugin never writes its own folder (its manifest and module): had it
+/// `{path: ., mode: readwrite}`, it could rewrite its `name:` and come back
+/// at the next reload as another plugin, with that plugin's grants, KV
+/// namespace and data folder. Refused at load, whatever the policy says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_never_gets_to_write_its_own_folder() {
+    let setup = Setup::new();
+    setup.fs_guest("self", "filesystem: [{path: ., mode: readwrite}]");
+    let plugins = setup.plugins.path().display().to_string();
+    setup.fs_guest(
+        "parent",
+        &format!("filesystem: [{{path: {plugins}, mode: readwrite}}]"),
+    );
+    let manager = setup
+        .start(&format!(
+            "default: {{filesystem: [{{path: {plugins}, mode: readwrite}}]}}"
+        ))
+        .await;
+    for plugin in ["self", "parent"] {
+        assert_refused(
+            &manager,
+            plugin,
+            "filesystem[0].path",
+            "a plugin's own folder is never writable",
+        )
+        .await;
+    }
+    manager.shutdown().await;
+}
+
 /// Even a policy that grants `/` read-write never grants the host's data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hosts_own_data_is_never_granted() {

@@ -25,7 +25,7 @@ pub(crate) struct Sandbox {
     pub(crate) memory_max: u64,
     /// The execution timeout of each call (and of creating an instance).
     pub(crate) timeout: Duration,
-    /// The folders granted (canonical host paths).
+    /// The folders granted, each held open since it was checked.
     pub(crate) filesystem: Vec<Preopen>,
     /// Where `wasi:sockets` may connect; `None`: no sockets at all.
     pub(crate) sockets: Option<Arc<SocketRules>>,
@@ -187,13 +187,21 @@ pub(crate) fn wasi_builder(sandbox: &Sandbox) -> Result<WasiCtxBuilder, Failure>
             FsMode::Read => FsPerms::ReadOnly,
             FsMode::ReadWrite => FsPerms::ReadWrite,
         };
+        let failed = |e: String| {
+            Failure::recoverable(RunnerErrorKind::Other(
+                format!("filesystem grant {}: {e}", grant.host.display()).into(),
+            ))
+        };
+        // The folder that was checked, through the handle opened then:
+        // never its path again, which the guest may have swapped since.
+        let Some(dir) = &grant.dir else {
+            return Err(failed(
+                "checked but not opened (grant it with HostGrants::grant)".to_owned(),
+            ));
+        };
         builder
-            .preopened_dir(&grant.host, &grant.guest, perms)
-            .map_err(|e| {
-                Failure::recoverable(RunnerErrorKind::Other(
-                    format!("filesystem grant {}: {e}", grant.host.display()).into(),
-                ))
-            })?;
+            .preopened_dir(dir.reopen_path(), &grant.guest, perms)
+            .map_err(|e| failed(e.to_string()))?;
     }
     Ok(builder)
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
+use plugin_core::{HostGrants, Manifest, MemoryHost, Runner, RunnerErrorKind};
 use plugin_wasm::WasmRunner;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -25,6 +25,8 @@ struct Plugin {
     runner: WasmRunner,
     host: Arc<MemoryHost>,
     dir: tempfile::TempDir,
+    /// The host's data folder (the plugin's `$DATA` is `plugins/NAME` in it).
+    data: tempfile::TempDir,
 }
 
 /// Installs `module` in a fresh plugin folder with `manifest` and starts it.
@@ -46,10 +48,20 @@ async fn start_with(
     let manifest = Manifest::from_file(dir.path()).unwrap();
     manifest.validate_config(&config).unwrap();
     let host = Arc::new(MemoryHost::new(&manifest.name, config.clone()));
-    let runner = WasmRunner::new(host.clone());
+    let data = tempfile::tempdir().unwrap();
+    let granted = HostGrants::default()
+        .with_data_dir(data.path())
+        .grant(&manifest)
+        .unwrap();
+    let runner = WasmRunner::new(host.clone()).with_granted(granted);
     runner.load(&manifest).await.unwrap();
     runner.start(&config).await.unwrap();
-    Plugin { runner, host, dir }
+    Plugin {
+        runner,
+        host,
+        dir,
+        data,
+    }
 }
 
 impl Plugin {
@@ -123,12 +135,12 @@ wasm:
     memory: {max: 16MiB}
     filesystem:
       - {path: shelf, mode: read}
-      - {path: desk, mode: readwrite}
+      - {path: $DATA, mode: readwrite}
+      - {path: $DATA/desk, mode: readwrite}
 ";
 
 fn stage_files(dir: &Path) {
     std::fs::create_dir(dir.join("shelf")).unwrap();
-    std::fs::create_dir(dir.join("desk")).unwrap();
     std::fs::write(dir.join("shelf/book.txt"), "once upon a time").unwrap();
     std::fs::write(dir.join("secret.txt"), "do not read").unwrap();
 }
@@ -156,11 +168,11 @@ async fn filesystem_grants_hold() {
     assert!(!plugin.dir.path().join("shelf/new.txt").exists());
 
     plugin
-        .call("write_file", file("desk/note.txt"))
+        .call("write_file", file("/data/desk/note.txt"))
         .await
         .unwrap();
     assert_eq!(
-        std::fs::read_to_string(plugin.dir.path().join("desk/note.txt")).unwrap(),
+        std::fs::read_to_string(plugin.data.path().join("plugins/fs-guest/desk/note.txt")).unwrap(),
         "ink"
     );
 
@@ -169,7 +181,8 @@ async fn filesystem_grants_hold() {
         "shelf/../secret.txt",
         "/etc/passwd",
         "../secret.txt",
-        "desk/../../secret.txt",
+        "/data/desk/../../secret.txt",
+        "/data/../secret.txt",
     ] {
         let err = plugin.call("read_file", file(outside)).await.unwrap_err();
         assert!(
@@ -177,6 +190,53 @@ async fn filesystem_grants_hold() {
             "{outside}: {err}"
         );
     }
+}
+
+/// A granted folder swapped for a symlink between instances: the guest
+/// removes `$DATA/desk` through its `$DATA` preopen, leaves a symlink to the
+/// root in its place and traps, so that the next call gets a fresh instance.
+/// That instance's `/data/desk` is still the folder that was checked at
+/// load (the handle opened then, never the path again): the host's files
+/// stay out of reach.
+#[tokio::test]
+async fn a_granted_folder_swapped_for_a_symlink_stays_the_folder_checked() {
+    let plugin = start_with("fs_guest.wasm", FS_MANIFEST, json!({}), stage_files).await;
+    let secret = plugin.dir.path().join("secret.txt");
+    let through_link = format!("/data/desk{}", secret.display());
+    plugin
+        .call(
+            "write_file",
+            json!({"path": "/data/desk/note.txt", "content": "ink"}),
+        )
+        .await
+        .unwrap();
+    plugin
+        // `/data/./desk`: through the `/data` preopen (wasi-libc would
+        // pick the `/data/desk` preopen itself for `/data/desk`).
+        .call(
+            "swap_for_link",
+            json!({"path": "/data/./desk", "content": "../../../../../../../../../.."}),
+        )
+        .await
+        .unwrap();
+    let desk = plugin.data.path().join("plugins/fs-guest/desk");
+    assert!(desk.is_symlink(), "the guest made its symlink");
+    // A trap poisons the instance: the next call builds a fresh one.
+    plugin.call("panic", json!("trap")).await.unwrap_err();
+    let err = plugin
+        .call("read_file", json!({"path": through_link}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), RunnerErrorKind::Plugin(_)), "{err}");
+    let err = plugin
+        .call(
+            "write_file",
+            json!({"path": "/data/desk/escaped.txt", "content": "x"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), RunnerErrorKind::Plugin(_)), "{err}");
+    assert!(!Path::new("/escaped.txt").exists());
 }
 
 #[tokio::test]

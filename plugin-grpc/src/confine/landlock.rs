@@ -21,7 +21,7 @@
 //! `/home`, the rest of `/proc`) is refused by the kernel with `EACCES`.
 
 use std::ops::RangeInclusive;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
@@ -65,8 +65,9 @@ pub(crate) struct View<'a> {
     pub(crate) plugin_dir: &'a Path,
     /// Folders it writes: its data folder, temp folder, socket folder.
     pub(crate) writable: Vec<&'a Path>,
-    /// Folders its manifest asked for and the host granted.
-    pub(crate) granted: Vec<(&'a Path, FsMode)>,
+    /// Folders its manifest asked for and the host granted, each named by
+    /// the handle opened when it was checked.
+    pub(crate) granted: Vec<(PathBuf, FsMode)>,
     /// TCP ports it may connect to.
     pub(crate) connect: &'a [u16],
     /// TCP ports it may bind (its go-plugin port range).
@@ -91,7 +92,7 @@ pub(super) fn ruleset(view: &View<'_>) -> Result<RulesetCreated, RulesetError> {
             FsMode::Read => read,
             FsMode::ReadWrite => all,
         };
-        (*p, access)
+        (p.as_path(), access)
     }));
     let mut ruleset = Ruleset::default()
         .handle_access(all)?

@@ -409,9 +409,25 @@ pub fn preview(granted: &Granted) -> ConfinementReport {
     .report
 }
 
-/// The folders of `granted` as Landlock sees them.
-pub(crate) fn granted_folders(granted: &[Preopen]) -> Vec<(&Path, plugin_core::manifest::FsMode)> {
-    granted.iter().map(|p| (p.host.as_path(), p.mode)).collect()
+/// The folders of `granted` as Landlock sees them: each through the handle
+/// opened when it was checked (`/proc/self/fd/N`), never by its path again,
+/// which the plugin may have swapped for a symlink since.
+pub(crate) fn granted_folders(
+    granted: &[Preopen],
+) -> Result<Vec<(PathBuf, plugin_core::manifest::FsMode)>, ConfineError> {
+    granted
+        .iter()
+        .map(|p| match &p.dir {
+            Some(dir) => Ok((dir.reopen_path(), p.mode)),
+            None => Err(ConfineError::Prepare {
+                what: "the Landlock ruleset",
+                reason: format!(
+                    "{} was checked but not opened (grant it with HostGrants::grant)",
+                    p.host.display()
+                ),
+            }),
+        })
+        .collect()
 }
 
 /// The go-plugin port range a plugin that listens on TCP is given: a small

@@ -53,7 +53,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             seen.insert(manifest.name.clone(), plugin.dir.clone());
             granted.push((
                 manifest.name.clone(),
-                match grants.grant(manifest) {
+                match grants.check(manifest) {
                     Ok(g) => {
                         let mut lines: Vec<String> = g
                             .describe(manifest)

@@ -91,7 +91,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         for plugin in found.plugins {
             let manifest = &plugin.manifest;
             let file = plugin.dir.join(MANIFEST_FILE_NAME);
-            let granted = grants.grant(manifest);
+            let granted = grants.check(manifest);
             let line = match (
                 config
                     .as_ref()
