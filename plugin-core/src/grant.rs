@@ -411,33 +411,7 @@ impl HostGrants {
                     NEVER_HOST_DATA,
                 ));
             }
-            // Nor is a folder granted that holds the host's data.
-            if let Some(p) = private.iter().find(|p| p.starts_with(&host)) {
-                return Err(never(
-                    format!(
-                        "{} holds the host's own data ({})",
-                        host.display(),
-                        p.display()
-                    ),
-                    NEVER_HOST_DATA,
-                ));
-            }
             let in_plugin = plugin_dir.as_ref().is_some_and(|d| host.starts_with(d));
-            // A plugin never writes its own manifest and code: not its
-            // folder, nor a folder holding it.
-            if ask.mode == FsMode::ReadWrite
-                && let Some(own_dir) = &plugin_dir
-                && ((in_plugin && !in_own_data) || own_dir.starts_with(&host))
-            {
-                return Err(never(
-                    format!(
-                        "{} holds the plugin's own files ({}); a plugin writes only its data folder ($DATA) and folders the host grants elsewhere",
-                        host.display(),
-                        own_dir.display()
-                    ),
-                    NEVER_OWN_FOLDER,
-                ));
-            }
             let by_policy = policy_fs
                 .iter()
                 .filter(|(root, _)| host.starts_with(root))
@@ -454,6 +428,32 @@ impl HostGrants {
                         host.display()
                     ),
                 }));
+            }
+            // Nor is a folder granted that holds the host's data.
+            if let Some(p) = private.iter().find(|p| p.starts_with(&host)) {
+                return Err(never(
+                    format!(
+                        "{} holds the host's own data ({})",
+                        host.display(),
+                        p.display()
+                    ),
+                    NEVER_HOST_DATA,
+                ));
+            }
+            // A plugin never writes its own manifest and code: not its
+            // folder, nor a folder holding it.
+            if ask.mode == FsMode::ReadWrite
+                && let Some(own_dir) = &plugin_dir
+                && ((in_plugin && !in_own_data) || own_dir.starts_with(&host))
+            {
+                return Err(never(
+                    format!(
+                        "{} holds the plugin's own files ({}); a plugin writes only its data folder ($DATA) and folders the host grants elsewhere",
+                        host.display(),
+                        own_dir.display()
+                    ),
+                    NEVER_OWN_FOLDER,
+                ));
             }
             granted.push(Preopen {
                 host,
