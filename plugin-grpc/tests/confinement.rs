@@ -284,6 +284,8 @@ impl Listener {
 /// listens on) over MPTCP (not TCP to Landlock), by TCP Fast Open (a
 /// connect made by `sendto`), or through the x32 system-call ABI (which
 /// numbers calls past seccomp's rules); seccomp refuses each with `EACCES`.
+/// (Landlock refuses the Fast Open connect here too; and this kernel has no
+/// x32, so without the filter's refusal that call fails with `ENOSYS`.)
 #[tokio::test]
 async fn protocol_tricks_do_not_get_around_the_tcp_rules() {
     let granted = Listener::bind();

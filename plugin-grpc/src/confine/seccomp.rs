@@ -12,17 +12,20 @@
 //!   only when granted), and of any protocol but TCP (`0`, `IPPROTO_TCP`)
 //!   and UDP (`0`, `IPPROTO_UDP`): no MPTCP, SCTP, UDP-Lite, ICMP, raw;
 //! - TCP Fast Open from the client side: `sendto`, `sendmsg` and `sendmmsg`
-//!   with `MSG_FASTOPEN`, and `setsockopt(TCP_FASTOPEN_CONNECT)` (a connect
-//!   made by sending, refused whatever Landlock makes of it);
+//!   with `MSG_FASTOPEN`, and `setsockopt(TCP_FASTOPEN_CONNECT)`: a connect
+//!   made by sending. Landlock (ABI 7, Linux 6.18) refuses that connect to
+//!   a port not granted as well (tested); the filter refuses it on every
+//!   kernel, whatever its Landlock makes of it;
 //! - `ptrace`, `process_vm_readv`, `process_vm_writev`, `process_madvise`,
 //!   `kcmp`, `pidfd_getfd` and `perf_event_open`: a plugin runs as the
 //!   host's user (root, even), and these would read or write another
 //!   process's memory, take its files, or watch it;
 //! - `io_uring_setup`, always;
 //! - on x86-64, every call of the x32 ABI (numbers with bit 30 set): the
-//!   rules above are keyed by number, so an x32 `socket` would pass them.
-//!   (The i386 ABI has another architecture number, which the filter
-//!   answers by killing the process.)
+//!   rules above are keyed by number, so an x32 `socket` would pass them
+//!   on a kernel built with x32 (`CONFIG_X86_X32_ABI`; most distributions'
+//!   are not, and answer `ENOSYS`). The i386 ABI has another architecture
+//!   number, which the filter answers by killing the process.
 //!
 //! Everything else is allowed: the filter is a deny list for these calls,
 //! not a system-call allow list.
