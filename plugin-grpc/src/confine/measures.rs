@@ -50,7 +50,7 @@ pub(super) fn filesystem(abi: i32, folders: usize) -> (String, bool) {
     }
     if abi < IOCTL_DEV_ABI {
         let how = format!(
-            "{rules}; device ioctls are not governed (ABI {IOCTL_DEV_ABI}), and no device but /dev/null and /dev/urandom can be opened"
+            "{rules}; device ioctls are not governed (ABI {IOCTL_DEV_ABI}): the only devices it may open are /dev/null, /dev/urandom and any in granted folders"
         );
         return (how, true);
     }
