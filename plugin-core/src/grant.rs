@@ -19,12 +19,18 @@
 //!   says nothing about HTTP grants any host. Addresses that are not public
 //!   are reachable only through the policy's `private_networks`.
 //! - **limits**: memory, execution timeout and pool size asked must be at
-//!   most the policy's (by default, `plugin-core`'s ceilings).
+//!   most the policy's (by default, `plugin-core`'s ceilings); so must a
+//!   process's memory, processes and CPU (`process_cpu`, which is also the
+//!   CPU cap of a process that asks none).
+//! - **UDP** (processes): asked in `grpc.permissions.network.udp`, granted
+//!   by `udp: true`; it reaches any address and port, since the kernel has
+//!   no UDP rules.
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 use ipnet::IpNet;
+use plugin_types::Cores;
 use plugin_types::permissions::{Enforcement, FsMode, Grant, HttpGrant, PermissionPolicy};
 
 use crate::granted_dir::GrantedDir;
@@ -103,6 +109,10 @@ pub struct ProcessGrant {
     pub memory: ByteSize,
     /// The cap on its processes and threads.
     pub processes: u32,
+    /// The cap on its CPU time, if any.
+    pub cpu: Option<Cores>,
+    /// Whether it may use UDP (to any address and port).
+    pub udp: bool,
     /// Variables set in its environment, from `grpc.env`.
     pub env: Vec<(String, String)>,
     /// Whether a confinement the kernel cannot apply fails the load.
@@ -116,6 +126,8 @@ impl Default for ProcessGrant {
         Self {
             memory: DEFAULT_PROCESS_MEMORY_MAX,
             processes: DEFAULT_PROCESSES,
+            cpu: None,
+            udp: false,
             env: Vec::new(),
             enforcement: Enforcement::Warn,
         }
@@ -545,6 +557,26 @@ impl HostGrants {
                 setting: setting("processes"),
             });
         }
+        let udp = default.udp || own.is_some_and(|g| g.udp);
+        if asked.network.udp && !udp {
+            return Err(GrantError {
+                field: "grpc.permissions.network.udp".into(),
+                asked: "UDP (to any address and port)".into(),
+                reason: "the host grants no UDP".into(),
+                setting: setting("udp"),
+            });
+        }
+        let cpu_ceiling = own.and_then(|g| g.process_cpu).or(default.process_cpu);
+        if let (Some(asked), Some(ceiling)) = (asked.cpu, cpu_ceiling)
+            && asked > ceiling
+        {
+            return Err(GrantError {
+                field: "grpc.permissions.cpu".into(),
+                asked: asked.to_string(),
+                reason: format!("the host grants at most {ceiling}"),
+                setting: setting("process_cpu"),
+            });
+        }
         // Neither list given: any name; otherwise the two lists together.
         let names: Option<Vec<&String>> = match (&default.env, own.and_then(|g| g.env.as_ref())) {
             (None, None) => None,
@@ -570,6 +602,8 @@ impl HostGrants {
         Ok(ProcessGrant {
             memory: asked.memory.max,
             processes: asked.processes,
+            cpu: asked.cpu.or(cpu_ceiling),
+            udp: asked.network.udp,
             env: grpc
                 .env
                 .iter()
@@ -659,11 +693,16 @@ impl Granted {
             lines.push(format!("network tcp connect to ports {}", ports.join(", ")));
         }
         if let Some(process) = &self.process {
-            if ports.is_empty() {
+            if process.udp {
+                lines.push("network udp to any address and port".to_owned());
+            } else if ports.is_empty() {
                 lines.push("network none".to_owned());
             }
             lines.push(format!("memory {}", process.memory));
             lines.push(format!("processes {}", process.processes));
+            if let Some(cpu) = process.cpu {
+                lines.push(format!("cpu {cpu}"));
+            }
             for (name, _) in &process.env {
                 lines.push(format!("env {name}"));
             }
@@ -824,6 +863,42 @@ mod tests {
         let data = std::fs::canonicalize(case.path("data/plugins/p")).unwrap();
         assert_eq!(granted.filesystem[0].host, data);
         assert_eq!(granted.filesystem[0].guest, data.to_string_lossy());
+    }
+
+    #[test]
+    fn a_process_gets_udp_and_cpu_only_as_granted() {
+        let case = Case::new();
+        let ask = "  permissions:\n    network: {udp: true}\n    cpu: 0.5";
+        let err = case.grant_grpc(ask, "{}").unwrap_err();
+        assert_eq!(err.field, "grpc.permissions.network.udp");
+        assert_eq!(err.asked, "UDP (to any address and port)");
+        assert_eq!(err.reason, "the host grants no UDP");
+        assert_eq!(err.setting, "plugins.permissions.plugins.p.udp");
+        // TCP ports do not bring UDP with them.
+        let err = case
+            .grant_grpc(ask, r#"{"default": {"tcp_connect": [53]}}"#)
+            .unwrap_err();
+        assert_eq!(err.field, "grpc.permissions.network.udp");
+
+        let policy = r#"{"default": {"udp": true, "process_cpu": 0.25}}"#;
+        let err = case.grant_grpc(ask, policy).unwrap_err();
+        assert_eq!(err.field, "grpc.permissions.cpu");
+        assert_eq!(err.asked, "0.5 cores");
+        assert_eq!(err.reason, "the host grants at most 0.25 cores");
+        assert_eq!(err.setting, "plugins.permissions.plugins.p.process_cpu");
+
+        let policy = r#"{"default": {"process_cpu": 0.25}, "plugins": {"p": {"udp": true, "process_cpu": 1}}}"#;
+        let process = case.grant_grpc(ask, policy).unwrap().process.unwrap();
+        assert!(process.udp);
+        assert_eq!(process.cpu, Some(Cores::millis(500)));
+        // Asking no cap gets the host's ceiling as its cap; no ceiling, no cap.
+        let process = case.grant_grpc("", policy).unwrap().process.unwrap();
+        assert_eq!(
+            (process.udp, process.cpu),
+            (false, Some(Cores::millis(1000)))
+        );
+        let process = case.grant_grpc("", "{}").unwrap().process.unwrap();
+        assert_eq!(process.cpu, None);
     }
 
     #[test]

@@ -684,6 +684,23 @@ fn the_grpc_section_asks_for_its_confinement() {
     // Asking nothing: no network, 1 GiB, 256 processes.
     let plain = Manifest::parse(GRPC).unwrap().grpc.unwrap();
     assert!(plain.permissions.network.connect.is_empty() && plain.env.is_empty());
+    // Nor UDP, nor a CPU cap of its own.
+    assert!(!plain.permissions.network.udp && plain.permissions.cpu.is_none());
+    let asks = Manifest::parse(&format!(
+        "{GRPC}  permissions: {{network: {{udp: true}}, cpu: 0.5}}\n"
+    ))
+    .unwrap()
+    .grpc
+    .unwrap()
+    .permissions;
+    assert!(asks.network.udp);
+    assert_eq!(asks.cpu.map(|c| c.as_millis()), Some(500));
+    let err = Manifest::parse(&format!("{GRPC}  permissions: {{cpu: 0}}\n")).unwrap_err();
+    assert!(err.to_string().contains("from 0.01 to 1024"), "{err}");
+    // A wasm guest has no UDP to ask for.
+    let (field, message) = field_error(&wasm_with("permissions: {network: {udp: true}}"));
+    assert_eq!(field, "wasm.permissions.network.udp");
+    assert!(message.contains("no UDP"), "{message}");
     assert_eq!(plain.permissions.memory.max.to_string(), "1GiB");
     assert_eq!(plain.permissions.processes, 256);
 

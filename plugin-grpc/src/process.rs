@@ -17,6 +17,13 @@
 //!   instruction of the plugin; what is left of its control group is killed
 //!   and the group removed when it ends. An exit by the OOM killer is
 //!   reported as such.
+//! - Before the first plugin is started, the host makes itself not dumpable
+//!   ([`protect_host`]): a plugin runs as the host's user, and the kernel
+//!   lets a process `ptrace`, `process_vm_writev` or open `/proc/<pid>/mem`
+//!   of a dumpable process of its own user. Seccomp refuses those calls to
+//!   a confined plugin, Landlock refuses `ptrace` outside its domain; this
+//!   holds where neither does (a kernel without them, `confinement: off`,
+//!   or anything the plugin started before its confinement was in place).
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -196,6 +203,20 @@ fn set_parent_death_signal(command: &mut Command, mut confinement: Confinement) 
     }
 }
 
+/// Makes the host process not dumpable (`PR_SET_DUMPABLE` 0), once, before
+/// its first plugin is forked: no process of the same user but root (with
+/// `CAP_SYS_PTRACE`) may then `ptrace` it, read or write its memory
+/// (`process_vm_*`, `/proc/<pid>/mem`) or take its files (`pidfd_getfd`),
+/// and it dumps no core. The forked child inherits the flag until `exec`,
+/// which resets it for the plugin's own program.
+pub(crate) fn protect_host() {
+    if let Err(e) =
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+    {
+        tracing::warn!("the host could not make itself not dumpable: {e}");
+    }
+}
+
 /// A spawn request for the launcher thread.
 struct LaunchRequest {
     command: Command,
@@ -208,6 +229,7 @@ struct LaunchRequest {
 async fn launch(command: Command) -> std::io::Result<Child> {
     static LAUNCHER: OnceLock<Option<mpsc::Sender<LaunchRequest>>> = OnceLock::new();
     let launcher = LAUNCHER.get_or_init(|| {
+        protect_host();
         let (tx, rx) = mpsc::channel::<LaunchRequest>();
         std::thread::Builder::new()
             .name("plugin-launcher".into())

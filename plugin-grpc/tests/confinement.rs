@@ -273,6 +273,254 @@ async fn no_network_unless_asked_and_granted() {
     bystander.still_serving().await;
 }
 
+/// A loopback TCP listener the test holds, and whether anything connected
+/// to it.
+struct Listener(std::net::TcpListener);
+
+impl Listener {
+    fn bind() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Self(listener)
+    }
+
+    fn address(&self) -> std::net::SocketAddr {
+        self.0.local_addr().unwrap()
+    }
+
+    /// Whether a connection is waiting (a refused attempt leaves none).
+    fn reached(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+}
+
+/// The TCP rules hold against the protocol tricks that get around them: a
+/// plugin granted one TCP port cannot reach another port (that the test
+/// listens on) over MPTCP (not TCP to Landlock), by TCP Fast Open (a
+/// connect made by `sendto`), or through the x32 system-call ABI (which
+/// numbers calls past seccomp's rules); seccomp refuses each with `EACCES`.
+/// (Landlock refuses the Fast Open connect here too; and this kernel has no
+/// x32, so without the filter's refusal that call fails with `ENOSYS`.)
+#[tokio::test]
+async fn protocol_tricks_do_not_get_around_the_tcp_rules() {
+    let granted = Listener::bind();
+    let target = Listener::bind();
+    let port = granted.address().port();
+    let asks = format!("  permissions:\n    network: {{connect: [{port}]}}\n");
+    let plugin = RawPlugin::with_yaml("raw", "serve", &asks);
+    let data = tempfile::tempdir().unwrap();
+    let policy = format!(r#"{{"plugins": {{"raw": {{"tcp_connect": [{port}]}}}}}}"#);
+    let runner = confined(&plugin, &policy, data.path());
+    started(&runner, &plugin.manifest).await;
+    for trick in ["mptcp", "fast_open", "x32"] {
+        let answer = ask(&runner, trick, json!(target.address())).await;
+        let err = refused(&answer, trick);
+        assert!(err.contains("Permission denied"), "{trick}: {err}");
+        assert!(!target.reached(), "{trick} reached the port");
+    }
+    // The port granted is reachable the plain way.
+    let ok = ask(&runner, "connect", json!(granted.address())).await;
+    assert!(ok["ok"].is_string(), "{ok}");
+    assert!(granted.reached());
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
+/// A loopback UDP socket the test holds.
+fn udp_service() -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    socket
+}
+
+/// UDP is its own ask and grant: a plugin granted a TCP port cannot send a
+/// datagram; asking UDP without the host's grant is refused at load,
+/// naming the setting; asked and granted, the datagram arrives.
+#[tokio::test]
+async fn udp_only_when_asked_and_granted() {
+    let service = udp_service();
+    let address = service.local_addr().unwrap();
+    let tcp = Listener::bind();
+    let port = tcp.address().port();
+    let data = tempfile::tempdir().unwrap();
+
+    let asks = format!("  permissions:\n    network: {{connect: [{port}]}}\n");
+    let plugin = RawPlugin::with_yaml("raw", "serve", &asks);
+    let policy = format!(r#"{{"plugins": {{"raw": {{"tcp_connect": [{port}]}}}}}}"#);
+    let runner = confined(&plugin, &policy, data.path());
+    let info = started(&runner, &plugin.manifest).await;
+    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    assert!(
+        network.enforced && network.how.contains("no UDP"),
+        "{network}"
+    );
+    let err = refused(&ask(&runner, "udp", json!(address)).await, "udp");
+    assert!(err.contains("Permission denied"), "{err}");
+    let mut buffer = [0u8; 16];
+    assert!(
+        service.recv_from(&mut buffer).is_err(),
+        "a datagram arrived"
+    );
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+
+    let asks = "  permissions:\n    network: {udp: true}\n";
+    let plugin = RawPlugin::with_yaml("raw", "serve", asks);
+    let err = HostGrants::new(serde_json::from_str(&policy).unwrap())
+        .grant(&plugin.manifest)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("grpc.permissions.network.udp")
+            && err.contains("plugins.permissions.plugins.raw.udp"),
+        "{err}"
+    );
+    let runner = confined(
+        &plugin,
+        r#"{"plugins": {"raw": {"udp": true}}}"#,
+        data.path(),
+    );
+    let info = started(&runner, &plugin.manifest).await;
+    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    assert!(
+        network.enforced && network.how.contains("UDP to any address and port"),
+        "{network}"
+    );
+    let sent = ask(&runner, "udp", json!(address)).await;
+    assert_eq!(sent["ok"], "5", "{sent}");
+    let (n, _) = service.recv_from(&mut buffer).unwrap();
+    assert_eq!(&buffer[..n], b"hello");
+    // UDP brings no TCP with it.
+    let err = refused(&ask(&runner, "connect", json!(tcp.address())).await, "tcp");
+    assert!(err.contains("Permission denied"), "{err}");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
+/// What a plugin would write into the host's memory.
+static HOST_SECRET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x5afe);
+
+/// A plugin runs as the host's user (root here), yet cannot attach to the
+/// host with `ptrace` nor write its memory with `process_vm_writev`:
+/// seccomp refuses both with `EACCES` (Landlock would answer `EPERM`, and
+/// only on kernels that have it). The host has made itself not dumpable.
+#[tokio::test]
+async fn the_plugin_cannot_trace_or_write_the_host() {
+    let plugin = RawPlugin::new("serve");
+    let data = tempfile::tempdir().unwrap();
+    let runner = confined(&plugin, "{}", data.path());
+    started(&runner, &plugin.manifest).await;
+    let dumpable = rustix::process::dumpable_behavior().unwrap();
+    assert_eq!(
+        dumpable,
+        rustix::process::DumpableBehavior::NotDumpable,
+        "the host is dumpable after starting a plugin"
+    );
+    let host = std::process::id();
+    let err = refused(&ask(&runner, "ptrace", json!([host])).await, "ptrace");
+    assert!(err.contains("Permission denied"), "{err}");
+    let address = HOST_SECRET.as_ptr() as usize;
+    let poked = ask(&runner, "poke", json!([host, address, 0xbad])).await;
+    let err = refused(&poked, "process_vm_writev");
+    assert!(err.contains("Permission denied"), "{err}");
+    assert_eq!(
+        HOST_SECRET.load(std::sync::atomic::Ordering::SeqCst),
+        0x5afe
+    );
+    // Its own process it may not trace either.
+    let own = runner.process_id().unwrap();
+    let err = refused(&ask(&runner, "ptrace", json!([own])).await, "ptrace");
+    assert!(err.contains("Permission denied"), "{err}");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
+/// The folder of `pid`'s group in the cgroup hierarchy that has `cpu`
+/// (v1), or its v2 group.
+fn cpu_cgroup(pid: u32) -> std::path::PathBuf {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let groups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let v1 = mounts.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let options = right.split(' ').nth(2)?;
+        (right.starts_with("cgroup ") && options.split(',').any(|o| o == "cpu"))
+            .then(|| left.split(' ').nth(4).unwrap().to_owned())
+    });
+    let (point, wanted) = match v1 {
+        Some(point) => (point, "cpu"),
+        None => ("/sys/fs/cgroup".to_owned(), ""),
+    };
+    let path = groups
+        .lines()
+        .find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, list, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let ok = if wanted.is_empty() {
+                list.is_empty()
+            } else {
+                list.split(',').any(|c| c == wanted)
+            };
+            ok.then(|| path.to_owned())
+        })
+        .unwrap();
+    std::path::Path::new(&point).join(path.trim_start_matches('/'))
+}
+
+/// A CPU cap (`grpc.permissions.cpu`, within the host's `process_cpu`) is
+/// written to the plugin's control group, and a busy plugin is held to it:
+/// two threads spinning for a second get about a tenth of a core, and the
+/// scheduler reports throttling. Asking more than the host grants is
+/// refused at load, naming the setting.
+#[tokio::test]
+async fn a_cpu_cap_holds_a_busy_plugin() {
+    let plugin = RawPlugin::with_yaml("raw", "serve", "  permissions: {cpu: 0.1}\n");
+    let err =
+        HostGrants::new(serde_json::from_str(r#"{"default": {"process_cpu": 0.05}}"#).unwrap())
+            .grant(&plugin.manifest)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("grpc.permissions.cpu asks for 0.1 cores")
+            && err.contains("plugins.permissions.plugins.raw.process_cpu"),
+        "{err}"
+    );
+    let data = tempfile::tempdir().unwrap();
+    let runner = confined(&plugin, r#"{"default": {"process_cpu": 1}}"#, data.path());
+    let info = started(&runner, &plugin.manifest).await;
+    let cpu = info.confinement.unwrap().get("cpu").unwrap().clone();
+    assert!(cpu.enforced && cpu.how.ends_with(" 0.1 cores"), "{cpu}");
+    let group = cpu_cgroup(runner.process_id().unwrap());
+    let quota = match std::fs::read_to_string(group.join("cpu.cfs_quota_us")) {
+        Ok(v1) => format!(
+            "{} {}",
+            v1.trim(),
+            std::fs::read_to_string(group.join("cpu.cfs_period_us"))
+                .unwrap()
+                .trim()
+        ),
+        Err(_) => std::fs::read_to_string(group.join("cpu.max"))
+            .unwrap()
+            .trim()
+            .to_owned(),
+    };
+    assert_eq!(quota, "10000 100000", "{}", group.display());
+
+    let wall_ms = 1000;
+    let spun = ask(&runner, "spin", json!(wall_ms)).await;
+    let cpu_ms = spun["cpu_ms"].as_u64().unwrap();
+    // At most a tenth of the wall time, and a period's slack either way.
+    assert!(
+        cpu_ms <= wall_ms / 10 + 150,
+        "{cpu_ms} ms of CPU in {wall_ms} ms"
+    );
+    let stat = std::fs::read_to_string(group.join("cpu.stat")).unwrap();
+    let throttled = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("nr_throttled "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap();
+    assert!(throttled > 0, "{stat}");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}
+
 /// A fork bomb stops at the plugin's process cap with the kernel's
 /// `EAGAIN`; the plugin, the host and the other plugins keep serving.
 #[tokio::test]
@@ -384,7 +632,8 @@ async fn every_measure_is_enforced_on_this_kernel() {
             "network",
             "isolation",
             "memory",
-            "processes"
+            "processes",
+            "cpu"
         ]
     );
     let missing: Vec<String> = report.missing().map(ToString::to_string).collect();

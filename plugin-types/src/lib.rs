@@ -7,7 +7,7 @@
 //! written by a person ([`duration`]), the HTTP shapes of host calls
 //! ([`http`]), and the module / ability / provider wire shapes ([`module`]:
 //! call context, message payloads, invoke results, OAuth tokens), byte
-//! sizes ([`size`]) and the permissions a host grants its plugins
+//! sizes ([`size`]), CPU shares ([`cores`]) and the permissions a host grants its plugins
 //! ([`permissions`]).
 //!
 //! It has no internal dependencies and depends only on serde and small data
@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod confinement;
+pub mod cores;
 pub mod duration;
 pub mod event;
 pub mod http;
@@ -25,6 +26,7 @@ pub mod size;
 
 pub use config::{GitRepoConfig, PluginConfig, SourceConfig, WasmPooling, WasmSettings};
 pub use confinement::{ConfinementReport, Measure};
+pub use cores::Cores;
 pub use event::DataEvent;
 pub use http::{HostHttpRequest, HostHttpResponse};
 pub use module::{CallContext, InvokeResult, MsgPayload, OAuthToken, Rules};

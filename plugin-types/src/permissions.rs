@@ -20,8 +20,10 @@
 //!       private_networks: [127.0.0.0/8]   # addresses it may reach that are not public
 //!     indexer:                # a process (gRPC) plugin
 //!       tcp_connect: [5432]   # TCP ports it may connect to (any address)
+//!       udp: true             # UDP sockets, to any address and port
 //!       process_memory: 2GiB  # the largest grpc.permissions.memory.max
 //!       processes: 512        # the largest grpc.permissions.processes
+//!       process_cpu: 2        # the largest grpc.permissions.cpu, in cores
 //!       env: [RUST_LOG, "INDEXER_*"]  # what grpc.env may set; omitted: any name
 //!   confinement: strict       # a confinement the kernel cannot apply fails the load
 //! ```
@@ -33,6 +35,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::cores::Cores;
 use crate::size::ByteSize;
 
 /// What the host grants its plugins: a ceiling for all, and more for some.
@@ -112,12 +115,23 @@ pub struct Grant {
     /// filters TCP by port. None by default.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tcp_connect: Vec<u16>,
+    /// Whether a process plugin's manifest may ask for UDP
+    /// (`grpc.permissions.network.udp`): sockets to any address and port,
+    /// since the kernel cannot filter UDP by port (DNS is the usual reason).
+    /// Either the default's or the plugin's own grants it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub udp: bool,
     /// The largest `grpc.permissions.memory.max` a manifest may ask.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process_memory: Option<ByteSize>,
     /// The largest `grpc.permissions.processes` a manifest may ask.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub processes: Option<u32>,
+    /// The largest `grpc.permissions.cpu` a manifest may ask, in cores; it is
+    /// also the cap of a plugin that asks none. Absent: no ceiling, and no
+    /// cap unless asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_cpu: Option<Cores>,
     /// Variables `grpc.env` may set: names, or prefixes ending in `*`.
     /// Absent: any name but those the host sets itself.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,8 +233,10 @@ plugins:
     private_networks: [127.0.0.0/8, '::1/128']
   indexer:
     tcp_connect: [5432]
+    udp: true
     process_memory: 2GiB
     processes: 512
+    process_cpu: 1.5
     env: [RUST_LOG, 'INDEXER_*']
 confinement: strict
 ";
@@ -237,6 +253,8 @@ confinement: strict
         assert_eq!(indexer.tcp_connect, [5432]);
         assert_eq!(indexer.process_memory, Some(ByteSize::gib(2)));
         assert_eq!(indexer.processes, Some(512));
+        assert!(indexer.udp && !weather.udp);
+        assert_eq!(indexer.process_cpu, Some(Cores::millis(1500)));
         assert_eq!(indexer.env.as_deref().map(<[String]>::len), Some(2));
         assert_eq!(policy.confinement, Enforcement::Strict);
         let json = serde_json::to_string(&policy).unwrap();

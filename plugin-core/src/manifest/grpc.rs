@@ -14,6 +14,7 @@ use super::network::NetworkPermission;
 use super::nullable;
 use super::wasm::FsPermission;
 use crate::size::ByteSize;
+use plugin_types::Cores;
 
 /// How a gRPC plugin is launched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +87,10 @@ pub struct ProcessPermissions {
     pub memory: ProcessMemoryLimit,
     /// The cap on its processes and threads, together (default 256).
     pub processes: u32,
+    /// The cap on its CPU time, in cores (`0.5`: half of one core's time).
+    /// Absent: the host's `process_cpu` when it sets one, else no cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Cores>,
 }
 
 /// The cap on a plugin process's memory.
@@ -111,6 +116,7 @@ impl Default for ProcessPermissions {
             network: NetworkPermission::default(),
             memory: ProcessMemoryLimit::default(),
             processes: DEFAULT_PROCESSES,
+            cpu: None,
         }
     }
 }

@@ -9,8 +9,9 @@ use super::nullable;
 /// Outbound network a plugin asks for. Empty: no network at all.
 ///
 /// A process (`grpc.permissions.network`) gets TCP connect to these ports
-/// on any address (the kernel filters TCP by port); no UDP or raw sockets
-/// without them. A wasm guest (`wasm.permissions.network`) gets TCP connect
+/// on any address (the kernel filters TCP by port), and UDP only when it
+/// asks `udp` (to any address and port: nothing in the kernel filters UDP
+/// by port); never raw sockets nor other protocols. A wasm guest (`wasm.permissions.network`) gets TCP connect
 /// through `wasi:sockets` to these ports, on public addresses and on the
 /// non-public networks the host grants (`private_networks`), and name
 /// lookup; never UDP, and never a listening socket.
@@ -20,6 +21,10 @@ pub struct NetworkPermission {
     /// TCP ports it may connect to.
     #[serde(deserialize_with = "nullable")]
     pub connect: Vec<u16>,
+    /// UDP sockets, to any address and port (a process plugin only; DNS is
+    /// the usual reason). The host grants it with `udp: true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub udp: bool,
 }
 
 impl NetworkPermission {
@@ -33,6 +38,12 @@ impl NetworkPermission {
                     "0 is not a port (1 to 65535)",
                 ));
             }
+        }
+        if self.udp && prefix.starts_with("wasm.") {
+            return Err(FieldError::new(
+                format!("{prefix}.udp"),
+                "a wasm guest has no UDP (wasi:sockets gives it TCP connect only); remove it",
+            ));
         }
         Ok(())
     }

@@ -1,13 +1,17 @@
 //! A control group of its own for each plugin process: the kernel caps its
-//! memory (the OOM killer ends it, and only it, past the cap) and its
-//! processes and threads (`fork` fails with `EAGAIN` past the cap).
+//! memory (the OOM killer ends it, and only it, past the cap), its
+//! processes and threads (`fork` fails with `EAGAIN` past the cap) and,
+//! when a cap is granted, its CPU time (the scheduler throttles it past its
+//! quota of every 100 ms period).
 //!
 //! Which hierarchy is used:
 //! - cgroup v2, when the host's own group delegates the `memory` and `pids`
-//!   controllers to its children (`cgroup.subtree_control` lists them);
-//! - otherwise cgroup v1's `memory` and `pids` hierarchies, when mounted and
-//!   writable (a host running as root on a v1 or hybrid system);
-//! - otherwise none: the caller falls back to `RLIMIT_AS` and `RLIMIT_NPROC`.
+//!   controllers to its children (`cgroup.subtree_control` lists them), with
+//!   `cpu.max` where `cpu` is delegated too;
+//! - otherwise cgroup v1's `memory`, `pids` and `cpu` hierarchies, each when
+//!   mounted and writable (a host running as root on a v1 or hybrid system);
+//! - otherwise none: the caller falls back to `RLIMIT_AS` and `RLIMIT_NPROC`,
+//!   and has no CPU cap.
 //!
 //! The group is made next to the host's own (`<host group>/flowbot-<plugin>-
 //! <host pid>-<n>`). The child joins it between `fork` and `exec` by writing
@@ -22,17 +26,19 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use plugin_types::ByteSize;
+use plugin_types::{ByteSize, Cores};
 
 /// Where groups can be made, found once per host process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Layout {
-    /// The host's v2 group, with `memory` and `pids` delegated.
-    V2(PathBuf),
-    /// The host's v1 `memory` and `pids` groups, each if writable.
+    /// The host's v2 group, with `memory` and `pids` delegated, and `cpu`
+    /// if `cpu` says so.
+    V2 { dir: PathBuf, cpu: bool },
+    /// The host's v1 `memory`, `pids` and `cpu` groups, each if writable.
     V1 {
         memory: Option<PathBuf>,
         pids: Option<PathBuf>,
+        cpu: Option<PathBuf>,
     },
 }
 
@@ -43,6 +49,7 @@ pub(crate) struct PluginCgroup {
     version: u8,
     memory_dir: Option<PathBuf>,
     pids_dir: Option<PathBuf>,
+    cpu_dir: Option<PathBuf>,
     /// Open `cgroup.procs` files the child writes `0` to.
     procs: Vec<File>,
     /// The memory cap.
@@ -58,30 +65,60 @@ pub(crate) struct Capped {
     pub(crate) memory: Option<&'static str>,
     /// How processes are capped, if they are.
     pub(crate) pids: Option<&'static str>,
+    /// How CPU time is capped, if it is.
+    pub(crate) cpu: Option<&'static str>,
+}
+
+/// The controllers [`PluginCgroup::create`] would use on this host: how
+/// memory, processes and CPU time would each be capped.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Controllers {
+    /// `cgroup v2 memory.max`, ...
+    pub(crate) memory: Option<&'static str>,
+    /// `cgroup v2 pids.max`, ...
+    pub(crate) pids: Option<&'static str>,
+    /// `cgroup v2 cpu.max`, ...
+    pub(crate) cpu: Option<&'static str>,
 }
 
 const V2_MEMORY: &str = "cgroup v2 memory.max";
 const V2_PIDS: &str = "cgroup v2 pids.max";
 const V1_MEMORY: &str = "cgroup v1 memory.limit_in_bytes";
 const V1_PIDS: &str = "cgroup v1 pids.max";
+const V2_CPU: &str = "cgroup v2 cpu.max";
+const V1_CPU: &str = "cgroup v1 cpu.cfs_quota_us";
 
-/// How memory and processes would be capped on this host (by
+/// The scheduler period the CPU quota is a share of: 100 ms.
+const CPU_PERIOD_US: u64 = 100_000;
+
+/// The quota, in microseconds of every [`CPU_PERIOD_US`], of a cap.
+fn cpu_quota_us(cap: Cores) -> u64 {
+    u64::from(cap.as_millis()) * CPU_PERIOD_US / 1000
+}
+
+/// How memory, processes and CPU time would be capped on this host (by
 /// [`PluginCgroup::create`]), without making a group.
-pub(crate) fn available() -> (Option<&'static str>, Option<&'static str>) {
+pub(crate) fn available() -> Controllers {
     match layout() {
-        Some(Layout::V2(_)) => (Some(V2_MEMORY), Some(V2_PIDS)),
-        Some(Layout::V1 { memory, pids }) => (
-            memory.is_some().then_some(V1_MEMORY),
-            pids.is_some().then_some(V1_PIDS),
-        ),
-        None => (None, None),
+        Some(Layout::V2 { cpu, .. }) => Controllers {
+            memory: Some(V2_MEMORY),
+            pids: Some(V2_PIDS),
+            cpu: cpu.then_some(V2_CPU),
+        },
+        Some(Layout::V1 { memory, pids, cpu }) => Controllers {
+            memory: memory.is_some().then_some(V1_MEMORY),
+            pids: pids.is_some().then_some(V1_PIDS),
+            cpu: cpu.is_some().then_some(V1_CPU),
+        },
+        None => Controllers::default(),
     }
 }
 
 impl PluginCgroup {
-    /// Makes a group for `plugin` capped at `memory` bytes and `pids`
-    /// processes and threads, in whichever hierarchy the host can use.
-    pub(crate) fn create(plugin: &str, cap: ByteSize, pids: u32) -> Capped {
+    /// Makes a group for `plugin` capped at `memory` bytes, `pids`
+    /// processes and threads and, if given, `cpu` cores of CPU time, in
+    /// whichever hierarchy the host can use.
+    pub(crate) fn create(plugin: &str, cap: ByteSize, pids: u32, cpu: Option<Cores>) -> Capped {
         let memory = cap.bytes();
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let name = format!(
@@ -94,31 +131,38 @@ impl PluginCgroup {
             version: 2,
             memory_dir: None,
             pids_dir: None,
+            cpu_dir: None,
             procs: Vec::new(),
             memory: cap,
         };
         match layout() {
-            Some(Layout::V2(base)) => {
+            Some(Layout::V2 {
+                dir: base,
+                cpu: cpu_delegated,
+            }) => {
                 let dir = base.join(&name);
-                let made = make(
-                    &dir,
-                    &[
-                        ("memory.max", memory.to_string()),
-                        ("memory.swap.max", "0".to_owned()),
-                        ("pids.max", pids.to_string()),
-                    ],
-                );
-                if let Some(procs) = made {
+                let mut settings = vec![
+                    ("memory.max", memory.to_string()),
+                    ("memory.swap.max", "0".to_owned()),
+                    ("pids.max", pids.to_string()),
+                ];
+                let cpu = cpu.filter(|_| cpu_delegated);
+                if let Some(cap) = cpu {
+                    settings.push(("cpu.max", format!("{} {CPU_PERIOD_US}", cpu_quota_us(cap))));
+                }
+                if let Some(procs) = make(&dir, &settings) {
                     group.procs.push(procs);
                     group.memory_dir = Some(dir.clone());
                     group.pids_dir = Some(dir);
                     capped.memory = Some(V2_MEMORY);
                     capped.pids = Some(V2_PIDS);
+                    capped.cpu = cpu.map(|_| V2_CPU);
                 }
             }
             Some(Layout::V1 {
                 memory: memory_base,
                 pids: pids_base,
+                cpu: cpu_base,
             }) => {
                 group.version = 1;
                 if let Some(base) = memory_base {
@@ -142,6 +186,18 @@ impl PluginCgroup {
                         group.procs.push(procs);
                         group.pids_dir = Some(dir);
                         capped.pids = Some(V1_PIDS);
+                    }
+                }
+                if let (Some(base), Some(cap)) = (cpu_base, cpu) {
+                    let dir = base.join(&name);
+                    let settings = [
+                        ("cpu.cfs_period_us", CPU_PERIOD_US.to_string()),
+                        ("cpu.cfs_quota_us", cpu_quota_us(cap).to_string()),
+                    ];
+                    if let Some(procs) = make(&dir, &settings) {
+                        group.procs.push(procs);
+                        group.cpu_dir = Some(dir);
+                        capped.cpu = Some(V1_CPU);
                     }
                 }
             }
@@ -223,7 +279,10 @@ impl PluginCgroup {
             .pids_dir
             .as_ref()
             .filter(|p| Some(*p) != self.memory_dir.as_ref());
-        self.memory_dir.iter().chain(pids)
+        self.memory_dir
+            .iter()
+            .chain(pids)
+            .chain(self.cpu_dir.iter())
     }
 }
 
@@ -372,13 +431,15 @@ fn detect(mounts: &str, groups: &str, usable: impl Fn(&Path) -> bool) -> Option<
     };
     if let (Some((point, root)), Some(path)) = (&v2, own("")) {
         let base = under(point, root, &path);
-        let delegated =
-            std::fs::read_to_string(base.join("cgroup.subtree_control")).is_ok_and(|c| {
-                let c: Vec<&str> = c.split_whitespace().collect();
-                c.contains(&"memory") && c.contains(&"pids")
+        let delegated = std::fs::read_to_string(base.join("cgroup.subtree_control"))
+            .map(|c| c.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let has = |c: &str| delegated.iter().any(|d| d == c);
+        if has("memory") && has("pids") && usable(&base) {
+            return Some(Layout::V2 {
+                dir: base,
+                cpu: has("cpu"),
             });
-        if delegated && usable(&base) {
-            return Some(Layout::V2(base));
         }
     }
     let hierarchy = |controller: &str| {
@@ -388,8 +449,8 @@ fn detect(mounts: &str, groups: &str, usable: impl Fn(&Path) -> bool) -> Option<
         let base = under(point, root, &own(controller)?);
         usable(&base).then_some(base)
     };
-    let (memory, pids) = (hierarchy("memory"), hierarchy("pids"));
-    (memory.is_some() || pids.is_some()).then_some(Layout::V1 { memory, pids })
+    let (memory, pids, cpu) = (hierarchy("memory"), hierarchy("pids"), hierarchy("cpu"));
+    (memory.is_some() || pids.is_some()).then_some(Layout::V1 { memory, pids, cpu })
 }
 
 #[cfg(test)]
@@ -401,17 +462,19 @@ mod tests {
 26 25 0:24 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 30 25 0:28 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
 31 25 0:29 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+32 25 0:30 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
 ";
 
     #[test]
     fn finds_the_v1_groups_of_a_hybrid_system() {
-        let groups = "8:pids:/\n4:memory:/box/1\n0::/\n";
+        let groups = "8:pids:/\n4:memory:/box/1\n2:cpu,cpuacct:/box\n0::/\n";
         let layout = detect(HYBRID, groups, |_| true);
         assert_eq!(
             layout,
             Some(Layout::V1 {
                 memory: Some("/sys/fs/cgroup/memory/box/1".into()),
                 pids: Some("/sys/fs/cgroup/pids/".into()),
+                cpu: Some("/sys/fs/cgroup/cpu,cpuacct/box".into()),
             })
         );
         assert_eq!(detect(HYBRID, groups, |_| false), None);
@@ -438,7 +501,22 @@ mod tests {
         .unwrap();
         assert_eq!(
             detect(&mounts, "0::/host\n", |_| true),
-            Some(Layout::V2(dir.path().join("host")))
+            Some(Layout::V2 {
+                dir: dir.path().join("host"),
+                cpu: false
+            })
+        );
+        std::fs::write(
+            dir.path().join("host/cgroup.subtree_control"),
+            "cpu memory pids\n",
+        )
+        .unwrap();
+        assert_eq!(
+            detect(&mounts, "0::/host\n", |_| true),
+            Some(Layout::V2 {
+                dir: dir.path().join("host"),
+                cpu: true
+            })
         );
     }
 }

@@ -11,7 +11,8 @@
 //!    most [`MAX_OPEN_FILES`] open files;
 //! 2. join the control group, or set `RLIMIT_AS`/`RLIMIT_NPROC`;
 //! 3. Landlock: files, TCP ports, signal and abstract-socket scopes;
-//! 4. seccomp: socket families and types, no `io_uring`.
+//! 4. seccomp: socket families, types and protocols, no TCP Fast Open, no
+//!    `ptrace` nor `process_vm_*`, no `io_uring`, no x32 calls.
 //!
 //! A mechanism the kernel lacks is reported as not enforced: a warning
 //! under [`Enforcement::Warn`], a refusal to start the plugin under
@@ -21,7 +22,10 @@
 
 mod cgroup;
 mod landlock;
+mod measures;
 mod seccomp;
+#[cfg(test)]
+mod tests;
 
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -96,7 +100,7 @@ impl Confinement {
             what: "the Landlock ruleset",
             reason: e.to_string(),
         })?;
-        let capped = PluginCgroup::create(spec.plugin, grant.memory, grant.processes);
+        let capped = PluginCgroup::create(spec.plugin, grant.memory, grant.processes, grant.cpu);
         let plan = plan(
             &kernel,
             &Ask {
@@ -106,6 +110,7 @@ impl Confinement {
                 bind: spec.view.bind.clone(),
                 memory_by: capped.memory,
                 pids_by: capped.pids,
+                cpu_by: capped.cpu,
             },
         );
         let filter = match kernel.arch {
@@ -228,6 +233,8 @@ struct Ask<'a> {
     memory_by: Option<&'static str>,
     /// The control group capping processes, if any.
     pids_by: Option<&'static str>,
+    /// The control group capping CPU time, if any.
+    cpu_by: Option<&'static str>,
 }
 
 /// What [`plan`] decides.
@@ -258,76 +265,24 @@ fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
         ),
         true,
     );
-    measure(
-        "privileges",
-        "no_new_privs; core dumps off".to_owned(),
-        true,
-    );
-    measure("files", format!("RLIMIT_NOFILE {}", kernel.files), true);
-    measure(
-        "filesystem",
-        if abi >= 1 {
-            let more = match ask.folders {
-                0 => String::new(),
-                n => format!(", and {n} granted folder(s)"),
-            };
-            format!(
-                "Landlock ABI {abi}: reads its folder and the system's, writes its data, temp and socket folders{more}"
-            )
-        } else {
-            "none: the kernel has no Landlock".to_owned()
-        },
-        abi >= 1,
-    );
-    let tcp_rules = abi >= landlock::NET_ABI;
-    let sockets = match (ask.connect.is_empty(), tcp_rules) {
-        (false, _) => seccomp::Sockets::Network,
-        (true, true) => seccomp::Sockets::UnixAndTcp,
-        (true, false) => seccomp::Sockets::Unix,
-    };
-    let ports = {
-        let list: Vec<String> = ask.connect.iter().map(u16::to_string).collect();
-        list.join(", ")
-    };
     let filters = kernel.seccomp && kernel.arch.is_some();
-    let (how, enforced) = match (sockets, filters, tcp_rules) {
-        (_, false, _) => ("none: the kernel has no seccomp filters".to_owned(), false),
-        (seccomp::Sockets::Network, true, true) => (
-            format!(
-                "TCP connect to ports {ports} (Landlock), UDP allowed, no raw sockets (seccomp)"
-            ),
-            true,
-        ),
-        (seccomp::Sockets::Network, true, false) => (
-            format!(
-                "TCP to any port: the kernel's Landlock (ABI {abi}) has no TCP rules to hold it to {ports}"
-            ),
-            false,
-        ),
-        (_, true, true) => (
-            format!(
-                "none: no TCP connect, bind only on ports {}-{} (Landlock); no UDP or raw sockets (seccomp)",
-                ask.bind.start(),
-                ask.bind.end()
-            ),
-            true,
-        ),
-        (_, true, false) => (
-            "none: unix sockets only (seccomp); the tcp transport is unavailable".to_owned(),
-            true,
-        ),
-    };
-    measure("network", how, enforced);
-    measure(
-        "isolation",
-        if abi >= landlock::SCOPE_ABI {
-            "no signals to, nor abstract unix sockets of, processes outside it (Landlock)"
-                .to_owned()
-        } else {
-            format!("none: the kernel's Landlock (ABI {abi}) has no scopes")
+    let (how, enforced) = measures::privileges(filters);
+    measure("privileges", how, enforced);
+    measure("files", format!("RLIMIT_NOFILE {}", kernel.files), true);
+    let (how, enforced) = measures::filesystem(abi, ask.folders);
+    measure("filesystem", how, enforced);
+    let (sockets, how, enforced) = measures::network(
+        abi,
+        filters,
+        &measures::NetworkAsk {
+            connect: ask.connect,
+            bind: &ask.bind,
+            udp: grant.udp,
         },
-        abi >= landlock::SCOPE_ABI,
     );
+    measure("network", how, enforced);
+    let (how, enforced) = measures::isolation(abi);
+    measure("isolation", how, enforced);
     let mut rlimits = vec![(Resource::Core, 0), (Resource::Nofile, kernel.files)];
     match ask.memory_by {
         Some(how) => measure("memory", format!("{how} {}", grant.memory), true),
@@ -361,6 +316,8 @@ fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
             measure("processes", how, !kernel.root);
         }
     }
+    let (how, enforced) = measures::cpu(grant.cpu, ask.cpu_by);
+    measure("cpu", how, enforced);
     Plan {
         report,
         sockets,
@@ -394,7 +351,7 @@ pub fn preview(granted: &Granted) -> ConfinementReport {
     if grant.enforcement == Enforcement::Off {
         return off_report();
     }
-    let (memory_by, pids_by) = cgroup::available();
+    let controllers = cgroup::available();
     plan(
         &Kernel::detect(),
         &Ask {
@@ -402,8 +359,9 @@ pub fn preview(granted: &Granted) -> ConfinementReport {
             connect: &granted.connect,
             folders: granted.filesystem.len(),
             bind: port_window(),
-            memory_by,
-            pids_by,
+            memory_by: controllers.memory,
+            pids_by: controllers.pids,
+            cpu_by: controllers.cpu,
         },
     )
     .report

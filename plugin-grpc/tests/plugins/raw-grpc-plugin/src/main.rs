@@ -30,7 +30,15 @@
 //! the params' `host:port`), `udp` (a datagram to the params' `host:port`),
 //! `raw_socket`, `fork` (the params' number of processes, each sleeping; it
 //! stops at the first refusal), `alloc` (the params' number of MiB, written
-//! to) and `kill` (signal 0 to the params' pid).
+//! to) and `kill` (signal 0 to the params' pid); around the kernel's rules
+//! (`hostile`): `mptcp` (an MPTCP connection to the params' IPv4
+//! `host:port`), `fast_open` (a TCP Fast Open `sendto` there), `x32` (an
+//! MPTCP socket and connect through the x32 ABI), `ptrace` (`[pid]`),
+//! `poke` (`[pid, address, value]`: `process_vm_writev` of a u64), and
+//! `spin` (two busy threads for the params' milliseconds, answering the
+//! CPU time used).
+
+mod hostile;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -212,6 +220,51 @@ impl PluginService for Raw {
                         .and_then(|s| s.send_to(b"hello", &address))
                         .map(|n| n.to_string()),
                 )
+            }
+            // Ways around the TCP rules, to the address in the params.
+            "mptcp" | "fast_open" | "x32" => {
+                let address: String = serde_json::from_str(&r.params).unwrap_or_default();
+                let attempt = match address.parse() {
+                    Ok(address) => match r.function.as_str() {
+                        "mptcp" => hostile::mptcp_connect(address),
+                        "fast_open" => hostile::fast_open(address),
+                        _ => hostile::x32_connect(address),
+                    },
+                    Err(_) => Err(std::io::Error::other("not an IPv4 address")),
+                };
+                outcome(attempt)
+            }
+            // Another process: attach to it ([pid]), or write a u64 into
+            // its memory ([pid, address, value]).
+            "ptrace" | "poke" => {
+                let args: Vec<u64> = serde_json::from_str(&r.params).unwrap_or_default();
+                let pid = args
+                    .first()
+                    .and_then(|p| i32::try_from(*p).ok())
+                    .unwrap_or(0);
+                outcome(match (r.function.as_str(), args.get(1), args.get(2)) {
+                    ("poke", Some(address), Some(value)) => {
+                        hostile::poke(pid, *address as usize, *value)
+                    }
+                    _ => hostile::ptrace(pid),
+                })
+            }
+            // Two threads spinning for the params' milliseconds: the CPU
+            // time they got.
+            "spin" => {
+                let ms: u64 = r.params.trim().parse().unwrap_or(0);
+                let before = hostile::cpu_time_ms();
+                let until = std::time::Instant::now() + Duration::from_millis(ms);
+                std::thread::scope(|s| {
+                    for _ in 0..2 {
+                        s.spawn(|| {
+                            while std::time::Instant::now() < until {
+                                std::hint::spin_loop();
+                            }
+                        });
+                    }
+                });
+                serde_json::json!({ "cpu_ms": hostile::cpu_time_ms() - before }).to_string()
             }
             "raw_socket" => {
                 use rustix::net::{AddressFamily, SocketType, socket};
