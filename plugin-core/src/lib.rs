@@ -15,6 +15,9 @@
 //!   [`MemoryHost`], a complete in-memory one;
 //! - [`HostGrants`]: the manifest asks, the host grants ([`grant`]): what a
 //!   plugin gets is checked against the host's permission policy at load;
+//! - the network rules: [`HttpRequestRule`] (where a plugin's HTTP request
+//!   may go, and which headers it may not set) and [`AddressRules`] (which
+//!   addresses are not public);
 //! - hardened YAML reading for every file a person writes ([`yaml`]), and
 //!   byte sizes ([`ByteSize`]).
 //!
@@ -41,6 +44,7 @@ pub mod error;
 pub mod grant;
 pub mod host;
 pub mod http_allowlist;
+pub mod http_request_rule;
 pub mod in_flight;
 pub mod lifecycle;
 pub mod manifest;
@@ -56,6 +60,7 @@ pub use error::{RunnerError, RunnerErrorKind};
 pub use grant::{GrantError, Granted, HostGrants, Preopen, ProcessGrant};
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};
 pub use http_allowlist::HttpAllowlist;
+pub use http_request_rule::{HttpRefusal, HttpRequestRule};
 pub use in_flight::{InFlight, Pass};
 pub use lifecycle::{Lifecycle, Phase};
 pub use manifest::{
