@@ -17,6 +17,9 @@
 //!   plugin gets is checked against the host's permission policy at load,
 //!   and each folder granted is held open ([`GrantedDir`]) so that nothing
 //!   is looked up by path again;
+//! - the network rules: [`HttpRequestRule`] (where a plugin's HTTP request
+//!   may go, and which headers it may not set) and [`AddressRules`] (which
+//!   addresses are not public);
 //! - hardened YAML reading for every file a person writes ([`yaml`]), and
 //!   byte sizes ([`ByteSize`]).
 //!
@@ -44,6 +47,7 @@ pub mod grant;
 pub mod granted_dir;
 pub mod host;
 pub mod http_allowlist;
+pub mod http_request_rule;
 pub mod in_flight;
 pub mod lifecycle;
 pub mod manifest;
@@ -60,6 +64,7 @@ pub use grant::{GrantError, Granted, HostGrants, Preopen, ProcessGrant};
 pub use granted_dir::GrantedDir;
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};
 pub use http_allowlist::HttpAllowlist;
+pub use http_request_rule::{HttpRefusal, HttpRequestRule};
 pub use in_flight::{InFlight, Pass};
 pub use lifecycle::{Lifecycle, Phase};
 pub use manifest::{

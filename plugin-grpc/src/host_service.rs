@@ -1,6 +1,10 @@
 //! `HostService`: the plugin's callbacks into its host, served over the
 //! go-plugin broker and backed by the runner's [`HostApi`].
 //!
+//! `HttpRequest` is held to the one rule of every HTTP path
+//! ([`plugin_core::HttpRequestRule`]): headers that would change the target
+//! or the connection are refused here, whatever the host.
+//!
 //! Host failures travel in the responses' `error` fields where the message
 //! has one (as flowbot's host does); `KVSet`, `KVDelete` and `EmitEvent`,
 //! which answer `Empty`, fail with a gRPC status instead of pretending to
@@ -108,7 +112,15 @@ impl pb::host_service_server::HostService for HostServiceImpl {
             headers: request.headers.into_iter().collect(),
             body: request.body,
         };
-        let response = match self.host.http_request(request).await {
+        // The rule every HTTP path applies; its URL part is the host's (a
+        // process plugin's HTTP grants are the host's business).
+        let checked = plugin_core::http_request_rule::check_headers(&self.plugin, &request)
+            .map_err(|e| HostError::PermissionDenied(e.to_string()));
+        let answer = match checked {
+            Ok(()) => self.host.http_request(request).await,
+            Err(refused) => Err(refused),
+        };
+        let response = match answer {
             Ok(response) => pb::HttpCallResponse {
                 status: i32::from(response.status),
                 headers: response.headers.into_iter().collect(),
@@ -146,5 +158,48 @@ impl pb::host_service_server::HostService for HostServiceImpl {
         }
         self.host.emit_event(event).await.map_err(status)?;
         Ok(Response::new(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use pb::host_service_server::HostService as _;
+    use plugin_core::MemoryHost;
+
+    /// A process plugin's `HttpRequest` naming another target in a header
+    /// is refused by the service itself, naming the header and the plugin,
+    /// before any host sees it (this host would refuse every request with
+    /// its own message).
+    #[tokio::test]
+    async fn http_requests_that_retarget_are_refused_before_the_host() {
+        let host = Arc::new(MemoryHost::new("p", serde_json::json!({})));
+        let service = HostServiceImpl::new("p".into(), host);
+        let ask = |name: &str| pb::HttpCallRequest {
+            method: "GET".into(),
+            url: "http://127.0.0.1:8080/".into(),
+            headers: [(name.to_owned(), "secret.internal".to_owned())].into(),
+            body: Vec::new(),
+        };
+        for name in ["Host", "X-Forwarded-Host", ":authority", "Connection"] {
+            let answer = service.http_request(Request::new(ask(name))).await.unwrap();
+            let error = answer.into_inner().error;
+            assert!(
+                error.starts_with(&format!(
+                    "permission denied: plugin p may not set the request header {name:?}"
+                )),
+                "{name}: {error}"
+            );
+        }
+        let answer = service
+            .http_request(Request::new(ask("Accept")))
+            .await
+            .unwrap();
+        let error = answer.into_inner().error;
+        assert!(
+            error.contains("this host makes no HTTP requests"),
+            "{error}"
+        );
     }
 }

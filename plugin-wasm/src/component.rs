@@ -16,9 +16,12 @@
 //! Outbound HTTP goes through the host's one HTTP service whichever way the
 //! guest asks: the world's `fetch` import, or `wasi:http/outgoing-handler`
 //! (what JavaScript's `fetch` and Python's HTTP clients use), whose
-//! `send_request` hook checks the plugin's HTTP grants and hands the request
-//! to [`HostApi::http_request`](plugin_core::HostApi::http_request), with
-//! its address rules. Request bodies are bounded by [`MAX_HTTP_BODY`].
+//! `send_request` hook checks the request against the plugin's
+//! [`HttpRequestRule`](plugin_core::HttpRequestRule) (its HTTP grants, and
+//! no header that changes the target or the connection: those a component
+//! cannot even set) and hands it to
+//! [`HostApi::http_request`](plugin_core::HostApi::http_request), with its
+//! address rules. Request bodies are bounded by [`MAX_HTTP_BODY`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -103,6 +106,18 @@ type SentResponse = wasmtime_wasi_http::Result<(
 )>;
 
 impl WasiHttpHooks for HttpHooks {
+    /// The headers [`HttpRequestRule`](plugin_core::HttpRequestRule)
+    /// refuses (a superset of wasmtime's default list): a component cannot
+    /// set them, and they are stripped from what it is handed.
+    fn forbidden_header_filter(&mut self) -> wasmtime_wasi_http::ForbiddenHeaderFilter {
+        Arc::new(|name| plugin_core::http_request_rule::refused_header(name.as_str()).is_some())
+    }
+
+    /// The host's HTTP client writes `Host` from the URL.
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -116,14 +131,12 @@ impl WasiHttpHooks for HttpHooks {
             let internal = |e: String| Error::InternalError(Some(e));
             let (parts, body) = request.into_parts();
             let url = parts.uri.to_string();
-            if let Err(e) = plugin.http.check(&url) {
-                // The guest sees only `HttpRequestDenied`: the log says why.
-                tracing::warn!(
-                    plugin = %plugin.name,
-                    "wasi:http request refused: {e} (asked in wasm.permissions.http)"
-                );
-                return Err(Error::HttpRequestDenied);
-            }
+            // The guest sees only `HttpRequestDenied`: the log says why.
+            let denied = |e: plugin_core::HttpRefusal| {
+                tracing::warn!(plugin = %plugin.name, "wasi:http request refused: {e}");
+                Error::HttpRequestDenied
+            };
+            plugin.http.check_url(&url).map_err(denied)?;
             let body = http_body_util::Limited::new(body, MAX_HTTP_BODY)
                 .collect()
                 .await
@@ -141,14 +154,16 @@ impl WasiHttpHooks for HttpHooks {
                     Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
                 })
                 .collect();
+            let request = HostHttpRequest {
+                method: parts.method.as_str().to_owned(),
+                url,
+                headers,
+                body: body.to_vec(),
+            };
+            plugin.http.check(&request).map_err(denied)?;
             let answer = plugin
                 .host
-                .http_request(HostHttpRequest {
-                    method: parts.method.as_str().to_owned(),
-                    url,
-                    headers,
-                    body: body.to_vec(),
-                })
+                .http_request(request)
                 .await
                 .map_err(|e| internal(e.to_string()))?;
             let mut response = http::Response::builder().status(answer.status);
@@ -411,17 +426,18 @@ impl host::Host for &mut ComponentState {
     ) -> wasmtime::Result<Result<host::HttpResponse, String>> {
         self.within(async |p| {
             let result = async {
+                let request = HostHttpRequest {
+                    method: request.method,
+                    url: request.url,
+                    headers: request.headers.into_iter().collect(),
+                    body: request.body,
+                };
                 p.http
-                    .check(&request.url)
+                    .check(&request)
                     .map_err(|e| format!("permission denied: {e}"))?;
                 let answer = p
                     .host
-                    .http_request(HostHttpRequest {
-                        method: request.method,
-                        url: request.url,
-                        headers: request.headers.into_iter().collect(),
-                        body: request.body,
-                    })
+                    .http_request(request)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(host::HttpResponse {

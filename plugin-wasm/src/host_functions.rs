@@ -145,7 +145,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                     let request: HostHttpRequest = serde_json::from_slice(&bytes)
                         .map_err(|e| format!("request is not an HTTP request: {e}"))?;
                     let plugin = cx.data().watch.plugin.clone();
-                    plugin.http.check(&request.url).map_err(|e| format!("permission denied: {e}"))?;
+                    plugin.http.check(&request).map_err(|e| format!("permission denied: {e}"))?;
                     plugin.host.http_request(request).await.map_err(|e| e.to_string())
                 }
                 .await;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use plugin_core::{
-    AddressRules, Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist, Lifecycle, Manifest,
-    Phase, PluginInfo, Runner, RunnerError, RunnerErrorKind,
+    AddressRules, Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist, HttpRequestRule,
+    Lifecycle, Manifest, Phase, PluginInfo, Runner, RunnerError, RunnerErrorKind,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -225,7 +225,7 @@ impl Runner for WasmRunner {
                     plugin: Arc::new(PluginContext::new(
                         name,
                         self.host.clone(),
-                        HttpAllowlist::new(&granted.http),
+                        HttpRequestRule::new(name, HttpAllowlist::new(&granted.http)),
                     )),
                     memory_max: wasm.permissions.memory.max.bytes(),
                     timeout: wasm.permissions.execution.timeout,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use plugin_core::{HostApi, HttpAllowlist};
+use plugin_core::{HostApi, HttpRequestRule};
 
 /// What all instances of one loaded plugin share.
 pub(crate) struct PluginContext {
@@ -11,15 +11,16 @@ pub(crate) struct PluginContext {
     pub(crate) name: Arc<str>,
     /// The host services behind the `flowbot` imports.
     pub(crate) host: Arc<dyn HostApi>,
-    /// Where `http_request` may go.
-    pub(crate) http: HttpAllowlist,
+    /// Where its HTTP requests may go, and with which headers: checked by
+    /// every way a guest asks (`http_request`, `fetch`, `wasi:http`).
+    pub(crate) http: HttpRequestRule,
     /// Set when `stop` gives up draining: running guests are interrupted at
     /// the next epoch tick.
     cancelled: AtomicBool,
 }
 
 impl PluginContext {
-    pub(crate) fn new(name: &str, host: Arc<dyn HostApi>, http: HttpAllowlist) -> Self {
+    pub(crate) fn new(name: &str, host: Arc<dyn HostApi>, http: HttpRequestRule) -> Self {
         Self {
             name: name.into(),
             host,

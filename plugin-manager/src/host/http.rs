@@ -6,12 +6,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_core::{HostError, HostHttpRequest, HostHttpResponse, HttpAllowlist};
+use plugin_core::{
+    AddressRules, HostError, HostHttpRequest, HostHttpResponse, HttpAllowlist, HttpRequestRule,
+};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect;
 use url::Url;
-
-use plugin_core::AddressRules;
 
 /// Limits of the HTTP client every plugin gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,11 @@ impl Default for HttpOptions {
 ///   holding it: an IP in the URL is checked with the URL, and a name is
 ///   checked *as resolved*, in the client's own resolver, so the connection
 ///   goes to the very address that was checked (no second lookup for DNS
-///   rebinding to slip into). Proxies from the environment are not used.
+///   rebinding to slip into). Proxies from the environment are not used;
+/// - the request goes to the host its URL names: [`HttpRequestRule`]
+///   refuses the headers that would change the target or the connection
+///   (`Host`, hop-by-hop, forwarding) and `CONNECT`, before anything is
+///   sent, whichever way the plugin asked.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
@@ -60,19 +64,30 @@ pub struct HttpClient {
     options: HttpOptions,
 }
 
-/// Where a plugin's requests may go: names by the allowlist, addresses by
-/// the address rules.
+/// Where a plugin's requests may go: names (and headers) by the request
+/// rule, addresses by the address rules.
 #[derive(Debug)]
 struct Destination {
-    allowlist: HttpAllowlist,
+    rule: HttpRequestRule,
     addresses: AddressRules,
 }
 
 impl Destination {
-    /// Checks a URL: its name against the allowlist and, when it is an IP
-    /// literal (which no resolver sees), its address.
+    /// Checks a whole request: [`HttpRequestRule::check`], then its URL's
+    /// address when it is an IP literal.
+    fn check_request(&self, request: &HostHttpRequest) -> Result<Url, String> {
+        let url = self.rule.check(request).map_err(|e| e.to_string())?;
+        self.check_ip(url)
+    }
+
+    /// Checks a redirect hop: its name against the allowlist and, when it
+    /// is an IP literal (which no resolver sees), its address.
     fn check(&self, url: &str) -> Result<Url, String> {
-        let url = self.allowlist.check(url)?;
+        let url = self.rule.check_url(url).map_err(|e| e.to_string())?;
+        self.check_ip(url)
+    }
+
+    fn check_ip(&self, url: Url) -> Result<Url, String> {
         let ip = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
@@ -132,7 +147,7 @@ impl HttpClient {
         options: HttpOptions,
     ) -> Result<Self, HostError> {
         let check = Arc::new(Destination {
-            allowlist,
+            rule: HttpRequestRule::new(plugin, allowlist),
             addresses: AddressRules::new(plugin, private_networks),
         });
         let policy_check = check.clone();
@@ -167,7 +182,7 @@ impl HttpClient {
     pub async fn send(&self, request: HostHttpRequest) -> Result<HostHttpResponse, HostError> {
         let url = self
             .check
-            .check(&request.url)
+            .check_request(&request)
             .map_err(HostError::PermissionDenied)?;
         let method = if request.method.is_empty() {
             reqwest::Method::GET
@@ -180,6 +195,10 @@ impl HttpClient {
         };
         let mut builder = self.client.request(method, url);
         for (name, value) in &request.headers {
+            // Checked to be the body's length: the client writes its own.
+            if name.trim().eq_ignore_ascii_case("content-length") {
+                continue;
+            }
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| HostError::InvalidRequest(format!("bad header name {name:?}")))?;
             let value = reqwest::header::HeaderValue::from_str(value)

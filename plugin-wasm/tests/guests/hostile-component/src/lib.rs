@@ -11,6 +11,9 @@
 //!   `wasi:http/outgoing-handler`, as a guest's own HTTP client makes it;
 //! - `wasi_post` (`{target, mib}`): a POST of that many MiB through
 //!   `wasi:http`, streamed;
+//! - `fetch_as` (`{url, headers}`) and `wasi_fetch_as` (`{url: authority
+//!   and path, headers}`): a GET with these headers (`[[name, value]]`)
+//!   through `fetch` and through `wasi:http`; the body's text;
 //! - `read` (path): a file's text, through WASI;
 //! - `connect` (address): sends a line over TCP through `wasi:sockets` and
 //!   answers the line that comes back;
@@ -123,6 +126,56 @@ fn wasi_post(post: Post) -> Result<u16, String> {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct FetchAs {
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+fn fetch_as(ask: FetchAs) -> Result<String, String> {
+    let answer = sdk::http_request(&sdk::HttpRequest {
+        method: "GET".into(),
+        url: ask.url,
+        headers: ask.headers.into_iter().collect(),
+        ..sdk::HttpRequest::default()
+    })?;
+    Ok(String::from_utf8_lossy(&answer.body).into_owned())
+}
+
+fn wasi_fetch_as(ask: FetchAs) -> Result<String, String> {
+    use wasip2::http::outgoing_handler;
+    use wasip2::http::types::{Fields, OutgoingRequest, Scheme};
+    let (authority, path) = ask.url.split_once('/').unwrap_or((ask.url.as_str(), ""));
+    let entries: Vec<(String, Vec<u8>)> = ask
+        .headers
+        .into_iter()
+        .map(|(name, value)| (name, value.into_bytes()))
+        .collect();
+    let fields = Fields::from_list(&entries).map_err(|e| format!("headers: {e:?}"))?;
+    let request = OutgoingRequest::new(fields);
+    request
+        .set_scheme(Some(&Scheme::Http))
+        .and_then(|()| request.set_authority(Some(authority)))
+        .and_then(|()| request.set_path_with_query(Some(&format!("/{path}"))))
+        .map_err(|()| "building the request".to_owned())?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    let response = match pending.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(e))) => return Err(format!("{e:?}")),
+        _ => return Err("no response".to_owned()),
+    };
+    let body = response.consume().map_err(|()| "no body".to_owned())?;
+    let mut text = Vec::new();
+    {
+        let stream = body.stream().map_err(|()| "no body stream".to_owned())?;
+        while let Ok(chunk) = stream.blocking_read(64 * 1024) {
+            text.extend_from_slice(&chunk);
+        }
+    }
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
 fn read(path: String) -> Result<String, String> {
     std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))
 }
@@ -166,6 +219,8 @@ impl sdk::bindings::exports::flowbot::plugin::guest::Guest for Hostile {
             "read" => sdk::call(&params, read),
             "connect" => sdk::call(&params, connect),
             "wasi_post" => sdk::call(&params, wasi_post),
+            "fetch_as" => sdk::call(&params, fetch_as),
+            "wasi_fetch_as" => sdk::call(&params, wasi_fetch_as),
             "not_json" => Ok("{this is not JSON".to_owned()),
             _ => Err(sdk::CallError::Unsupported),
         }
