@@ -79,6 +79,8 @@ pub struct Preopen {
 
 /// The setting named when a plugin asks for the host's own data.
 const NEVER_HOST_DATA: &str = "nothing: the host's own data is never granted";
+/// The setting named when a `$DATA` path leads out of the data folder.
+const NEVER_DATA_ESCAPE: &str = "nothing: a $DATA path names a folder inside the plugin's data folder, and the host's own data is never granted";
 /// The setting named when a plugin asks to write its own folder.
 const NEVER_OWN_FOLDER: &str = "nothing: a plugin's own folder is never writable by it";
 
@@ -360,9 +362,10 @@ impl HostGrants {
                         .components()
                         .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
                     {
-                        return Err(refuse(format!(
-                            "{written} leads out of the plugin's data folder ($DATA)"
-                        )));
+                        return Err(never(
+                            format!("{written} leads out of the plugin's data folder ($DATA)"),
+                            NEVER_DATA_ESCAPE,
+                        ));
                     }
                     let Some(root) = data_dir.as_ref() else {
                         return Err(refuse("this host keeps no data folder for plugins".into()));
