@@ -113,13 +113,13 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
             writable: vec![spec.home, spec.temp_dir, spec.socket_dir],
             granted: confine::granted_folders(spec.folders),
             connect: spec.connect,
-            bind: ports,
+            bind: ports.clone(),
         },
         grant: spec.grant,
     })?;
     let report = confinement.report().clone();
     let (process, output) =
-        PluginProcess::spawn(spec.binary, spec.args, spec.dir, &env, confinement)
+        PluginProcess::spawn(&binary, spec.binary, spec.args, spec.dir, &env, confinement)
             .await
             .map_err(|source| LaunchError::Spawn {
                 binary: spec.binary.to_owned(),

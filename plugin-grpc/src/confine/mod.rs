@@ -5,13 +5,17 @@
 //! kernel supports, builds the Landlock ruleset (`landlock`), compiles the
 //! seccomp filter (`seccomp`), makes the plugin's control group (`cgroup`)
 //! or picks the resource limits that stand in for it, and writes the
-//! [`ConfinementReport`]. [`Confinement::restrict`] runs in the child
-//! between `fork` and `exec` and only makes system calls:
+//! [`ConfinementReport`]; it also prepares the private root (`root`).
+//! [`Confinement::restrict`] runs in the child between `fork` and `exec`
+//! and only makes system calls:
 //! 1. no new privileges (no setuid, no file capabilities), no core dumps, at
 //!    most [`MAX_OPEN_FILES`] open files;
 //! 2. join the control group, or set `RLIMIT_AS`/`RLIMIT_NPROC`;
-//! 3. Landlock: files, TCP ports, signal and abstract-socket scopes;
-//! 4. seccomp: socket families and types, no `io_uring`.
+//! 3. a private root: a mount namespace showing only its own folders, the
+//!    granted ones and the system's, so no other named unix socket is
+//!    reachable;
+//! 4. Landlock: files, TCP ports, signal and abstract-socket scopes;
+//! 5. seccomp: socket families and types, no `io_uring`.
 //!
 //! A mechanism the kernel lacks is reported as not enforced: a warning
 //! under [`Enforcement::Warn`], a refusal to start the plugin under
@@ -21,6 +25,7 @@
 
 mod cgroup;
 mod landlock;
+mod root;
 mod seccomp;
 
 use std::ops::RangeInclusive;
@@ -36,6 +41,7 @@ use seccompiler::BpfProgram;
 
 pub(crate) use cgroup::PluginCgroup;
 pub(crate) use landlock::View;
+use root::PrivateRoot;
 
 /// The cap on a plugin's open files (`RLIMIT_NOFILE`), or the host's own
 /// hard limit if that is lower.
@@ -56,6 +62,8 @@ pub(crate) struct Confinement {
     ruleset: Option<RulesetCreated>,
     filter: Option<BpfProgram>,
     cgroup: Option<Arc<PluginCgroup>>,
+    /// The private root, when the kernel can make one.
+    root: Option<PrivateRoot>,
     /// Limits set in the child, worked out before the fork.
     rlimits: Vec<(Resource, u64)>,
     report: ConfinementReport,
@@ -74,10 +82,11 @@ pub enum ConfineError {
         /// Why not.
         how: String,
     },
-    /// Building the Landlock ruleset or the seccomp filter failed.
+    /// Building the Landlock ruleset, the seccomp filter or the private
+    /// root failed.
     #[error("preparing {what}: {reason}")]
     Prepare {
-        /// `the Landlock ruleset` or `the seccomp filter`.
+        /// `the Landlock ruleset`, `the seccomp filter` or `the private root`.
         what: &'static str,
         /// The error.
         reason: String,
@@ -117,10 +126,20 @@ impl Confinement {
             )?),
             _ => None,
         };
+        let root = match &kernel.private_root {
+            Ok(()) => Some(PrivateRoot::new(&spec.view, kernel.user_ns).map_err(|e| {
+                ConfineError::Prepare {
+                    what: "the private root",
+                    reason: e.to_string(),
+                }
+            })?),
+            Err(_) => None,
+        };
         let confinement = Self {
             ruleset: (kernel.landlock_abi >= 1).then_some(ruleset),
             filter,
             cgroup: capped.group.map(Arc::new),
+            root,
             rlimits: plan.rlimits,
             report: plan.report,
         };
@@ -143,11 +162,12 @@ impl Confinement {
             plugin,
             "not confined: the host's policy says plugins.permissions.confinement: off"
         );
-        let files = Kernel::detect().files;
+        let files = Kernel::files();
         Self {
             ruleset: None,
             filter: None,
             cgroup: None,
+            root: None,
             rlimits: vec![(Resource::Core, 0), (Resource::Nofile, files)],
             report: off_report(),
         }
@@ -177,8 +197,12 @@ impl Confinement {
             };
             rustix::process::setrlimit(*resource, limit)?;
         }
+        // Before Landlock, which forbids changing mounts.
+        if let Some(root) = &self.root {
+            root.enter()?;
+        }
         if let Some(ruleset) = self.ruleset.take() {
-            landlock::restrict(ruleset)?;
+            landlock::restrict(ruleset, self.root.is_none())?;
         }
         if let Some(filter) = &self.filter {
             seccomp::apply(filter)?;
@@ -199,19 +223,33 @@ struct Kernel {
     root: bool,
     /// The host's own hard limit on open files.
     files: u64,
+    /// Whether a plugin's mount namespace needs a user namespace (the host
+    /// lacks `CAP_SYS_ADMIN`).
+    user_ns: bool,
+    /// Whether a private root can be made here; if not, why.
+    private_root: Result<(), String>,
 }
 
 impl Kernel {
     fn detect() -> Self {
+        let user_ns = root::needs_user_ns();
         Self {
             landlock_abi: landlock::kernel_abi(),
             seccomp: seccomp::kernel_has_seccomp(),
             arch: seccomp::arch(),
             root: rustix::process::geteuid().is_root(),
-            files: rustix::process::getrlimit(Resource::Nofile)
-                .maximum
-                .map_or(MAX_OPEN_FILES, |hard| hard.min(MAX_OPEN_FILES)),
+            files: Self::files(),
+            user_ns,
+            private_root: root::available(user_ns),
         }
+    }
+
+    /// The host's own hard limit on open files, capped at
+    /// [`MAX_OPEN_FILES`].
+    fn files() -> u64 {
+        rustix::process::getrlimit(Resource::Nofile)
+            .maximum
+            .map_or(MAX_OPEN_FILES, |hard| hard.min(MAX_OPEN_FILES))
     }
 }
 
@@ -279,6 +317,27 @@ fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
         },
         abi >= 1,
     );
+    let namespace = if kernel.user_ns {
+        "mount and user namespace"
+    } else {
+        "mount namespace"
+    };
+    match &kernel.private_root {
+        Ok(()) => measure(
+            "mounts",
+            format!(
+                "a private root ({namespace}, pivot_root): its folders, the granted ones and the system's, at their host paths; no /proc, no other named unix socket"
+            ),
+            true,
+        ),
+        Err(why) => measure(
+            "mounts",
+            format!(
+                "none: no private root here ({why}); named unix sockets outside its folders (other plugins', the host's) are reachable"
+            ),
+            false,
+        ),
+    }
     let tcp_rules = abi >= landlock::NET_ABI;
     let sockets = match (ask.connect.is_empty(), tcp_rules) {
         (false, _) => seccomp::Sockets::Network,
