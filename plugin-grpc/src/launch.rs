@@ -20,6 +20,7 @@ use tonic_health::pb::health_client::HealthClient;
 use plugin_core::{Preopen, ProcessGrant};
 use plugin_types::ConfinementReport;
 
+use crate::address;
 use crate::confine::{self, Confinement, Spec, View};
 use crate::error::LaunchError;
 use crate::logs::{self, Stream};
@@ -141,6 +142,17 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     ));
 
     let handshake = check_handshake(&line)?;
+    // Only its own socket or port: never another plugin's, nor the host's.
+    let checked = address::check(
+        handshake.network,
+        &handshake.address,
+        spec.socket_dir,
+        &ports,
+    )
+    .map_err(|reason| LaunchError::BadHandshake {
+        line: line.clone(),
+        reason,
+    })?;
     let (client_tls, broker_tls) = match &identity {
         Some(identity) => {
             let Some(field) = &handshake.cert else {
@@ -164,7 +176,7 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     };
     let channel = tokio::time::timeout(
         spec.start_timeout,
-        proto::transport::connect_direct(handshake.network, &handshake.address, client_tls),
+        proto::transport::connect_direct(handshake.network, checked.connect_to(), client_tls),
     )
     .await
     .map_err(|_| LaunchError::Connect {
