@@ -113,9 +113,11 @@ struct IdMaps {
 /// A private root ready to be entered in the child.
 pub(super) struct PrivateRoot {
     /// The empty host folder the new root is mounted on (in the child's
-    /// namespace only); removed when the spawn is over, by then the child
-    /// has left it for good.
-    _mount_point: tempfile::TempDir,
+    /// namespace only); removed when the spawn is over (by then the child
+    /// has left it for good), on a thread of its own: the removal waits on
+    /// the kernel for milliseconds and the launcher thread has other
+    /// plugins to start.
+    mount_dir: Option<tempfile::TempDir>,
     mount_point: CString,
     tmpfs_options: CString,
     steps: Vec<Step>,
@@ -207,7 +209,7 @@ impl PrivateRoot {
         });
         Ok(Self {
             mount_point: c_path(&base)?,
-            _mount_point: mount_point,
+            mount_dir: Some(mount_point),
             tmpfs_options: c"mode=0755,size=1m,nr_inodes=4096".to_owned(),
             steps,
             user,
@@ -287,6 +289,17 @@ impl PrivateRoot {
         check(unsafe { libc::chdir(c"/".as_ptr()) })?;
         set_attrs(c"/", READ, false)?;
         check(unsafe { libc::chdir(self.workdir.as_ptr()) })
+    }
+}
+
+impl Drop for PrivateRoot {
+    fn drop(&mut self) {
+        if let Some(dir) = self.mount_dir.take() {
+            // If no thread can be had, it is removed here.
+            let _ = std::thread::Builder::new()
+                .name("flowbot-root-rm".into())
+                .spawn(move || drop(dir));
+        }
     }
 }
 
