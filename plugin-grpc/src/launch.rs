@@ -117,8 +117,10 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
             bind: ports.clone(),
         },
         grant: spec.grant,
+        own_network: spec.connect.is_empty() && spec.transport == Transport::Unix,
     })?;
     let report = confinement.report().clone();
+    let own_network = confinement.own_network();
     let (process, output) =
         PluginProcess::spawn(&binary, spec.binary, spec.args, spec.dir, &env, confinement)
             .await
@@ -153,6 +155,12 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
         line: line.clone(),
         reason,
     })?;
+    if own_network && handshake.network == Network::Tcp {
+        return Err(LaunchError::BadHandshake {
+            line,
+            reason: "the plugin listens on TCP, but it asked for no network and was asked to listen on a unix socket, so it has a network namespace of its own that the host cannot reach; to let it listen on TCP, set grpc.transport: tcp".to_owned(),
+        });
+    }
     let (client_tls, broker_tls) = match &identity {
         Some(identity) => {
             let Some(field) = &handshake.cert else {

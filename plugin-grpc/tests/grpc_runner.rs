@@ -206,14 +206,25 @@ async fn a_plugin_written_without_the_sdk_loads_and_answers() {
     .await;
 }
 
+/// A plugin that listens on TCP loads when its manifest says
+/// `transport: tcp`. One that picks TCP unasked, with no network granted,
+/// has a network namespace of its own the host cannot reach: refused,
+/// naming the setting.
 #[tokio::test]
 async fn a_plugin_on_tcp_loads_too() {
-    let plugin = RawPlugin::new("tcp");
+    let plugin = RawPlugin::with_yaml("raw", "tcp", "  transport: tcp\n");
     let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
     started(&runner, &plugin.manifest, json!({})).await;
     let echo = runner.call("echo", &raw(&json!([1]))).await.unwrap();
     assert_eq!(echo.get(), "[1]");
     runner.stop(Duration::from_secs(1)).await.unwrap();
+
+    let unasked = RawPlugin::new("tcp");
+    let error = load_error(&unasked, quick_runner()).await;
+    assert!(
+        error.contains("bad handshake") && error.contains("set grpc.transport: tcp"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -276,3 +276,60 @@ async fn a_plugin_announcing_a_foreign_address_is_refused_at_load() {
     assert_eq!(echo.get(), "2");
     victim.stop().await;
 }
+
+/// A plugin granted no network that listens on a unix socket gets a network
+/// namespace of its own, with no interface but a loopback that is down: the
+/// host's interfaces are not there.
+#[tokio::test]
+async fn a_plugin_without_network_has_a_network_namespace_of_its_own() {
+    let host_interface = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|name| name != "lo")
+        .expect("the host has a network interface besides lo");
+    let plugin = Confined::new("offline", "serve", "");
+    let info = plugin.runner.load(&plugin.plugin.manifest).await.unwrap();
+    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    assert!(
+        network.enforced && network.how.contains("a network namespace of its own"),
+        "{network}"
+    );
+    plugin.runner.start(&json!({})).await.unwrap();
+    let seen = plugin.ask("interface", json!(host_interface)).await;
+    let err = seen["err"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the plugin sees {host_interface}: {seen}"));
+    assert!(err.contains("No such device"), "{err}");
+    assert!(plugin.ask("interface", json!("lo")).await["ok"].is_string());
+    plugin.stop().await;
+
+    // Granted a port, it shares the host's network (Landlock holds it to
+    // that port) and sees its interfaces.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asks = format!("  permissions:\n    network: {{connect: [{port}]}}\n");
+    let plugin = RawPlugin::with_yaml("online", "serve", &asks);
+    let policy: PermissionPolicy = serde_json::from_value(json!({
+        "plugins": {"online": {"tcp_connect": [port]}},
+        "confinement": "strict",
+    }))
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let granted = HostGrants::new(policy)
+        .with_data_dir(data.path())
+        .grant(&plugin.manifest)
+        .unwrap();
+    let runner =
+        GrpcRunner::new(Arc::new(MemoryHost::new("online", json!({})))).with_granted(granted);
+    let info = runner.load(&plugin.manifest).await.unwrap();
+    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    assert!(!network.how.contains("network namespace"), "{network}");
+    runner.start(&json!({})).await.unwrap();
+    let out = runner
+        .call("interface", &raw(&json!(host_interface)))
+        .await
+        .unwrap();
+    let seen: Value = serde_json::from_str(out.get()).unwrap();
+    assert!(seen["ok"].is_string(), "{seen}");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}

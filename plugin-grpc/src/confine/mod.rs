@@ -55,6 +55,9 @@ pub(crate) struct Spec<'a> {
     pub(crate) view: View<'a>,
     /// What the host granted it.
     pub(crate) grant: &'a ProcessGrant,
+    /// Whether it may have a network namespace of its own (no interface):
+    /// it was granted no TCP port and listens on a unix socket.
+    pub(crate) own_network: bool,
 }
 
 /// A confinement ready to be applied in the child.
@@ -106,6 +109,7 @@ impl Confinement {
             reason: e.to_string(),
         })?;
         let capped = PluginCgroup::create(spec.plugin, grant.memory, grant.processes);
+        let own_network = spec.own_network && kernel.private_root.is_ok();
         let plan = plan(
             &kernel,
             &Ask {
@@ -113,6 +117,7 @@ impl Confinement {
                 connect: spec.view.connect,
                 folders: spec.view.granted.len(),
                 bind: spec.view.bind.clone(),
+                own_network,
                 memory_by: capped.memory,
                 pids_by: capped.pids,
             },
@@ -127,12 +132,14 @@ impl Confinement {
             _ => None,
         };
         let root = match &kernel.private_root {
-            Ok(()) => Some(PrivateRoot::new(&spec.view, kernel.user_ns).map_err(|e| {
-                ConfineError::Prepare {
-                    what: "the private root",
-                    reason: e.to_string(),
-                }
-            })?),
+            Ok(()) => Some(
+                PrivateRoot::new(&spec.view, kernel.user_ns, own_network).map_err(|e| {
+                    ConfineError::Prepare {
+                        what: "the private root",
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
             Err(_) => None,
         };
         let confinement = Self {
@@ -176,6 +183,12 @@ impl Confinement {
     /// What is applied, for logs, `pluginctl list` and the admin API.
     pub(crate) fn report(&self) -> &ConfinementReport {
         &self.report
+    }
+
+    /// Whether the plugin gets a network namespace of its own (then it
+    /// cannot listen on TCP where the host can reach it).
+    pub(crate) fn own_network(&self) -> bool {
+        self.root.as_ref().is_some_and(PrivateRoot::own_network)
     }
 
     /// The plugin's control group, if it has one.
@@ -262,6 +275,8 @@ struct Ask<'a> {
     folders: usize,
     /// Its go-plugin port range.
     bind: RangeInclusive<u16>,
+    /// Whether it gets a network namespace of its own.
+    own_network: bool,
     /// The control group capping memory, if any.
     memory_by: Option<&'static str>,
     /// The control group capping processes, if any.
@@ -376,6 +391,11 @@ fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
             true,
         ),
     };
+    let how = if ask.own_network {
+        format!("{how}; a network namespace of its own, with no interface")
+    } else {
+        how
+    };
     measure("network", how, enforced);
     measure(
         "isolation",
@@ -461,6 +481,9 @@ pub fn preview(granted: &Granted) -> ConfinementReport {
             connect: &granted.connect,
             folders: granted.filesystem.len(),
             bind: port_window(),
+            // The transport is the manifest's, not in `granted`: claimed
+            // only at launch.
+            own_network: false,
             memory_by,
             pids_by,
         },

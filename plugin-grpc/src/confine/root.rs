@@ -9,7 +9,10 @@
 //! the mount list prepared here in the host):
 //! 1. `unshare(CLONE_NEWNS)`, and `CLONE_NEWUSER` too when the host lacks
 //!    `CAP_SYS_ADMIN` (its own uid and gid mapped to themselves, one line
-//!    each, `setgroups` denied);
+//!    each, `setgroups` denied); and `CLONE_NEWNET` for a plugin granted no
+//!    TCP port that listens on a unix socket: a network namespace with no
+//!    interface (not even a running loopback), which no protocol trick
+//!    gets out of;
 //! 2. every mount made private (`MS_REC | MS_PRIVATE`): nothing propagates
 //!    back to the host;
 //! 3. a fresh tmpfs on an empty host folder made for this launch, holding,
@@ -122,6 +125,8 @@ pub(super) struct PrivateRoot {
     tmpfs_options: CString,
     steps: Vec<Step>,
     user: Option<IdMaps>,
+    /// Whether it gets a network namespace of its own.
+    own_network: bool,
     /// The working directory in the new root (the plugin folder).
     workdir: CString,
 }
@@ -150,7 +155,7 @@ impl PrivateRoot {
     /// Prepares the new root for `view` (in the host): decides every mount,
     /// makes the empty folder it is mounted on, and the C strings the child
     /// uses.
-    pub(super) fn new(view: &View<'_>, user_ns: bool) -> std::io::Result<Self> {
+    pub(super) fn new(view: &View<'_>, user_ns: bool, own_network: bool) -> std::io::Result<Self> {
         let entries = entries(view)?;
         let mount_point = tempfile::Builder::new().prefix("flowbot-root-").tempdir()?;
         let base = mount_point.path().to_path_buf();
@@ -213,15 +218,27 @@ impl PrivateRoot {
             tmpfs_options: c"mode=0755,size=1m,nr_inodes=4096".to_owned(),
             steps,
             user,
+            own_network,
             workdir,
         })
+    }
+
+    /// Whether the plugin gets a network namespace of its own.
+    pub(super) fn own_network(&self) -> bool {
+        self.own_network
     }
 
     /// Enters the new root (in the child, before `exec`, before Landlock
     /// forbids changing mounts): system calls only, no allocation.
     #[allow(unsafe_code)]
     pub(super) fn enter(&self) -> std::io::Result<()> {
-        let flags = libc::CLONE_NEWNS | self.user.as_ref().map_or(0, |_| libc::CLONE_NEWUSER);
+        let flags = libc::CLONE_NEWNS
+            | self.user.as_ref().map_or(0, |_| libc::CLONE_NEWUSER)
+            | if self.own_network {
+                libc::CLONE_NEWNET
+            } else {
+                0
+            };
         // SAFETY: unshare takes no pointer.
         check(unsafe { libc::unshare(flags) })?;
         if let Some(maps) = &self.user {
@@ -362,8 +379,9 @@ fn entries(view: &View<'_>) -> std::io::Result<Vec<Entry>> {
 }
 
 /// Whether this host can give a plugin a private root, and if not, why:
-/// tried once in a short-lived child (a mount namespace, a user namespace
-/// when `user_ns`, private propagation and `mount_setattr`).
+/// tried once in a short-lived child (a mount and a network namespace, a
+/// user namespace when `user_ns`, private propagation and
+/// `mount_setattr`).
 pub(super) fn available(user_ns: bool) -> Result<(), String> {
     static PROBED: OnceLock<[OnceLock<Result<(), String>>; 2]> = OnceLock::new();
     let cache = PROBED.get_or_init(Default::default);
@@ -401,7 +419,10 @@ fn probe(user_ns: bool) -> Result<(), String> {
     }
     if pid == 0 {
         let step = || -> Result<(), u8> {
-            let flags = libc::CLONE_NEWNS | if user_ns { libc::CLONE_NEWUSER } else { 0 };
+            // A network namespace too: a plugin without network gets one.
+            let flags = libc::CLONE_NEWNS
+                | libc::CLONE_NEWNET
+                | if user_ns { libc::CLONE_NEWUSER } else { 0 };
             // SAFETY: takes no pointer.
             check(unsafe { libc::unshare(flags) }).map_err(|_| 1u8)?;
             if user_ns {
@@ -433,8 +454,8 @@ fn probe(user_ns: bool) -> Result<(), String> {
     let code = libc::WEXITSTATUS(status);
     let what = match code / 40 {
         0 => return Ok(()),
-        1 if user_ns => "unshare(CLONE_NEWNS | CLONE_NEWUSER)",
-        1 => "unshare(CLONE_NEWNS)",
+        1 if user_ns => "unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUSER)",
+        1 => "unshare(CLONE_NEWNS | CLONE_NEWNET)",
         2 => "writing the user namespace's id maps",
         3 => "making mounts private",
         _ => "mount_setattr",

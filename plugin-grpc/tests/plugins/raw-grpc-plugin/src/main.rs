@@ -32,7 +32,8 @@
 //! Hostile `Call` functions, each answering `{"ok": …}` or `{"err": the
 //! OS's message}`: `env`, `limits`, `read`, `write` (see below), `connect`
 //! (a TCP connection to the params' `host:port`), `connect_unix` (a
-//! connection to the unix socket at the params' path), `bind` (a TCP listener on
+//! connection to the unix socket at the params' path), `interface` (the
+//! index of the network interface the params name), `bind` (a TCP listener on
 //! the params' `host:port`), `udp` (a datagram to the params' `host:port`),
 //! `raw_socket`, `fork` (the params' number of processes, each sleeping; it
 //! stops at the first refusal), `alloc` (the params' number of MiB, written
@@ -222,6 +223,19 @@ impl PluginService for Raw {
                     std::net::UdpSocket::bind("0.0.0.0:0")
                         .and_then(|s| s.send_to(b"hello", &address))
                         .map(|n| n.to_string()),
+                )
+            }
+            // The index of the network interface named by the params, as
+            // the plugin's network namespace sees it (an ioctl on a unix
+            // socket).
+            "interface" => {
+                use rustix::net::{AddressFamily, SocketType, netdevice, socket};
+                let name: String = serde_json::from_str(&r.params).unwrap_or_default();
+                outcome(
+                    socket(AddressFamily::UNIX, SocketType::DGRAM, None)
+                        .and_then(|fd| netdevice::name_to_index(&fd, &name))
+                        .map(|index| index.to_string())
+                        .map_err(std::io::Error::from),
                 )
             }
             "raw_socket" => {
