@@ -512,3 +512,44 @@ pub(crate) fn port_window() -> RangeInclusive<u16> {
 pub(crate) fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel that cannot make a private root: the report says so (not
+    /// enforced, naming why), which `strict` turns into a refusal.
+    #[test]
+    fn a_host_without_a_private_root_reports_it_not_enforced() {
+        let kernel = |private_root| Kernel {
+            landlock_abi: 7,
+            seccomp: true,
+            arch: seccomp::arch(),
+            root: false,
+            files: 4096,
+            user_ns: true,
+            private_root,
+        };
+        let grant = ProcessGrant::default();
+        let ask = Ask {
+            grant: &grant,
+            connect: &[],
+            folders: 0,
+            bind: 20_000..=20_015,
+            own_network: false,
+            memory_by: Some("cgroup v2"),
+            pids_by: Some("cgroup v2"),
+        };
+        let without = plan(&kernel(Err("unshare(CLONE_NEWNS) failed".into())), &ask).report;
+        let missing: Vec<String> = without.missing().map(ToString::to_string).collect();
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(
+            missing[0].contains("mounts") && missing[0].contains("unshare(CLONE_NEWNS) failed"),
+            "{missing:?}"
+        );
+        let with = plan(&kernel(Ok(())), &ask).report;
+        assert_eq!(with.missing().count(), 0);
+        let mounts = with.get("mounts").unwrap();
+        assert!(mounts.how.contains("mount and user namespace"), "{mounts}");
+    }
+}
