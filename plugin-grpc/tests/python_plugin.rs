@@ -201,6 +201,38 @@ async fn python_connects_only_where_granted() {
     py.stop().await;
 }
 
+/// Python reaches no unix socket but its own session's: not a socket the
+/// host's user opened outside every grant, not the bystander's host broker
+/// nor its gRPC server (all live); `/proc` is not there to list them.
+#[tokio::test]
+async fn python_cannot_reach_other_plugins_sockets() {
+    let outside = tempfile::tempdir().unwrap();
+    let stray = outside.path().join("service.sock");
+    let _stray = std::os::unix::net::UnixListener::bind(&stray).unwrap();
+    let py = Py::start(&[]).await;
+    let tmp = py
+        .bystander
+        .call("env", &raw(&json!("TMPDIR")))
+        .await
+        .unwrap();
+    let tmp: String = serde_json::from_str(tmp.get()).unwrap();
+    let session = std::path::Path::new(&tmp).parent().unwrap().to_path_buf();
+    let pid = py.bystander.process_id().unwrap();
+    let sockets = [
+        stray.clone(),
+        session.join("host-1.sock"),
+        session.join(format!("raw-{pid}.sock")),
+    ];
+    for socket in &sockets {
+        std::os::unix::net::UnixStream::connect(socket)
+            .unwrap_or_else(|e| panic!("{socket:?} is not live: {e}"));
+        py.refused("connect_unix", json!(socket), DENIED).await;
+    }
+    py.refused("read", json!("/proc/self/net/unix"), DENIED)
+        .await;
+    py.stop().await;
+}
+
 /// The kernel stops the fork bomb at the cap. grpcio does not survive
 /// its own threads being refused (it logs `pthread_create failed` and its
 /// server stalls), so the call may end by the host's call timeout rather
