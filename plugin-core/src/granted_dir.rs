@@ -87,6 +87,7 @@ impl GrantedDir {
     }
 
     /// The device and inode of the folder.
+    #[allow(clippy::unnecessary_cast)] // `dev_t` and `ino_t` are not `u64` everywhere
     fn identity(&self) -> Option<(u64, u64)> {
         rustix::fs::fstat(&*self.fd)
             .ok()

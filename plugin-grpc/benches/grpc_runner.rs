@@ -6,8 +6,10 @@
 //!   over the same unix socket with a bare tonic client: the floor;
 //! - `cold_start/confined` and `cold_start/unconfined`: `load` (confine,
 //!   spawn, handshake, connect, health, broker) + `start` (`Init`) + the
-//!   first call, with the kernel's confinement and with the host's policy
-//!   turning it off; `stop` is not timed;
+//!   first call, with the kernel's confinement (the private root included)
+//!   and with the host's policy turning it off, AutoMTLS on (the default);
+//!   `cold_start/confined_plain`: confined, with `auto_mtls: false`; `stop`
+//!   is not timed;
 //! - `sdk_call_100b/{unix,unix_mtls,tcp,tcp_mtls}`: the SDK example's `echo`
 //!   over each transport, in the clear and with AutoMTLS.
 //!
@@ -176,18 +178,21 @@ fn cold_start(c: &mut Criterion) {
     let mut group = c.benchmark_group("cold_start");
     group.sample_size(30);
     let data = tempfile::tempdir().unwrap();
-    for (name, enforcement) in [
-        ("confined", Enforcement::Warn),
-        ("unconfined", Enforcement::Off),
+    let mut plain = fixture.manifest.clone();
+    plain.grpc.as_mut().unwrap().auto_mtls = Some(false);
+    for (name, enforcement, manifest) in [
+        ("confined", Enforcement::Warn, &fixture.manifest),
+        ("confined_plain", Enforcement::Warn, &plain),
+        ("unconfined", Enforcement::Off, &fixture.manifest),
     ] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let runner = granted_runner(&fixture.manifest, enforcement, data.path());
+                        let runner = granted_runner(manifest, enforcement, data.path());
                         let start = Instant::now();
-                        runner.load(&fixture.manifest).await.unwrap();
+                        runner.load(manifest).await.unwrap();
                         runner.start(&json!({})).await.unwrap();
                         black_box(runner.call("echo", &params).await.unwrap());
                         total += start.elapsed();

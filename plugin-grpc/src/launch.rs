@@ -20,6 +20,7 @@ use tonic_health::pb::health_client::HealthClient;
 use plugin_core::{Preopen, ProcessGrant};
 use plugin_types::ConfinementReport;
 
+use crate::address;
 use crate::confine::{self, Confinement, Spec, View};
 use crate::error::LaunchError;
 use crate::logs::{self, Stream};
@@ -113,13 +114,15 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
             writable: vec![spec.home, spec.temp_dir, spec.socket_dir],
             granted: confine::granted_folders(spec.folders)?,
             connect: spec.connect,
-            bind: ports,
+            bind: ports.clone(),
         },
         grant: spec.grant,
+        own_network: spec.connect.is_empty() && spec.transport == Transport::Unix,
     })?;
     let report = confinement.report().clone();
+    let own_network = confinement.own_network();
     let (process, output) =
-        PluginProcess::spawn(spec.binary, spec.args, spec.dir, &env, confinement)
+        PluginProcess::spawn(&binary, spec.binary, spec.args, spec.dir, &env, confinement)
             .await
             .map_err(|source| LaunchError::Spawn {
                 binary: spec.binary.to_owned(),
@@ -141,6 +144,23 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     ));
 
     let handshake = check_handshake(&line)?;
+    // Only its own socket or port: never another plugin's, nor the host's.
+    let checked = address::check(
+        handshake.network,
+        &handshake.address,
+        spec.socket_dir,
+        &ports,
+    )
+    .map_err(|reason| LaunchError::BadHandshake {
+        line: line.clone(),
+        reason,
+    })?;
+    if own_network && handshake.network == Network::Tcp {
+        return Err(LaunchError::BadHandshake {
+            line,
+            reason: "the plugin listens on TCP, but it asked for no network and was asked to listen on a unix socket, so it has a network namespace of its own that the host cannot reach; to let it listen on TCP, set grpc.transport: tcp".to_owned(),
+        });
+    }
     let (client_tls, broker_tls) = match &identity {
         Some(identity) => {
             let Some(field) = &handshake.cert else {
@@ -164,7 +184,7 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     };
     let channel = tokio::time::timeout(
         spec.start_timeout,
-        proto::transport::connect_direct(handshake.network, &handshake.address, client_tls),
+        proto::transport::connect_direct(handshake.network, checked.connect_to(), client_tls),
     )
     .await
     .map_err(|_| LaunchError::Connect {

@@ -7,7 +7,8 @@
 //!   between `fork` and `exec`, with a report of what is in force;
 //! - `process`: starting the executable (own process group, parent-death
 //!   signal, one launcher thread) and noticing its exit at once;
-//! - `launch`: checksum, go-plugin's environment and handshake line, the
+//! - `launch`: checksum, go-plugin's environment and handshake line (its
+//!   address checked by `address`: the plugin's own socket or port), the
 //!   connection and the `grpc.health.v1` check (sent at once, awaited by
 //!   `start` beside `Init`);
 //! - `broker`: `HostService` offered to the plugin through go-plugin's
@@ -22,6 +23,7 @@
 //! A plugin written with go-plugin in Go, with this workspace's SDK, or by
 //! hand in any gRPC language loads unchanged. Unix only.
 
+mod address;
 mod broker;
 mod confine;
 mod error;

@@ -78,11 +78,14 @@ pub(crate) struct ChildOutput {
 }
 
 impl PluginProcess {
-    /// Starts `binary` with `args` in `dir`, with the [`INHERITED`] part of
-    /// the host's environment plus `env`, stdin closed and stdout/stderr
-    /// piped.
+    /// Starts `binary` (as `arg0`: the path the manifest named, which a
+    /// Python venv, say, finds itself by) with `args` in `dir`, with the
+    /// [`INHERITED`] part of the host's environment plus `env`, stdin closed
+    /// and stdout/stderr piped. `binary` is the canonical path: in a private
+    /// root only that one is mounted.
     pub(crate) async fn spawn(
         binary: &Path,
+        arg0: &Path,
         args: &[String],
         dir: &Path,
         env: &[(&str, &str)],
@@ -94,6 +97,7 @@ impl PluginProcess {
                 .is_some_and(|n| INHERITED.contains(&n) || n.starts_with("LC_"))
         });
         command
+            .arg0(arg0)
             .args(args)
             .current_dir(dir)
             .env_clear()

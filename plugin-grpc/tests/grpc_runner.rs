@@ -206,14 +206,25 @@ async fn a_plugin_written_without_the_sdk_loads_and_answers() {
     .await;
 }
 
+/// A plugin that listens on TCP loads when its manifest says
+/// `transport: tcp`. One that picks TCP unasked, with no network granted,
+/// has a network namespace of its own the host cannot reach: refused,
+/// naming the setting.
 #[tokio::test]
 async fn a_plugin_on_tcp_loads_too() {
-    let plugin = RawPlugin::new("tcp");
+    let plugin = RawPlugin::with_yaml("raw", "tcp", "  transport: tcp\n");
     let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
     started(&runner, &plugin.manifest, json!({})).await;
     let echo = runner.call("echo", &raw(&json!([1]))).await.unwrap();
     assert_eq!(echo.get(), "[1]");
     runner.stop(Duration::from_secs(1)).await.unwrap();
+
+    let unasked = RawPlugin::new("tcp");
+    let error = load_error(&unasked, quick_runner()).await;
+    assert!(
+        error.contains("bad handshake") && error.contains("set grpc.transport: tcp"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -597,17 +608,17 @@ async fn messages_over_the_bound_fail_that_call_only() {
     runner.stop(Duration::from_secs(1)).await.unwrap();
 }
 
-/// The SDK example with AutoMTLS, over TCP (where it is on by default) and
-/// over a unix socket (where the manifest turns it on): calls and host
-/// callbacks (KV, events) work through the pinned TLS both ways.
+/// The SDK example with AutoMTLS, on by default over TCP and over a unix
+/// socket: calls and host callbacks (KV, events) work through the pinned
+/// TLS both ways.
 #[tokio::test]
 async fn the_sdk_example_speaks_automtls_over_tcp_and_unix() {
     use plugin_core::manifest::Transport;
-    for (transport, auto_mtls) in [(Transport::Tcp, None), (Transport::Unix, Some(true))] {
+    for transport in [Transport::Tcp, Transport::Unix] {
         let mut manifest = hello_manifest();
         let grpc = manifest.grpc.as_mut().unwrap();
         grpc.transport = transport;
-        grpc.auto_mtls = auto_mtls;
+        assert_eq!(grpc.auto_mtls, None);
         assert!(grpc.mtls());
         let host = Arc::new(MemoryHost::new("hello-grpc", json!({"greeting": "Hi"})));
         let runner = GrpcRunner::new(host.clone());
@@ -634,7 +645,7 @@ async fn automtls_refuses_an_impostor_and_a_plugin_without_it() {
             && error.contains("not the one announced (AutoMTLS pins it)"),
         "{error}"
     );
-    let plugin = RawPlugin::with_yaml("plain", "serve", "  auto_mtls: true\n");
+    let plugin = RawPlugin::with_yaml("plain", "no-mtls", "");
     let error = load_error(&plugin, quick_runner()).await;
     assert!(
         error.starts_with("plugin plain:") && error.contains("carries no certificate"),

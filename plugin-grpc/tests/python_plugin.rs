@@ -24,6 +24,14 @@ use plugin_types::PermissionPolicy;
 use raw_plugin::{RawPlugin, raw};
 use serde_json::{Value, json};
 
+/// The kernel refusing a path: Landlock's `EACCES`, `ENOENT` where the
+/// private root has no such path, `EROFS` where it is mounted read-only.
+const DENIED: &[&str] = &[
+    "Permission denied",
+    "No such file or directory",
+    "Read-only file system",
+];
+
 /// A running Python plugin, its folder, and the host's data folder.
 struct Py {
     dir: tempfile::TempDir,
@@ -42,7 +50,7 @@ impl Py {
         std::fs::copy(&py.script, dir.path().join("hostile_plugin.py")).unwrap();
         let ports: Vec<String> = connect.iter().map(u16::to_string).collect();
         let yaml = format!(
-            "name: py-hostile\nruntime: grpc\ngrpc:\n  binary: {}\n  args: [hostile_plugin.py]\n  env: {{HOSTILE_STUBS: {}}}\n  permissions:\n    filesystem: [{{path: {}}}, {{path: {}}}]\n    network: {{connect: [{}]}}\n    memory: {{max: 128MiB}}\n    processes: 64\n",
+            "name: py-hostile\nruntime: grpc\ngrpc:\n  binary: {}\n  args: [hostile_plugin.py]\n  auto_mtls: false\n  env: {{HOSTILE_STUBS: {}}}\n  permissions:\n    filesystem: [{{path: {}}}, {{path: {}}}]\n    network: {{connect: [{}]}}\n    memory: {{max: 128MiB}}\n    processes: 64\n",
             py.interpreter.display(),
             py.stubs.display(),
             py.base_prefix.display(),
@@ -89,13 +97,17 @@ impl Py {
         serde_json::from_str(out.get()).unwrap()
     }
 
-    /// The attempt failed with `error` inside the plugin; everything serves.
-    async fn refused(&self, function: &str, params: Value, error: &str) {
+    /// The attempt failed inside the plugin with one of `errors`;
+    /// everything serves.
+    async fn refused(&self, function: &str, params: Value, errors: &[&str]) {
         let answer = self.ask(function, params.clone()).await;
         let err = answer["err"]
             .as_str()
             .unwrap_or_else(|| panic!("{function} {params} succeeded: {answer}"));
-        assert!(err.contains(error), "{function} {params}: {err}");
+        assert!(
+            errors.iter().any(|e| err.contains(e)),
+            "{function} {params}: {err}"
+        );
         self.serving().await;
     }
 
@@ -117,7 +129,7 @@ async fn python_cannot_read_the_hosts_data() {
     let py = Py::start(&[]).await;
     let secret = py.data.path().join("kv.redb");
     std::fs::write(&secret, "the host's data").unwrap();
-    py.refused("read", json!(secret), "Permission denied").await;
+    py.refused("read", json!(secret), DENIED).await;
     // Its own data folder it can.
     let own = py.data.path().join("plugins/py-hostile/mine.txt");
     assert_eq!(py.ask("write", json!([own, "kept"])).await["ok"], "");
@@ -129,7 +141,7 @@ async fn python_cannot_read_the_hosts_data() {
 async fn python_cannot_read_another_plugins_folder() {
     let py = Py::start(&[]).await;
     let other = py._bystander_plugin.dir.path().join("plugin.yaml");
-    py.refused("read", json!(other), "Permission denied").await;
+    py.refused("read", json!(other), DENIED).await;
     let own = py.dir.path().join("plugin.yaml");
     assert!(py.ask("read", json!(own)).await["ok"].is_string());
     py.stop().await;
@@ -138,10 +150,8 @@ async fn python_cannot_read_another_plugins_folder() {
 #[tokio::test]
 async fn python_cannot_read_root_though_its_interpreter_lives_there() {
     let py = Py::start(&[]).await;
-    py.refused("read", json!("/root"), "Permission denied")
-        .await;
-    py.refused("read", json!("/etc/shadow"), "Permission denied")
-        .await;
+    py.refused("read", json!("/root"), DENIED).await;
+    py.refused("read", json!("/etc/shadow"), DENIED).await;
     py.stop().await;
 }
 
@@ -149,15 +159,10 @@ async fn python_cannot_read_root_though_its_interpreter_lives_there() {
 async fn python_cannot_write_outside_its_data_folder() {
     let py = Py::start(&[]).await;
     let outside = py._bystander_plugin.dir.path().join("dropped.txt");
-    py.refused("write", json!([outside, "x"]), "Permission denied")
-        .await;
+    py.refused("write", json!([outside, "x"]), DENIED).await;
     assert!(!outside.exists());
-    py.refused(
-        "write",
-        json!(["/usr/dropped.txt", "x"]),
-        "Permission denied",
-    )
-    .await;
+    py.refused("write", json!(["/usr/dropped.txt", "x"]), DENIED)
+        .await;
     py.stop().await;
 }
 
@@ -180,8 +185,12 @@ async fn python_connects_only_where_granted() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let py = Py::start(&[]).await;
-    py.refused("connect", json!(address.to_string()), "Permission denied")
-        .await;
+    py.refused(
+        "connect",
+        json!(address.to_string()),
+        &["Permission denied"],
+    )
+    .await;
     py.stop().await;
     // Asked and granted: accepted.
     let py = Py::start(&[address.port()]).await;
@@ -189,6 +198,38 @@ async fn python_connects_only_where_granted() {
     let answer = py.ask("connect", json!(address.to_string())).await;
     assert_eq!(answer["ok"], address.to_string(), "{answer}");
     accepted.join().unwrap().unwrap();
+    py.stop().await;
+}
+
+/// Python reaches no unix socket but its own session's: not a socket the
+/// host's user opened outside every grant, not the bystander's host broker
+/// nor its gRPC server (all live); `/proc` is not there to list them.
+#[tokio::test]
+async fn python_cannot_reach_other_plugins_sockets() {
+    let outside = tempfile::tempdir().unwrap();
+    let stray = outside.path().join("service.sock");
+    let _stray = std::os::unix::net::UnixListener::bind(&stray).unwrap();
+    let py = Py::start(&[]).await;
+    let tmp = py
+        .bystander
+        .call("env", &raw(&json!("TMPDIR")))
+        .await
+        .unwrap();
+    let tmp: String = serde_json::from_str(tmp.get()).unwrap();
+    let session = std::path::Path::new(&tmp).parent().unwrap().to_path_buf();
+    let pid = py.bystander.process_id().unwrap();
+    let sockets = [
+        stray.clone(),
+        session.join("host-1.sock"),
+        session.join(format!("raw-{pid}.sock")),
+    ];
+    for socket in &sockets {
+        std::os::unix::net::UnixStream::connect(socket)
+            .unwrap_or_else(|e| panic!("{socket:?} is not live: {e}"));
+        py.refused("connect_unix", json!(socket), DENIED).await;
+    }
+    py.refused("read", json!("/proc/self/net/unix"), DENIED)
+        .await;
     py.stop().await;
 }
 

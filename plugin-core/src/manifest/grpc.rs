@@ -46,7 +46,10 @@ pub struct GrpcConfig {
     #[serde(default)]
     pub transport: Transport,
     /// go-plugin's AutoMTLS: mutual TLS between host and plugin with a fresh
-    /// certificate each side, pinned. Absent: on for `tcp`, off for `unix`.
+    /// certificate each side, pinned, on the plugin's server and on the
+    /// host's broker alike. Absent: on, over `unix` as over `tcp` (a socket
+    /// reached by accident refuses a stranger); `false` for a plugin that
+    /// does not speak it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_mtls: Option<bool>,
 }
@@ -63,9 +66,10 @@ pub enum Transport {
 }
 
 impl GrpcConfig {
-    /// Whether the host negotiates mutual TLS with this plugin.
+    /// Whether the host negotiates mutual TLS with this plugin: unless
+    /// `auto_mtls: false`, yes.
     pub fn mtls(&self) -> bool {
-        self.auto_mtls.unwrap_or(self.transport == Transport::Tcp)
+        self.auto_mtls.unwrap_or(true)
     }
 }
 

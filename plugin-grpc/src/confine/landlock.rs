@@ -8,7 +8,8 @@
 //!   and library folders (`/usr`, `/lib*`, `/bin`, `/sbin`) and the files of
 //!   `/etc` programs need (the loader cache, certificates, time zone, name
 //!   resolution, users and groups), not `/etc` whole: `/etc/shadow` stays
-//!   closed even to a plugin running as root; `/proc/self`;
+//!   closed even to a plugin running as root; `/proc/self` (when it has
+//!   a `/proc`: a private root has none, see `root`);
 //! - read and write: `/dev/null`, `/dev/urandom` (read), its data folder
 //!   (`HOME`), its temporary folder and the go-plugin socket folder;
 //! - the folders its manifest asked and the host granted, in that mode;
@@ -41,7 +42,7 @@ pub(super) const SCOPE_ABI: i32 = 6;
 pub(super) const SYSTEM_DIRS: &[&str] = &["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"];
 
 /// The files and folders of `/etc` a program may need.
-const ETC: &[&str] = &[
+pub(super) const ETC: &[&str] = &[
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
     "/etc/ssl",
@@ -56,6 +57,20 @@ const ETC: &[&str] = &[
     "/etc/gai.conf",
 ];
 
+/// A folder the host granted, as the confinement uses it.
+#[derive(Debug, Clone)]
+pub(crate) struct GrantedFolder {
+    /// Where it was when it was checked: where the plugin is told it is,
+    /// and where its private root shows it.
+    pub(crate) path: PathBuf,
+    /// The handle opened when it was checked (`/proc/self/fd/N`): what the
+    /// Landlock rule and the bind are made from, never `path` again, which
+    /// the plugin may have swapped for a symlink since.
+    pub(crate) handle: PathBuf,
+    /// The access granted.
+    pub(crate) mode: FsMode,
+}
+
 /// What a plugin process may reach.
 #[derive(Debug, Clone)]
 pub(crate) struct View<'a> {
@@ -65,9 +80,8 @@ pub(crate) struct View<'a> {
     pub(crate) plugin_dir: &'a Path,
     /// Folders it writes: its data folder, temp folder, socket folder.
     pub(crate) writable: Vec<&'a Path>,
-    /// Folders its manifest asked for and the host granted, each named by
-    /// the handle opened when it was checked.
-    pub(crate) granted: Vec<(PathBuf, FsMode)>,
+    /// Folders its manifest asked for and the host granted.
+    pub(crate) granted: Vec<GrantedFolder>,
     /// TCP ports it may connect to.
     pub(crate) connect: &'a [u16],
     /// TCP ports it may bind (its go-plugin port range).
@@ -87,12 +101,12 @@ pub(super) fn ruleset(view: &View<'_>) -> Result<RulesetCreated, RulesetError> {
     ];
     rules.extend(SYSTEM_DIRS.iter().chain(ETC).map(|p| (Path::new(*p), read)));
     rules.extend(view.writable.iter().map(|p| (*p, all)));
-    rules.extend(view.granted.iter().map(|(p, mode)| {
-        let access = match mode {
+    rules.extend(view.granted.iter().map(|folder| {
+        let access = match folder.mode {
             FsMode::Read => read,
             FsMode::ReadWrite => all,
         };
-        (p.as_path(), access)
+        (folder.handle.as_path(), access)
     }));
     let mut ruleset = Ruleset::default()
         .handle_access(all)?
@@ -121,19 +135,25 @@ pub(super) fn ruleset(view: &View<'_>) -> Result<RulesetCreated, RulesetError> {
 }
 
 /// Applies `ruleset` to the calling process (in the child, before `exec`),
-/// with read access to its own `/proc/self` (opened here: in the host it
-/// would be the host's): system calls only, no allocation on success.
-pub(super) fn restrict(ruleset: RulesetCreated) -> std::io::Result<()> {
+/// with read access to its own `/proc/self` when `proc_self` (opened here:
+/// in the host it would be the host's; a private root has no `/proc`):
+/// system calls only, no allocation on success.
+pub(super) fn restrict(ruleset: RulesetCreated, proc_self: bool) -> std::io::Result<()> {
     let eperm = |_| std::io::Error::from(rustix::io::Errno::PERM);
-    let own = rustix::fs::open(
-        c"/proc/self/",
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::DIRECTORY,
-        rustix::fs::Mode::empty(),
-    )?;
-    let read = AccessFs::from_read(TARGET_ABI);
+    let ruleset = if proc_self {
+        let own = rustix::fs::open(
+            c"/proc/self/",
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )?;
+        let read = AccessFs::from_read(TARGET_ABI);
+        ruleset
+            .add_rule(PathBeneath::new(own, read))
+            .map_err(eperm)?
+    } else {
+        ruleset
+    };
     ruleset
-        .add_rule(PathBeneath::new(own, read))
-        .map_err(eperm)?
         .restrict_self()
         .map(|_| ())
         // EPERM, not a message: no allocation between fork and exec.

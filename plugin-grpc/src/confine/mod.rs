@@ -5,13 +5,17 @@
 //! kernel supports, builds the Landlock ruleset (`landlock`), compiles the
 //! seccomp filter (`seccomp`), makes the plugin's control group (`cgroup`)
 //! or picks the resource limits that stand in for it, and writes the
-//! [`ConfinementReport`]. [`Confinement::restrict`] runs in the child
-//! between `fork` and `exec` and only makes system calls:
+//! [`ConfinementReport`]; it also prepares the private root (`root`).
+//! [`Confinement::restrict`] runs in the child between `fork` and `exec`
+//! and only makes system calls:
 //! 1. no new privileges (no setuid, no file capabilities), no core dumps, at
 //!    most [`MAX_OPEN_FILES`] open files;
 //! 2. join the control group, or set `RLIMIT_AS`/`RLIMIT_NPROC`;
-//! 3. Landlock: files, TCP ports, signal and abstract-socket scopes;
-//! 4. seccomp: socket families, types and protocols, no TCP Fast Open, no
+//! 3. a private root: a mount namespace showing only its own folders, the
+//!    granted ones and the system's, so no other named unix socket is
+//!    reachable;
+//! 4. Landlock: files, TCP ports, signal and abstract-socket scopes;
+//! 5. seccomp: socket families, types and protocols, no TCP Fast Open, no
 //!    `ptrace` nor `process_vm_*`, no `io_uring`, no x32 calls.
 //!
 //! A mechanism the kernel lacks is reported as not enforced: a warning
@@ -23,6 +27,7 @@
 mod cgroup;
 mod landlock;
 mod measures;
+mod root;
 mod seccomp;
 #[cfg(test)]
 mod tests;
@@ -39,7 +44,8 @@ use rustix::process::{Resource, Rlimit};
 use seccompiler::BpfProgram;
 
 pub(crate) use cgroup::PluginCgroup;
-pub(crate) use landlock::View;
+pub(crate) use landlock::{GrantedFolder, View};
+use root::PrivateRoot;
 
 /// The cap on a plugin's open files (`RLIMIT_NOFILE`), or the host's own
 /// hard limit if that is lower.
@@ -53,6 +59,9 @@ pub(crate) struct Spec<'a> {
     pub(crate) view: View<'a>,
     /// What the host granted it.
     pub(crate) grant: &'a ProcessGrant,
+    /// Whether it may have a network namespace of its own (no interface):
+    /// it was granted no TCP port and listens on a unix socket.
+    pub(crate) own_network: bool,
 }
 
 /// A confinement ready to be applied in the child.
@@ -60,6 +69,8 @@ pub(crate) struct Confinement {
     ruleset: Option<RulesetCreated>,
     filter: Option<BpfProgram>,
     cgroup: Option<Arc<PluginCgroup>>,
+    /// The private root, when the kernel can make one.
+    root: Option<PrivateRoot>,
     /// Limits set in the child, worked out before the fork.
     rlimits: Vec<(Resource, u64)>,
     report: ConfinementReport,
@@ -78,10 +89,11 @@ pub enum ConfineError {
         /// Why not.
         how: String,
     },
-    /// Building the Landlock ruleset or the seccomp filter failed.
+    /// Building the Landlock ruleset, the seccomp filter or the private
+    /// root failed.
     #[error("preparing {what}: {reason}")]
     Prepare {
-        /// `the Landlock ruleset` or `the seccomp filter`.
+        /// `the Landlock ruleset`, `the seccomp filter` or `the private root`.
         what: &'static str,
         /// The error.
         reason: String,
@@ -101,6 +113,7 @@ impl Confinement {
             reason: e.to_string(),
         })?;
         let capped = PluginCgroup::create(spec.plugin, grant.memory, grant.processes, grant.cpu);
+        let own_network = spec.own_network && kernel.private_root.is_ok();
         let plan = plan(
             &kernel,
             &Ask {
@@ -108,6 +121,7 @@ impl Confinement {
                 connect: spec.view.connect,
                 folders: spec.view.granted.len(),
                 bind: spec.view.bind.clone(),
+                own_network,
                 memory_by: capped.memory,
                 pids_by: capped.pids,
                 cpu_by: capped.cpu,
@@ -122,10 +136,22 @@ impl Confinement {
             )?),
             _ => None,
         };
+        let root = match &kernel.private_root {
+            Ok(()) => Some(
+                PrivateRoot::new(&spec.view, kernel.user_ns, own_network).map_err(|e| {
+                    ConfineError::Prepare {
+                        what: "the private root",
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+            Err(_) => None,
+        };
         let confinement = Self {
             ruleset: (kernel.landlock_abi >= 1).then_some(ruleset),
             filter,
             cgroup: capped.group.map(Arc::new),
+            root,
             rlimits: plan.rlimits,
             report: plan.report,
         };
@@ -148,11 +174,12 @@ impl Confinement {
             plugin,
             "not confined: the host's policy says plugins.permissions.confinement: off"
         );
-        let files = Kernel::detect().files;
+        let files = Kernel::files();
         Self {
             ruleset: None,
             filter: None,
             cgroup: None,
+            root: None,
             rlimits: vec![(Resource::Core, 0), (Resource::Nofile, files)],
             report: off_report(),
         }
@@ -161,6 +188,12 @@ impl Confinement {
     /// What is applied, for logs, `pluginctl list` and the admin API.
     pub(crate) fn report(&self) -> &ConfinementReport {
         &self.report
+    }
+
+    /// Whether the plugin gets a network namespace of its own (then it
+    /// cannot listen on TCP where the host can reach it).
+    pub(crate) fn own_network(&self) -> bool {
+        self.root.as_ref().is_some_and(PrivateRoot::own_network)
     }
 
     /// The plugin's control group, if it has one.
@@ -182,8 +215,12 @@ impl Confinement {
             };
             rustix::process::setrlimit(*resource, limit)?;
         }
+        // Before Landlock, which forbids changing mounts.
+        if let Some(root) = &self.root {
+            root.enter()?;
+        }
         if let Some(ruleset) = self.ruleset.take() {
-            landlock::restrict(ruleset)?;
+            landlock::restrict(ruleset, self.root.is_none())?;
         }
         if let Some(filter) = &self.filter {
             seccomp::apply(filter)?;
@@ -204,19 +241,33 @@ struct Kernel {
     root: bool,
     /// The host's own hard limit on open files.
     files: u64,
+    /// Whether a plugin's mount namespace needs a user namespace (the host
+    /// lacks `CAP_SYS_ADMIN`).
+    user_ns: bool,
+    /// Whether a private root can be made here; if not, why.
+    private_root: Result<(), String>,
 }
 
 impl Kernel {
     fn detect() -> Self {
+        let user_ns = root::needs_user_ns();
         Self {
             landlock_abi: landlock::kernel_abi(),
             seccomp: seccomp::kernel_has_seccomp(),
             arch: seccomp::arch(),
             root: rustix::process::geteuid().is_root(),
-            files: rustix::process::getrlimit(Resource::Nofile)
-                .maximum
-                .map_or(MAX_OPEN_FILES, |hard| hard.min(MAX_OPEN_FILES)),
+            files: Self::files(),
+            user_ns,
+            private_root: root::available(user_ns),
         }
+    }
+
+    /// The host's own hard limit on open files, capped at
+    /// [`MAX_OPEN_FILES`].
+    fn files() -> u64 {
+        rustix::process::getrlimit(Resource::Nofile)
+            .maximum
+            .map_or(MAX_OPEN_FILES, |hard| hard.min(MAX_OPEN_FILES))
     }
 }
 
@@ -229,6 +280,8 @@ struct Ask<'a> {
     folders: usize,
     /// Its go-plugin port range.
     bind: RangeInclusive<u16>,
+    /// Whether it gets a network namespace of its own.
+    own_network: bool,
     /// The control group capping memory, if any.
     memory_by: Option<&'static str>,
     /// The control group capping processes, if any.
@@ -271,6 +324,27 @@ fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
     measure("files", format!("RLIMIT_NOFILE {}", kernel.files), true);
     let (how, enforced) = measures::filesystem(abi, ask.folders);
     measure("filesystem", how, enforced);
+    let namespace = if kernel.user_ns {
+        "mount and user namespace"
+    } else {
+        "mount namespace"
+    };
+    match &kernel.private_root {
+        Ok(()) => measure(
+            "mounts",
+            format!(
+                "a private root ({namespace}, pivot_root): its folders, the granted ones and the system's, at their host paths; no /proc, no other named unix socket"
+            ),
+            true,
+        ),
+        Err(why) => measure(
+            "mounts",
+            format!(
+                "none: no private root here ({why}); named unix sockets outside its folders (other plugins', the host's) are reachable"
+            ),
+            false,
+        ),
+    }
     let (sockets, how, enforced) = measures::network(
         abi,
         filters,
@@ -280,6 +354,11 @@ fn plan(kernel: &Kernel, ask: &Ask<'_>) -> Plan {
             udp: grant.udp,
         },
     );
+    let how = if ask.own_network {
+        format!("{how}; a network namespace of its own, with no interface")
+    } else {
+        how
+    };
     measure("network", how, enforced);
     let (how, enforced) = measures::isolation(abi);
     measure("isolation", how, enforced);
@@ -359,6 +438,9 @@ pub fn preview(granted: &Granted) -> ConfinementReport {
             connect: &granted.connect,
             folders: granted.filesystem.len(),
             bind: port_window(),
+            // The transport is the manifest's, not in `granted`: claimed
+            // only at launch.
+            own_network: false,
             memory_by: controllers.memory,
             pids_by: controllers.pids,
             cpu_by: controllers.cpu,
@@ -367,16 +449,18 @@ pub fn preview(granted: &Granted) -> ConfinementReport {
     .report
 }
 
-/// The folders of `granted` as Landlock sees them: each through the handle
-/// opened when it was checked (`/proc/self/fd/N`), never by its path again,
-/// which the plugin may have swapped for a symlink since.
-pub(crate) fn granted_folders(
-    granted: &[Preopen],
-) -> Result<Vec<(PathBuf, plugin_core::manifest::FsMode)>, ConfineError> {
+/// The folders of `granted` as the confinement uses them: each through the
+/// handle opened when it was checked (`/proc/self/fd/N`), never by its path
+/// again, which the plugin may have swapped for a symlink since.
+pub(crate) fn granted_folders(granted: &[Preopen]) -> Result<Vec<GrantedFolder>, ConfineError> {
     granted
         .iter()
         .map(|p| match &p.dir {
-            Some(dir) => Ok((dir.reopen_path(), p.mode)),
+            Some(dir) => Ok(GrantedFolder {
+                path: p.host.clone(),
+                handle: dir.reopen_path(),
+                mode: p.mode,
+            }),
             None => Err(ConfineError::Prepare {
                 what: "the Landlock ruleset",
                 reason: format!(

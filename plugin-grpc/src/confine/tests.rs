@@ -14,6 +14,8 @@ fn kernel(abi: i32, seccomp: bool) -> Kernel {
         arch: seccomp::arch(),
         root: false,
         files: MAX_OPEN_FILES,
+        user_ns: false,
+        private_root: Ok(()),
     }
 }
 
@@ -25,6 +27,7 @@ fn report(kernel: &Kernel, grant: &ProcessGrant, connect: &[u16]) -> Plan {
             connect,
             folders: 0,
             bind: 20_000..=20_015,
+            own_network: false,
             memory_by: Some("cgroup v1 memory.limit_in_bytes"),
             pids_by: Some("cgroup v1 pids.max"),
             cpu_by: Some("cgroup v1 cpu.cfs_quota_us"),
@@ -119,6 +122,7 @@ fn a_cpu_cap_without_a_controller_is_not_enforced() {
                 connect: &[],
                 folders: 0,
                 bind: 20_000..=20_015,
+                own_network: false,
                 memory_by: None,
                 pids_by: None,
                 cpu_by: None,
@@ -143,4 +147,41 @@ fn a_cpu_cap_without_a_controller_is_not_enforced() {
         .unwrap();
     assert_eq!(cpu.how, "cgroup v1 cpu.cfs_quota_us 0.5 cores");
     assert!(cpu.enforced);
+}
+
+/// A kernel that cannot make a private root: the report says so (not
+/// enforced, naming why), which `strict` turns into a refusal.
+#[test]
+fn a_host_without_a_private_root_reports_it_not_enforced() {
+    let kernel = |private_root| Kernel {
+        landlock_abi: 7,
+        seccomp: true,
+        arch: seccomp::arch(),
+        root: false,
+        files: 4096,
+        user_ns: true,
+        private_root,
+    };
+    let grant = ProcessGrant::default();
+    let ask = Ask {
+        grant: &grant,
+        connect: &[],
+        folders: 0,
+        bind: 20_000..=20_015,
+        own_network: false,
+        memory_by: Some("cgroup v2"),
+        pids_by: Some("cgroup v2"),
+        cpu_by: Some("cgroup v2"),
+    };
+    let without = plan(&kernel(Err("unshare(CLONE_NEWNS) failed".into())), &ask).report;
+    let missing: Vec<String> = without.missing().map(ToString::to_string).collect();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert!(
+        missing[0].contains("mounts") && missing[0].contains("unshare(CLONE_NEWNS) failed"),
+        "{missing:?}"
+    );
+    let with = plan(&kernel(Ok(())), &ask).report;
+    assert_eq!(with.missing().count(), 0);
+    let mounts = with.get("mounts").unwrap();
+    assert!(mounts.how.contains("mount and user namespace"), "{mounts}");
 }

@@ -8,6 +8,7 @@ would. Each function answers {"ok": ...} or {"err": the OS's message}:
 - write [PATH, TEXT]: writes a file;
 - env NAME: the value of a variable of its environment (or null);
 - connect "HOST:PORT": opens a TCP connection;
+- connect_unix PATH: connects to the unix socket at PATH;
 - fork N: starts N processes (each a `sleep`), stopping at the first refusal;
 - alloc MIB: allocates and touches MIB mebibytes;
 - echo X: answers X.
@@ -51,6 +52,13 @@ def connect(address):
     host, port = address.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as s:
         return "%s:%d" % s.getpeername()[:2]
+
+
+def connect_unix(path):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect(path)
+        return path
 
 
 def fork(count):
@@ -99,6 +107,8 @@ class Plugin(plugin_pb2_grpc.PluginServiceServicer):
             result = os.environ.get(params)
         elif function == "connect":
             result = outcome(lambda: connect(params))
+        elif function == "connect_unix":
+            result = outcome(lambda: connect_unix(params))
         elif function == "fork":
             result = fork(int(params))
         elif function == "alloc":

@@ -132,7 +132,7 @@ pub async fn serve_with<M: Module>(module: M, options: ServeOptions) -> Result<(
         }
         _ => None,
     };
-    let (listener, _dir) = listen()?;
+    let (listener, _socket) = listen()?;
     let (shutdown, stop) = watch::channel(false);
     let broker = Broker::new(stop.clone(), tls.as_ref().map(|t| t.client.clone()));
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -219,10 +219,11 @@ enum Listener {
     Tcp(TcpListener, String),
 }
 
-/// Listens where the host asks: a unix socket in a fresh folder of
-/// `PLUGIN_UNIX_SOCKET_DIR` (the folder is returned, and removed when
-/// dropped), or the first free loopback port of the host's range.
-fn listen() -> Result<(Listener, Option<tempfile::TempDir>), ServeError> {
+/// Listens where the host asks: a unix socket with a fresh name directly
+/// in `PLUGIN_UNIX_SOCKET_DIR` (its path is returned, and the socket
+/// removed when dropped), or the first free loopback port of the host's
+/// range.
+fn listen() -> Result<(Listener, Option<tempfile::TempPath>), ServeError> {
     if std::env::var(handshake::ENV_TRANSPORT).as_deref() == Ok("tcp") {
         let port = |name, default| {
             std::env::var(name)
@@ -257,22 +258,19 @@ fn listen() -> Result<(Listener, Option<tempfile::TempDir>), ServeError> {
     }
     let parent = std::env::var_os(handshake::ENV_UNIX_SOCKET_DIR)
         .map_or_else(std::env::temp_dir, Into::into);
-    let dir = tempfile::Builder::new()
+    // Directly in the folder, as go-plugin does: a host accepts only a
+    // socket whose parent is the folder it gave. Removed on the way out.
+    let socket = tempfile::Builder::new()
         .prefix("plugin")
-        .tempdir_in(&parent)
+        .suffix(".sock")
+        .make_in(&parent, |path| UnixListener::bind(path))
         .map_err(|source| ServeError::Listen {
             path: parent.display().to_string(),
             source,
         })?;
-    let path = dir.path().join("plugin.sock");
-    let listener = UnixListener::bind(&path).map_err(|source| ServeError::Listen {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok((
-        Listener::Unix(listener, path.to_string_lossy().into_owned()),
-        Some(dir),
-    ))
+    let path = socket.path().to_string_lossy().into_owned();
+    let (listener, socket) = socket.into_parts();
+    Ok((Listener::Unix(listener, path), Some(socket)))
 }
 
 /// Asks for shutdown when the host process goes away (the plugin is then

@@ -12,7 +12,12 @@
 //! - `unhealthy`: reports service `plugin` as not serving;
 //! - `tcp`: serves on a loopback TCP port instead of a unix socket;
 //! - `mtls-mismatch`: does AutoMTLS, but serves with a certificate other
-//!   than the one its handshake announces (an impostor).
+//!   than the one its handshake announces (an impostor);
+//! - `no-mtls`: ignores the host's AutoMTLS certificate (every other mode
+//!   speaks AutoMTLS when the host passes one in `PLUGIN_CLIENT_CERT`);
+//! - `announce`: listens on its own socket but announces `RAW_ANNOUNCE`
+//!   (`unix:PATH` or `tcp:HOST:PORT`), another plugin's socket, say;
+//!   `announce-link`: announces a link in its own socket folder to it.
 //!
 //! `Command` echoes its context and content (content `"array"`: answers
 //! `[1,2]`); `WebhookConvert` makes one event per payload (`wrong-shape`:
@@ -26,7 +31,9 @@
 //!
 //! Hostile `Call` functions, each answering `{"ok": …}` or `{"err": the
 //! OS's message}`: `env`, `limits`, `read`, `write` (see below), `connect`
-//! (a TCP connection to the params' `host:port`), `bind` (a TCP listener on
+//! (a TCP connection to the params' `host:port`), `connect_unix` (a
+//! connection to the unix socket at the params' path), `interface` (the
+//! index of the network interface the params name), `bind` (a TCP listener on
 //! the params' `host:port`), `udp` (a datagram to the params' `host:port`),
 //! `raw_socket`, `fork` (the params' number of processes, each sleeping; it
 //! stops at the first refusal), `alloc` (the params' number of MiB, written
@@ -206,6 +213,11 @@ impl PluginService for Raw {
                         .map(|s| s.peer_addr().map(|a| a.to_string()).unwrap_or_default()),
                 )
             }
+            // Connects to the unix socket at the params' path.
+            "connect_unix" => {
+                let path: String = serde_json::from_str(&r.params).unwrap_or_default();
+                outcome(std::os::unix::net::UnixStream::connect(&path).map(|_| path))
+            }
             "bind" => {
                 let address: String = serde_json::from_str(&r.params).unwrap_or_default();
                 outcome(
@@ -265,6 +277,19 @@ impl PluginService for Raw {
                     }
                 });
                 serde_json::json!({ "cpu_ms": hostile::cpu_time_ms() - before }).to_string()
+            }
+            // The index of the network interface named by the params, as
+            // the plugin's network namespace sees it (an ioctl on a unix
+            // socket).
+            "interface" => {
+                use rustix::net::{AddressFamily, SocketType, netdevice, socket};
+                let name: String = serde_json::from_str(&r.params).unwrap_or_default();
+                outcome(
+                    socket(AddressFamily::UNIX, SocketType::DGRAM, None)
+                        .and_then(|fd| netdevice::name_to_index(&fd, &name))
+                        .map(|index| index.to_string())
+                        .map_err(std::io::Error::from),
+                )
             }
             "raw_socket" => {
                 use rustix::net::{AddressFamily, SocketType, socket};
@@ -430,6 +455,39 @@ async fn main() {
         }
         _ => {}
     }
+    // AutoMTLS as go-plugin's servers do it: when the host passes its
+    // certificate (unless told to ignore it).
+    let host_cert = std::env::var(proto::mtls::ENV_CLIENT_CERT)
+        .ok()
+        .filter(|_| mode != "no-mtls");
+    let tls = match host_cert {
+        None => None,
+        Some(pem) => {
+            let host = proto::mtls::cert_from_pem(&pem).map_err(|e| e.to_string());
+            let identities = (
+                proto::mtls::Identity::generate(),
+                proto::mtls::Identity::generate(),
+            );
+            let (Ok(host), (Ok(own), Ok(other))) = (host, identities) else {
+                fail("no host certificate, or none of our own")
+            };
+            // An impostor serves with a certificate other than the one it
+            // announces.
+            let announced = if mode == "mtls-mismatch" {
+                &other
+            } else {
+                &own
+            };
+            let field = announced.handshake_field();
+            let Ok(config) = own.server_config(host) else {
+                fail("no TLS configuration")
+            };
+            Some((std::sync::Arc::new(config), field))
+        }
+    };
+    let cert = tls
+        .as_ref()
+        .map_or(String::new(), |(_, field)| format!("|{field}"));
     if mode == "tcp" {
         // As go-plugin does: the first free port of the host's range.
         let port = |name| std::env::var(name).ok().and_then(|p| p.parse::<u16>().ok());
@@ -450,11 +508,17 @@ async fn main() {
             Ok(address) => address,
             Err(e) => fail(&e.to_string()),
         };
-        println!("1|1|tcp|{address}|grpc");
-        let served = server("serve")
-            .await
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-            .await;
+        println!("1|1|tcp|{address}|grpc{cert}");
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let router = server("serve").await;
+        let served = match tls {
+            Some((config, _)) => {
+                router
+                    .serve_with_incoming(proto::transport::tls_incoming(incoming, config))
+                    .await
+            }
+            None => router.serve_with_incoming(incoming).await,
+        };
         if let Err(e) = served {
             fail(&format!("server failed: {e}"));
         }
@@ -474,34 +538,39 @@ async fn main() {
     if mode == "junk" {
         println!("Starting up, please wait...");
     }
-    if mode == "mtls-mismatch" {
-        let host = std::env::var(proto::mtls::ENV_CLIENT_CERT)
-            .map_err(|e| e.to_string())
-            .and_then(|pem| proto::mtls::cert_from_pem(&pem).map_err(|e| e.to_string()));
-        let identities = (
-            proto::mtls::Identity::generate(),
-            proto::mtls::Identity::generate(),
-        );
-        let (Ok(host), (Ok(serving), Ok(announced))) = (host, identities) else {
-            fail("no host certificate, or none of our own")
-        };
-        let Ok(config) = serving.server_config(host) else {
-            fail("no TLS configuration")
-        };
-        println!("1|1|unix|{path}|grpc|{}", announced.handshake_field());
-        let incoming = proto::transport::tls_incoming(
-            UnixListenerStream::new(listener),
-            std::sync::Arc::new(config),
-        );
-        let _ = server(&mode).await.serve_with_incoming(incoming).await;
-        return;
-    }
-    println!("1|{version}|unix|{path}|{protocol}");
+    // A hostile handshake: it listens on its own socket but announces
+    // another address (`RAW_ANNOUNCE`: `unix:PATH` or `tcp:HOST:PORT`),
+    // directly or (`announce-link`) through a link in its own folder.
+    let (network, address) = match mode.as_str() {
+        "announce" | "announce-link" => {
+            let target = std::env::var("RAW_ANNOUNCE").unwrap_or_default();
+            let Some((network, address)) = target.split_once(':') else {
+                fail("RAW_ANNOUNCE is not NETWORK:ADDRESS")
+            };
+            if mode == "announce-link" {
+                let link = format!("{dir}/link-{}.sock", std::process::id());
+                if let Err(e) = std::os::unix::fs::symlink(address, &link) {
+                    fail(&format!("cannot link {link}: {e}"));
+                }
+                (network.to_owned(), link)
+            } else {
+                (network.to_owned(), address.to_owned())
+            }
+        }
+        _ => ("unix".to_owned(), path.clone()),
+    };
+    println!("1|{version}|{network}|{address}|{protocol}{cert}");
     eprintln!(r#"{{"@level":"warn","@message":"raw plugin started","@module":"raw"}}"#);
-    let served = server(&mode)
-        .await
-        .serve_with_incoming(UnixListenerStream::new(listener))
-        .await;
+    let incoming = UnixListenerStream::new(listener);
+    let router = server(&mode).await;
+    let served = match tls {
+        Some((config, _)) => {
+            router
+                .serve_with_incoming(proto::transport::tls_incoming(incoming, config))
+                .await
+        }
+        None => router.serve_with_incoming(incoming).await,
+    };
     if let Err(e) = served {
         fail(&format!("server failed: {e}"));
     }
