@@ -86,9 +86,10 @@ impl GrantedDir {
         PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
     }
 
-    /// The device and inode of the folder.
+    /// The device and inode of the folder: what a bind mount of it shows
+    /// too, so a process's private root can check it got this very folder.
     #[allow(clippy::unnecessary_cast)] // `dev_t` and `ino_t` are not `u64` everywhere
-    fn identity(&self) -> Option<(u64, u64)> {
+    pub fn identity(&self) -> Option<(u64, u64)> {
         rustix::fs::fstat(&*self.fd)
             .ok()
             .map(|s| (s.st_dev as u64, s.st_ino as u64))

@@ -117,7 +117,11 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
             bind: ports.clone(),
         },
         grant: spec.grant,
-        own_network: spec.connect.is_empty() && spec.transport == Transport::Unix,
+        // Nothing to reach on a network (no TCP port, no UDP) and nothing
+        // to be reached on: a network namespace of its own.
+        own_network: spec.connect.is_empty()
+            && !spec.grant.udp
+            && spec.transport == Transport::Unix,
     })?;
     let report = confinement.report().clone();
     let own_network = confinement.own_network();

@@ -143,11 +143,9 @@ async fn the_kernel_keeps_the_process_to_its_own_files() {
     // Nor its own manifest or code: a plugin that rewrote its `name:`
     // would come back, at the next reload, as another plugin.
     let rename = fs("write", json!([own, "name: victim"])).await;
+    let err = rename["err"].as_str().unwrap();
     assert!(
-        rename["err"]
-            .as_str()
-            .unwrap()
-            .contains("Permission denied"),
+        err.contains("Permission denied") || err.contains("Read-only file system"),
         "{rename}"
     );
     assert!(
@@ -743,13 +741,20 @@ async fn a_granted_folder_swapped_for_a_symlink_widens_no_relaunch() {
     std::fs::rename(&x, host_data.path().join("plugins/raw/old")).unwrap();
     std::os::unix::fs::symlink("/", &x).unwrap();
 
+    // The relaunch looks at its folders again before binding them into
+    // its private root, and refuses the one that is no longer the folder
+    // checked, naming it (the private root checks once more what it binds;
+    // Landlock's rule is the handle's either way).
     let relaunch = run(granted);
-    started(&relaunch, &plugin.manifest).await;
-    let through_link = x.join(secret.strip_prefix("/").unwrap());
-    let read = ask(&relaunch, "read", json!(through_link)).await;
-    let err = refused(&read, "reading through the swapped-in symlink");
-    assert!(err.contains("Permission denied"), "{err}");
-    let write = ask(&relaunch, "write", json!([x.join("tmp/escaped"), "x"])).await;
-    refused(&write, "writing through the swapped-in symlink");
-    relaunch.stop(Duration::from_secs(1)).await.unwrap();
+    let err = relaunch
+        .load(&plugin.manifest)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("is no longer the folder that was granted"),
+        "{err}"
+    );
+    assert!(err.contains("plugins/raw/x"), "{err}");
+    assert!(!secret.with_file_name("escaped").exists());
 }

@@ -64,9 +64,13 @@ pub(crate) struct GrantedFolder {
     /// and where its private root shows it.
     pub(crate) path: PathBuf,
     /// The handle opened when it was checked (`/proc/self/fd/N`): what the
-    /// Landlock rule and the bind are made from, never `path` again, which
-    /// the plugin may have swapped for a symlink since.
+    /// Landlock rule is made from, never `path` again, which the plugin may
+    /// have swapped for a symlink since.
     pub(crate) handle: PathBuf,
+    /// Its device and inode: the private root binds `path` (a handle of the
+    /// host's mount namespace cannot be bound in the plugin's) and checks
+    /// that what it bound is this folder.
+    pub(crate) identity: (u64, u64),
     /// The access granted.
     pub(crate) mode: FsMode,
 }

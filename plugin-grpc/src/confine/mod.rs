@@ -456,11 +456,28 @@ pub(crate) fn granted_folders(granted: &[Preopen]) -> Result<Vec<GrantedFolder>,
     granted
         .iter()
         .map(|p| match &p.dir {
-            Some(dir) => Ok(GrantedFolder {
-                path: p.host.clone(),
-                handle: dir.reopen_path(),
-                mode: p.mode,
-            }),
+            Some(dir) => {
+                // Moved or replaced since the grant was checked: refused
+                // here with a clear word (the private root checks again
+                // what it binds, against a swap after this look).
+                let moved = || ConfineError::Prepare {
+                    what: "a granted folder",
+                    reason: format!(
+                        "{} is no longer the folder that was granted (moved or replaced since the grant was checked); reload the plugin to have it checked again",
+                        p.host.display()
+                    ),
+                };
+                let identity = dir.identity().ok_or_else(moved)?;
+                if dir.location().ok().as_ref() != Some(&p.host) {
+                    return Err(moved());
+                }
+                Ok(GrantedFolder {
+                    path: p.host.clone(),
+                    handle: dir.reopen_path(),
+                    identity,
+                    mode: p.mode,
+                })
+            }
             None => Err(ConfineError::Prepare {
                 what: "the Landlock ruleset",
                 reason: format!(

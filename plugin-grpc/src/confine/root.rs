@@ -84,11 +84,14 @@ enum Step {
     /// A symbolic link `at` in the new root, reading `text`.
     Symlink { text: CString, at: CString },
     /// A recursive bind of `source` (a host path) at `target` (in the new
-    /// root), then `attrs` set on it and everything beneath it.
+    /// root), then `attrs` set on it and everything beneath it; with
+    /// `expect`, what was bound must be that folder (device, inode), else
+    /// the launch fails: a granted folder swapped since it was checked.
     Bind {
         source: CString,
         target: CString,
         attrs: u64,
+        expect: Option<(u64, u64)>,
     },
 }
 
@@ -97,9 +100,9 @@ enum Step {
 struct Entry {
     path: PathBuf,
     what: What,
-    /// What a bind is made from when not `path` itself: the handle of a
-    /// granted folder, opened when it was checked.
-    source: Option<PathBuf>,
+    /// For a granted folder: the device and inode of the folder that was
+    /// checked, which the bind must show.
+    expect: Option<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -191,17 +194,17 @@ impl PrivateRoot {
                 What::Bind(attrs) => {
                     if !under_bind {
                         made.insert(entry.path.clone());
-                        let source = entry.source.as_deref().unwrap_or(&entry.path);
-                        steps.push(if source.is_dir() {
+                        steps.push(if entry.path.is_dir() {
                             Step::Dir(c_path(&target)?)
                         } else {
                             Step::File(c_path(&target)?)
                         });
                     }
                     steps.push(Step::Bind {
-                        source: c_path(entry.source.as_deref().unwrap_or(&entry.path))?,
+                        source: c_path(&entry.path)?,
                         target: c_path(&target)?,
                         attrs: *attrs,
+                        expect: entry.expect,
                     });
                     bound.push(&entry.path);
                 }
@@ -288,6 +291,7 @@ impl PrivateRoot {
                     source,
                     target,
                     attrs,
+                    expect,
                 } => {
                     mount(
                         Some(source),
@@ -296,6 +300,9 @@ impl PrivateRoot {
                         libc::MS_BIND | libc::MS_REC,
                         None,
                     )?;
+                    if let Some(expect) = expect {
+                        bound_is(target, *expect)?;
+                    }
                     set_attrs(target, *attrs, true)?;
                 }
             }
@@ -328,7 +335,7 @@ impl Drop for PrivateRoot {
 /// in it), merged (one path, the widest access) and without those a bind
 /// of a folder above them already gives.
 fn entries(view: &View<'_>) -> std::io::Result<Vec<Entry>> {
-    let mut wanted: Vec<(PathBuf, What, Option<PathBuf>)> = Vec::new();
+    let mut wanted: Vec<(PathBuf, What, Option<(u64, u64)>)> = Vec::new();
     for dir in SYSTEM_DIRS {
         let path = Path::new(dir);
         match std::fs::symlink_metadata(path) {
@@ -361,27 +368,24 @@ fn entries(view: &View<'_>) -> std::io::Result<Vec<Entry>> {
         wanted.push((
             std::path::absolute(&folder.path)?,
             What::Bind(attrs),
-            Some(folder.handle.clone()),
+            Some(folder.identity),
         ));
     }
-    // What does not exist is skipped, as Landlock skips it (a granted
-    // folder exists as long as its handle does).
-    wanted.retain(|(path, what, source)| {
-        matches!(what, What::Symlink(_)) || source.as_deref().unwrap_or(path).exists()
-    });
+    // What does not exist is skipped, as Landlock skips it.
+    wanted.retain(|(path, what, _)| matches!(what, What::Symlink(_)) || path.exists());
     wanted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut entries: Vec<Entry> = Vec::new();
-    for (path, what, source) in wanted {
+    for (path, what, expect) in wanted {
         if let Some(last) = entries.last_mut()
             && last.path == path
         {
             // The same path twice: the union of the two, as Landlock's
-            // rules are, from the handle when one has it.
+            // rules are, checked when either is a granted folder.
             if let (What::Bind(a), What::Bind(b)) = (&last.what, &what) {
                 last.what = What::Bind(a & b);
             }
-            if last.source.is_none() {
-                last.source = source;
+            if last.expect.is_none() {
+                last.expect = expect;
             }
             continue;
         }
@@ -390,10 +394,25 @@ fn entries(view: &View<'_>) -> std::io::Result<Vec<Entry>> {
             matches!((&e.what, &what), (What::Bind(above), What::Bind(own)) if path.starts_with(&e.path) && above & !own == 0)
         });
         if !covered {
-            entries.push(Entry { path, what, source });
+            entries.push(Entry { path, what, expect });
         }
     }
     Ok(entries)
+}
+
+/// Whether what is mounted at `target` is the folder of device and inode
+/// `expect`; `ESTALE` if not (the granted folder was swapped between the
+/// grant's check and this bind). System calls only.
+#[allow(unsafe_code, clippy::unnecessary_cast)]
+fn bound_is(target: &std::ffi::CStr, expect: (u64, u64)) -> std::io::Result<()> {
+    // SAFETY: a NUL-terminated path and a zeroed `stat` the call fills.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::lstat(target.as_ptr(), &mut st) })?;
+    if (st.st_dev as u64, st.st_ino as u64) == expect {
+        Ok(())
+    } else {
+        Err(std::io::Error::from_raw_os_error(libc::ESTALE))
+    }
 }
 
 /// Whether this host can give a plugin a private root, and if not, why:
@@ -590,6 +609,7 @@ mod tests {
                 .map(|(path, mode)| GrantedFolder {
                     path: path.clone(),
                     handle: path.clone(),
+                    identity: (0, 0),
                     mode,
                 })
                 .collect(),
