@@ -105,6 +105,12 @@ struct Entry {
     expect: Option<(u64, u64)>,
 }
 
+impl Entry {
+    fn new(path: PathBuf, what: What, expect: Option<(u64, u64)>) -> Self {
+        Self { path, what, expect }
+    }
+}
+
 #[derive(Debug)]
 enum What {
     /// A bind of the host path, with these attributes.
@@ -335,47 +341,65 @@ impl Drop for PrivateRoot {
 /// in it), merged (one path, the widest access) and without those a bind
 /// of a folder above them already gives.
 fn entries(view: &View<'_>) -> std::io::Result<Vec<Entry>> {
-    let mut wanted: Vec<(PathBuf, What, Option<(u64, u64)>)> = Vec::new();
+    let mut wanted: Vec<Entry> = Vec::new();
     for dir in SYSTEM_DIRS {
         let path = Path::new(dir);
         match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                wanted.push((
+                wanted.push(Entry::new(
                     path.to_path_buf(),
                     What::Symlink(std::fs::read_link(path)?),
                     None,
                 ));
             }
-            Ok(meta) if meta.is_dir() => wanted.push((path.to_path_buf(), What::Bind(READ), None)),
+            Ok(meta) if meta.is_dir() => {
+                wanted.push(Entry::new(path.to_path_buf(), What::Bind(READ), None))
+            }
             _ => {}
         }
     }
     for file in ETC {
-        wanted.push((PathBuf::from(file), What::Bind(READ), None));
+        wanted.push(Entry::new(PathBuf::from(file), What::Bind(READ), None));
     }
-    wanted.push(("/dev/null".into(), What::Bind(DEVICE), None));
-    wanted.push(("/dev/urandom".into(), What::Bind(DEVICE | RDONLY), None));
-    wanted.push((view.binary.to_path_buf(), What::Bind(READ), None));
-    wanted.push((view.plugin_dir.to_path_buf(), What::Bind(READ), None));
+    wanted.push(Entry::new("/dev/null".into(), What::Bind(DEVICE), None));
+    wanted.push(Entry::new(
+        "/dev/urandom".into(),
+        What::Bind(DEVICE | RDONLY),
+        None,
+    ));
+    wanted.push(Entry::new(
+        view.binary.to_path_buf(),
+        What::Bind(READ),
+        None,
+    ));
+    wanted.push(Entry::new(
+        view.plugin_dir.to_path_buf(),
+        What::Bind(READ),
+        None,
+    ));
     for path in &view.writable {
-        wanted.push((std::path::absolute(path)?, What::Bind(WRITE), None));
+        wanted.push(Entry::new(
+            std::path::absolute(path)?,
+            What::Bind(WRITE),
+            None,
+        ));
     }
     for folder in &view.granted {
         let attrs = match folder.mode {
             FsMode::Read => READ,
             FsMode::ReadWrite => WRITE,
         };
-        wanted.push((
+        wanted.push(Entry::new(
             std::path::absolute(&folder.path)?,
             What::Bind(attrs),
             Some(folder.identity),
         ));
     }
     // What does not exist is skipped, as Landlock skips it.
-    wanted.retain(|(path, what, _)| matches!(what, What::Symlink(_)) || path.exists());
-    wanted.sort_by(|a, b| a.0.cmp(&b.0));
+    wanted.retain(|e| matches!(e.what, What::Symlink(_)) || e.path.exists());
+    wanted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut entries: Vec<Entry> = Vec::new();
-    for (path, what, expect) in wanted {
+    for Entry { path, what, expect } in wanted {
         if let Some(last) = entries.last_mut()
             && last.path == path
         {
