@@ -758,3 +758,25 @@ async fn a_granted_folder_swapped_for_a_symlink_widens_no_relaunch() {
     assert!(err.contains("plugins/raw/x"), "{err}");
     assert!(!secret.with_file_name("escaped").exists());
 }
+
+/// A plugin of a root host holds no capability, and cannot open files by
+/// handle: with `CAP_DAC_READ_SEARCH`, `open_by_handle_at` on its own data
+/// folder would open the root of the filesystem under it, around its
+/// private root and Landlock's paths (the "shocker" attack).
+#[tokio::test]
+async fn the_plugin_holds_no_capabilities_and_opens_nothing_by_handle() {
+    let plugin = RawPlugin::new("serve");
+    let host_data = tempfile::tempdir().unwrap();
+    let runner = confined(&plugin, "{}", host_data.path());
+    started(&runner, &plugin.manifest).await;
+    let caps = ask(&runner, "capabilities", json!(null)).await;
+    assert_eq!(
+        caps["ok"], "effective 0x0 permitted 0x0 bounding 0",
+        "{caps}"
+    );
+    let home = host_data.path().join("plugins/raw");
+    let opened = ask(&runner, "by_handle", json!(home)).await;
+    let err = refused(&opened, "opening the filesystem's root by handle");
+    assert!(err.contains("Permission denied"), "{err}");
+    runner.stop(Duration::from_secs(1)).await.unwrap();
+}

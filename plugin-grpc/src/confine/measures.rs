@@ -160,7 +160,7 @@ pub(super) fn isolation(abi: i32) -> (String, bool) {
 pub(super) fn privileges(filters: bool) -> (String, bool) {
     if filters {
         (
-            "no_new_privs; core dumps off; no ptrace, process_vm_readv/writev, process_madvise, kcmp, pidfd_getfd or perf_event_open (seccomp)"
+            "no_new_privs; no capabilities (bounding set empty, root gets none at exec); core dumps off; no ptrace, process_vm_readv/writev, process_madvise, kcmp, pidfd_getfd, perf_event_open, open_by_handle_at, bpf, keyctl, module or kexec calls (seccomp)"
                 .to_owned(),
             true,
         )

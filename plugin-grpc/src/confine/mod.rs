@@ -13,7 +13,7 @@
 //! 2. join the control group, or set `RLIMIT_AS`/`RLIMIT_NPROC`;
 //! 3. a private root: a mount namespace showing only its own folders, the
 //!    granted ones and the system's, so no other named unix socket is
-//!    reachable;
+//!    reachable; then no capabilities at all (`capabilities`), root or not;
 //! 4. Landlock: files, TCP ports, signal and abstract-socket scopes;
 //! 5. seccomp: socket families, types and protocols, no TCP Fast Open, no
 //!    `ptrace` nor `process_vm_*`, no `io_uring`, no x32 calls.
@@ -24,6 +24,7 @@
 //! choice) applies none of it but the scrubbed environment, no core dumps
 //! and no new privileges.
 
+mod capabilities;
 mod cgroup;
 mod landlock;
 mod measures;
@@ -71,6 +72,8 @@ pub(crate) struct Confinement {
     cgroup: Option<Arc<PluginCgroup>>,
     /// The private root, when the kernel can make one.
     root: Option<PrivateRoot>,
+    /// Whether the child drops every capability (not with confinement off).
+    drop_capabilities: bool,
     /// Limits set in the child, worked out before the fork.
     rlimits: Vec<(Resource, u64)>,
     report: ConfinementReport,
@@ -152,6 +155,7 @@ impl Confinement {
             filter,
             cgroup: capped.group.map(Arc::new),
             root,
+            drop_capabilities: true,
             rlimits: plan.rlimits,
             report: plan.report,
         };
@@ -180,6 +184,7 @@ impl Confinement {
             filter: None,
             cgroup: None,
             root: None,
+            drop_capabilities: false,
             rlimits: vec![(Resource::Core, 0), (Resource::Nofile, files)],
             report: off_report(),
         }
@@ -218,6 +223,10 @@ impl Confinement {
         // Before Landlock, which forbids changing mounts.
         if let Some(root) = &self.root {
             root.enter()?;
+        }
+        // After the mounts, which need them.
+        if self.drop_capabilities {
+            capabilities::drop_all()?;
         }
         if let Some(ruleset) = self.ruleset.take() {
             landlock::restrict(ruleset, self.root.is_none())?;

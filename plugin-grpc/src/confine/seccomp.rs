@@ -154,6 +154,22 @@ const ALWAYS_DENIED: &[libc::c_long] = &[
     libc::SYS_kcmp,
     libc::SYS_pidfd_getfd,
     libc::SYS_perf_event_open,
+    // Files by handle, around the private root and Landlock's paths (the
+    // capabilities they need are dropped too).
+    libc::SYS_open_by_handle_at,
+    libc::SYS_name_to_handle_at,
+    // The kernel itself, the keyrings the host's user shares, and page
+    // faults handled in user space (a classic race widener).
+    libc::SYS_init_module,
+    libc::SYS_finit_module,
+    libc::SYS_delete_module,
+    libc::SYS_kexec_load,
+    libc::SYS_kexec_file_load,
+    libc::SYS_bpf,
+    libc::SYS_keyctl,
+    libc::SYS_add_key,
+    libc::SYS_request_key,
+    libc::SYS_userfaultfd,
 ];
 
 /// The bit x86-64's x32 ABI sets in its system-call numbers.

@@ -140,3 +140,62 @@ pub(crate) fn cpu_time_ms() -> u64 {
     let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
     ms(usage.ru_utime) + ms(usage.ru_stime)
 }
+
+/// Opens the root folder of the filesystem holding `dir` by its handle
+/// (ext4 and most: inode 2, generation 0), as the "shocker" attack does,
+/// and counts what it lists.
+pub(crate) fn by_handle(dir: &str) -> Result<String> {
+    #[repr(C)]
+    struct Handle {
+        bytes: libc::c_uint,
+        kind: libc::c_int,
+        inode: u32,
+        generation: u32,
+    }
+    let path = std::ffi::CString::new(dir).map_err(Error::other)?;
+    // SAFETY: a NUL-terminated path.
+    let mount = Fd(check(
+        unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        }
+        .into(),
+    )? as libc::c_int);
+    let mut handle = Handle {
+        bytes: 8,
+        kind: 1, // FILEID_INO32_GEN
+        inode: 2,
+        generation: 0,
+    };
+    // SAFETY: `handle` is a `struct file_handle` with 8 bytes of handle.
+    let root = Fd(check(unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            mount.0,
+            (&raw mut handle).cast::<libc::c_void>(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })? as libc::c_int);
+    let listed = std::fs::read_dir(format!("/proc/self/fd/{}", root.0))
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    Ok(format!("opened the filesystem's root ({listed} entries)"))
+}
+
+/// The capabilities the process holds: effective and bounding, as bits.
+pub(crate) fn capabilities() -> Result<String> {
+    let held = rustix::thread::capabilities(None).map_err(Error::from)?;
+    let bounding = (0..64)
+        .filter(|cap| {
+            // SAFETY: PR_CAPBSET_READ takes a capability number.
+            unsafe { libc::prctl(libc::PR_CAPBSET_READ, *cap as libc::c_ulong, 0, 0, 0) == 1 }
+        })
+        .count();
+    Ok(format!(
+        "effective {:#x} permitted {:#x} bounding {bounding}",
+        held.effective.bits(),
+        held.permitted.bits()
+    ))
+}

@@ -246,6 +246,13 @@ impl PluginService for Raw {
                 };
                 outcome(attempt)
             }
+            // The filesystem's root, by handle, from the folder in the
+            // params ("shocker").
+            "by_handle" => {
+                let dir: String = serde_json::from_str(&r.params).unwrap_or_default();
+                outcome(hostile::by_handle(&dir))
+            }
+            "capabilities" => outcome(hostile::capabilities()),
             // Another process: attach to it ([pid]), or write a u64 into
             // its memory ([pid, address, value]).
             "ptrace" | "poke" => {
