@@ -24,6 +24,7 @@
 
 mod broker;
 mod confine;
+mod connections;
 mod error;
 mod functions;
 mod host_service;
