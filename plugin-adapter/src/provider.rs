@@ -167,9 +167,9 @@ impl WebhookConverter for PluginProvider {
         let now = chrono::Utc::now();
         for event in &mut events {
             event.created_at.get_or_insert(now);
-            if event.source.is_empty() {
-                event.source.clone_from(&self.name);
-            }
+            // The provider's name, registered by the host, whatever the
+            // plugin wrote.
+            plugin_core::stamp_event(&self.name, event);
         }
         Ok(events)
     }

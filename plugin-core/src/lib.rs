@@ -12,7 +12,11 @@
 //!   and what runners share: [`Lifecycle`] (phase, uptime, last error) and
 //!   [`InFlight`] (waiting for calls in flight);
 //! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
-//!   [`MemoryHost`], a complete in-memory one;
+//!   [`MemoryHost`], a complete in-memory one; [`Identified`], what every
+//!   runner serves its plugin's host calls through (the identity fields
+//!   the host sets, the bounds it holds them to);
+//! - [`Artifact`]: a plugin's code read as a bounded regular file
+//!   ([`artifact`]);
 //! - [`HostGrants`]: the manifest asks, the host grants ([`grant`]): what a
 //!   plugin gets is checked against the host's permission policy at load,
 //!   and each folder granted is held open ([`GrantedDir`]) so that nothing
@@ -42,12 +46,14 @@
 //! ```
 
 pub mod address;
+pub mod artifact;
 pub mod error;
 pub mod grant;
 pub mod granted_dir;
 pub mod host;
 pub mod http_allowlist;
 pub mod http_request_rule;
+pub mod identity;
 pub mod in_flight;
 pub mod lifecycle;
 pub mod manifest;
@@ -59,12 +65,14 @@ pub use plugin_types::size;
 pub mod yaml;
 
 pub use address::AddressRules;
+pub use artifact::{Artifact, ArtifactError};
 pub use error::{RunnerError, RunnerErrorKind};
 pub use grant::{GrantError, Granted, HostGrants, Preopen, ProcessGrant};
 pub use granted_dir::GrantedDir;
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};
 pub use http_allowlist::HttpAllowlist;
 pub use http_request_rule::{HttpRefusal, HttpRequestRule};
+pub use identity::{Identified, stamp_event};
 pub use in_flight::{InFlight, Pass};
 pub use lifecycle::{Lifecycle, Phase};
 pub use manifest::{

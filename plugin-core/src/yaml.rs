@@ -83,9 +83,14 @@ pub fn parse_value(text: &str) -> Result<serde_json::Value, YamlError> {
 /// Reads a file of at most [`MAX_YAML_BYTES`] as UTF-8 text.
 ///
 /// The size is checked while reading, so a huge file (or a device that never
-/// ends) is refused without being read whole.
+/// ends) is refused without being read whole; the file is opened without
+/// blocking, so a FIFO nobody writes reads as empty rather than hanging.
 pub fn read_text(path: &Path) -> Result<String, YamlError> {
-    let file = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
     let mut bytes = Vec::new();
     file.take(MAX_YAML_BYTES as u64 + 1)
         .read_to_end(&mut bytes)?;

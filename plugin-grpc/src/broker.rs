@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 use tonic::transport::Server;
 
+use crate::connections;
 use crate::host_service::HostServiceImpl;
 
 /// The broker id under which `HostService` is offered (go-plugin numbers
@@ -32,6 +33,10 @@ pub(crate) const HOST_SERVICE_ID: u32 = 1;
 /// Host callbacks one plugin connection may have running at once; more
 /// wait their turn.
 const HOST_CONCURRENCY: usize = 32;
+/// Connections to one plugin's host broker open at once; more are closed
+/// as soon as they are accepted. A plugin needs one (go-plugin dials its
+/// host once); the rest is room for reconnecting.
+pub(crate) const HOST_CONNECTIONS: usize = 8;
 /// How long one host callback may take (an HTTP request has its own,
 /// shorter timeout inside this).
 const HOST_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,8 +57,9 @@ pub(crate) struct HostBroker {
 impl HostBroker {
     /// Serves `HostService` for `plugin` on a socket in `socket_dir` and
     /// announces it over the plugin's broker stream on `channel`. Messages
-    /// are bounded to `max_message_size` each way; each connection has at
-    /// most [`HOST_CONCURRENCY`] callbacks running, each bounded by
+    /// are bounded to `max_message_size` each way; at most
+    /// [`HOST_CONNECTIONS`] connections are open at once, each with at most
+    /// [`HOST_CONCURRENCY`] callbacks running, each bounded by
     /// [`HOST_REQUEST_TIMEOUT`].
     pub(crate) async fn start(
         channel: Direct,
@@ -75,7 +81,11 @@ impl HostBroker {
                 .concurrency_limit_per_connection(HOST_CONCURRENCY)
                 .timeout(HOST_REQUEST_TIMEOUT)
                 .add_service(service);
-            let incoming = UnixListenerStream::new(listener);
+            let incoming = connections::capped(
+                UnixListenerStream::new(listener),
+                HOST_CONNECTIONS,
+                server_plugin.clone(),
+            );
             let stopped = async {
                 let _ = stop_serving.await;
             };
@@ -165,29 +175,27 @@ mod tests {
     use plugin_core::MemoryHost;
     use proto::flowbot::plugin as pb;
 
-    /// A plugin sending a 100 MiB `KVSet` over the real host socket: refused
-    /// from its length prefix (the host never buffers it), nothing stored,
-    /// and the host service keeps answering.
-    #[tokio::test]
-    async fn an_oversized_callback_is_refused_and_the_host_keeps_serving() {
-        let dir = tempfile::tempdir().unwrap();
-        let host = Arc::new(MemoryHost::new("p", serde_json::json!({})));
-        // No plugin broker to announce to (the connection's far end is
-        // gone): the stream task just ends.
+    /// A host broker for plugin `p` serving `host` in `dir`, and its
+    /// socket. No plugin broker to announce to (the connection's far end
+    /// is gone): the stream task just ends.
+    async fn serve(dir: &Path, host: Arc<MemoryHost>) -> (HostBroker, std::path::PathBuf) {
         let (io, far_end) = tokio::io::duplex(4096);
         let nowhere = Direct::handshake(io).await.unwrap();
         drop(far_end);
         let broker = HostBroker::start(
             nowhere,
             "p".into(),
-            host.clone(),
-            dir.path(),
+            host,
+            dir,
             proto::DEFAULT_MAX_MESSAGE_SIZE,
             None,
         )
         .await
         .unwrap();
-        let path = dir.path().join(format!("host-{HOST_SERVICE_ID}.sock"));
+        (broker, dir.join(format!("host-{HOST_SERVICE_ID}.sock")))
+    }
+
+    async fn client(path: &Path) -> HostServiceClient<tonic::transport::Channel> {
         let channel = proto::transport::connect(
             proto::handshake::Network::Unix,
             &path.to_string_lossy(),
@@ -195,7 +203,18 @@ mod tests {
         )
         .await
         .unwrap();
-        let mut client = HostServiceClient::new(channel).max_encoding_message_size(usize::MAX);
+        HostServiceClient::new(channel)
+    }
+
+    /// A plugin sending a 100 MiB `KVSet` over the real host socket: refused
+    /// from its length prefix (the host never buffers it), nothing stored,
+    /// and the host service keeps answering.
+    #[tokio::test]
+    async fn an_oversized_callback_is_refused_and_the_host_keeps_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Arc::new(MemoryHost::new("p", serde_json::json!({})));
+        let (broker, path) = serve(dir.path(), host.clone()).await;
+        let mut client = client(&path).await.max_encoding_message_size(usize::MAX);
 
         let huge = pb::KvSetRequest {
             key: "big".into(),
@@ -217,6 +236,62 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(host.kv_get("small").await.unwrap(), Some(b"ok".to_vec()));
+        broker.closed(Duration::from_secs(1)).await;
+    }
+
+    /// Whether the host kept `stream` open: an HTTP/2 server speaks first
+    /// (its SETTINGS), a closed connection reads end-of-file.
+    async fn kept_open(stream: &mut tokio::net::UnixStream) -> bool {
+        use tokio::io::AsyncReadExt as _;
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+        matches!(read, Ok(Ok(n)) if n > 0)
+    }
+
+    /// Fifty connections to a plugin's host socket: the host keeps
+    /// [`HOST_CONNECTIONS`] open (the plugin's own among them) and closes
+    /// the rest at once; the plugin's callbacks keep working throughout,
+    /// and a slot given back is usable again.
+    #[tokio::test]
+    async fn connections_beyond_the_cap_are_closed_and_callbacks_still_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Arc::new(MemoryHost::new("p", serde_json::json!({})));
+        let (broker, path) = serve(dir.path(), host.clone()).await;
+        let mut plugin = client(&path).await;
+        let set = |key: &str| pb::KvSetRequest {
+            key: key.into(),
+            value: b"v".to_vec(),
+        };
+        plugin.kv_set(set("before")).await.unwrap();
+
+        let mut flood = Vec::new();
+        for _ in 0..50 {
+            flood.push(tokio::net::UnixStream::connect(&path).await.unwrap());
+        }
+        let mut open = 0;
+        for stream in &mut flood {
+            if kept_open(stream).await {
+                open += 1;
+            }
+        }
+        assert_eq!(open, HOST_CONNECTIONS - 1, "the plugin's own holds one");
+        plugin.kv_set(set("during")).await.unwrap();
+        assert_eq!(host.kv_get("during").await.unwrap(), Some(b"v".to_vec()));
+
+        // Hanging up gives the slots back.
+        drop(flood);
+        let mut again = loop {
+            let mut stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+            if kept_open(&mut stream).await {
+                break stream;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        drop(again);
+        again = tokio::net::UnixStream::connect(&path).await.unwrap();
+        drop(again);
+        let mut late = client(&path).await;
+        late.kv_set(set("after")).await.unwrap();
         broker.closed(Duration::from_secs(1)).await;
     }
 }

@@ -18,6 +18,10 @@ pub enum LaunchError {
         /// What the file hashes to.
         actual: String,
     },
+    /// The executable is not a regular file within the host's
+    /// `max_artifact_size`; it was neither read nor run.
+    #[error(transparent)]
+    Artifact(#[from] plugin_core::ArtifactError),
     /// The executable could not be read or started.
     #[error("cannot run {}: {source}", binary.display())]
     Spawn {

@@ -9,6 +9,12 @@
 //! has one (as flowbot's host does); `KVSet`, `KVDelete` and `EmitEvent`,
 //! which answer `Empty`, fail with a gRPC status instead of pretending to
 //! succeed (flowbot drops those errors).
+//!
+//! What a plugin sends is bounded by the broker's gRPC message size (4 MiB
+//! unless the runner is told otherwise), and past that by
+//! [`plugin_core::Identified`], which the runner's host is: an event past
+//! 1 MiB is refused, a log line past 64 KiB is cut, and an event's
+//! `source` is the plugin's name whatever the request says.
 
 use std::sync::Arc;
 
@@ -19,6 +25,7 @@ use tonic::{Request, Response, Status};
 
 /// Serves one plugin's host callbacks.
 pub(crate) struct HostServiceImpl {
+    /// The plugin's name, for refusals.
     plugin: Arc<str>,
     host: Arc<dyn HostApi>,
 }
@@ -149,13 +156,8 @@ impl pb::host_service_server::HostService for HostServiceImpl {
         if event.event_type.is_empty() {
             event.event_type = request.event_type;
         }
-        if event.source.is_empty() {
-            event.source = if request.source.is_empty() {
-                self.plugin.to_string()
-            } else {
-                request.source
-            };
-        }
+        // `source`, written or not, is the host's to set (the runner's
+        // host is `plugin_core::Identified`).
         self.host.emit_event(event).await.map_err(status)?;
         Ok(Response::new(()))
     }

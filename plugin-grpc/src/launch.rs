@@ -17,7 +17,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use plugin_core::{Preopen, ProcessGrant};
+use plugin_core::{Artifact, ByteSize, Preopen, ProcessGrant};
 use plugin_types::ConfinementReport;
 
 use crate::address;
@@ -33,6 +33,8 @@ pub(crate) struct LaunchSpec<'a> {
     pub(crate) args: &'a [String],
     pub(crate) dir: &'a Path,
     pub(crate) checksum: Option<&'a Checksum>,
+    /// The largest executable the host reads (`max_artifact_size`).
+    pub(crate) max_artifact_size: ByteSize,
     pub(crate) socket_dir: &'a Path,
     /// The plugin's `HOME`: its data folder, or its temporary folder.
     pub(crate) home: &'a Path,
@@ -71,9 +73,7 @@ pub(crate) struct Launched {
 /// Runs the plugin and connects to it. On any error the process is killed
 /// (dropping [`PluginProcess`] does it).
 pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchError> {
-    if let Some(expected) = spec.checksum {
-        verify_checksum(spec.binary, expected).await?;
-    }
+    check_binary(spec).await?;
     let socket_dir = spec.socket_dir.to_string_lossy();
     let home = spec.home.to_string_lossy();
     let temp_dir = spec.temp_dir.to_string_lossy();
@@ -209,28 +209,40 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     })
 }
 
-/// Hashes the executable and compares it with `grpc.checksum`.
-async fn verify_checksum(binary: &Path, expected: &Checksum) -> Result<(), LaunchError> {
-    let path = binary.to_owned();
-    let digest = tokio::task::spawn_blocking(move || -> std::io::Result<[u8; 32]> {
-        let mut file = std::fs::File::open(&path)?;
+/// Checks the executable before it is run: a regular file within
+/// `max_artifact_size` (opened without blocking, so a FIFO cannot hang the
+/// launch), and, with `grpc.checksum`, hashes that same open file (at most
+/// one byte past the limit) and compares.
+async fn check_binary(spec: &LaunchSpec<'_>) -> Result<(), LaunchError> {
+    let (plugin, path, limit) = (
+        spec.plugin.to_string(),
+        spec.binary.to_owned(),
+        spec.max_artifact_size,
+    );
+    let checksum = spec.checksum.is_some();
+    let digest = tokio::task::spawn_blocking(move || {
+        let binary = Artifact::open(&plugin, "grpc.binary", &path, limit)?;
+        if !checksum {
+            return Ok(None);
+        }
         let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher)?;
-        Ok(hasher.finalize().into())
+        binary.copy_to(&mut hasher)?;
+        Ok::<_, LaunchError>(Some(<[u8; 32]>::from(hasher.finalize())))
     })
     .await
-    .map_err(std::io::Error::other)
-    .and_then(|r| r)
-    .map_err(|source| LaunchError::Spawn {
-        binary: binary.to_owned(),
-        source,
-    })?;
+    .map_err(|e| LaunchError::Spawn {
+        binary: spec.binary.to_owned(),
+        source: std::io::Error::other(e),
+    })??;
+    let (Some(expected), Some(digest)) = (spec.checksum, digest) else {
+        return Ok(());
+    };
     let actual = Checksum::sha256(digest);
     if &actual == expected {
         Ok(())
     } else {
         Err(LaunchError::ChecksumMismatch {
-            binary: binary.to_owned(),
+            binary: spec.binary.to_owned(),
             expected: expected.to_string(),
             actual: actual.to_string(),
         })

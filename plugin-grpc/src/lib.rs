@@ -26,6 +26,7 @@
 mod address;
 mod broker;
 mod confine;
+mod connections;
 mod error;
 mod functions;
 mod host_service;

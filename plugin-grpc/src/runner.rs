@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use plugin_core::manifest::limits::DEFAULT_MAX_ARTIFACT_SIZE;
 use plugin_core::{
-    Granted, HealthStatus, HostApi, HostGrants, InFlight, Lifecycle, Manifest, Phase, PluginInfo,
-    Runner, RunnerError, RunnerErrorKind,
+    ByteSize, Granted, HealthStatus, HostApi, HostGrants, Identified, InFlight, Lifecycle,
+    Manifest, Phase, PluginInfo, Runner, RunnerError, RunnerErrorKind,
 };
 use proto::channel::Direct;
 use proto::flowbot::plugin as pb;
@@ -53,6 +54,7 @@ pub struct GrpcRunner {
     call_timeout: Duration,
     shutdown_grace: Duration,
     max_message_size: usize,
+    max_artifact_size: ByteSize,
     granted: Option<Granted>,
     exit: watch::Sender<Option<PluginExit>>,
     session: RwLock<Option<Arc<Session>>>,
@@ -118,6 +120,7 @@ impl GrpcRunner {
             call_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(2),
             max_message_size: proto::DEFAULT_MAX_MESSAGE_SIZE,
+            max_artifact_size: DEFAULT_MAX_ARTIFACT_SIZE,
             granted: None,
             exit: watch::Sender::new(None),
             session: RwLock::new(None),
@@ -150,6 +153,15 @@ impl GrpcRunner {
     /// one fails that RPC from its length prefix, without being buffered.
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
+        self
+    }
+
+    /// Runs a binary of at most `limit` bytes (the host policy's
+    /// `max_artifact_size`; [`DEFAULT_MAX_ARTIFACT_SIZE`] unless set): a
+    /// `grpc.binary` that is not a regular file within it is neither read
+    /// nor run (see [`plugin_core::artifact`]).
+    pub fn with_max_artifact_size(mut self, limit: ByteSize) -> Self {
+        self.max_artifact_size = limit;
         self
     }
 
@@ -282,6 +294,7 @@ impl Runner for GrpcRunner {
             args: &grpc.args,
             dir: &dir,
             checksum: grpc.checksum.as_ref(),
+            max_artifact_size: self.max_artifact_size,
             socket_dir: socket_dir.path(),
             home: home.as_deref().unwrap_or(temp_dir.as_path()),
             temp_dir: &temp_dir,
@@ -298,7 +311,9 @@ impl Runner for GrpcRunner {
         let broker = HostBroker::start(
             channel.clone(),
             name.clone(),
-            self.host.clone(),
+            // Every callback goes through it: the identity fields and
+            // bounds the host sets.
+            Identified::wrap(&name, self.host.clone()),
             socket_dir.path(),
             self.max_message_size,
             broker_tls,

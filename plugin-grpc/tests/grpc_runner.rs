@@ -502,9 +502,91 @@ async fn a_missing_binary_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.starts_with("plugin ghost: cannot run ") && error.contains("ghost: No such file"),
+        error.starts_with("plugin ghost: grpc.binary ") && error.contains("ghost: No such file"),
         "{error}"
     );
+}
+
+/// `grpc.binary` is a regular file within the host's `max_artifact_size`,
+/// or it is neither read nor run: a symlink to `/dev/zero` (which a
+/// checksum would read for ever), a FIFO (whose open would block) and a
+/// binary over the limit are refused by name, quickly.
+#[tokio::test]
+async fn a_binary_that_is_no_regular_file_or_too_large_is_neither_read_nor_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("fifo"))
+        .status();
+    assert!(made.unwrap().success());
+    let checksum = format!("sha256:{}", "0".repeat(64));
+    for (binary, why) in [
+        ("zero", "is a character device, not a regular file"),
+        ("fifo", "is a FIFO, not a regular file"),
+    ] {
+        std::fs::write(
+            dir.path().join("plugin.yaml"),
+            format!(
+                "name: odd\nruntime: grpc\ngrpc: {{binary: ./{binary}, checksum: \"{checksum}\"}}\n"
+            ),
+        )
+        .unwrap();
+        let manifest = Manifest::from_file(dir.path()).unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(10), quick_runner().load(&manifest))
+            .await
+            .expect("refused at once")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("plugin odd: grpc.binary ") && error.contains(why),
+            "{error}"
+        );
+    }
+    let plugin = RawPlugin::new("serve");
+    let error = quick_runner()
+        .with_max_artifact_size(plugin_core::ByteSize::kib(64))
+        .load(&plugin.manifest)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("bytes, more than the 64KiB the host reads")
+            && error.contains("plugins.permissions.plugins.raw.max_artifact_size"),
+        "{error}"
+    );
+}
+
+/// Whatever `source` a plugin process sends `EmitEvent`, the event carries
+/// its plugin's name (set by the host in `plugin_core::Identified`).
+#[tokio::test]
+async fn a_process_cannot_emit_events_in_another_plugins_name() {
+    let plugin = RawPlugin::new("broker");
+    let host = Arc::new(MemoryHost::new("raw", json!({})));
+    let runner = GrpcRunner::new(host.clone());
+    started(&runner, &plugin.manifest, json!({})).await;
+    let payload = json!({"event_type": "forged", "source": "victim"});
+    let answer = eventually_ok(&runner, &payload).await;
+    assert_eq!(answer, json!({"ok": ""}));
+    // The payload without a source, the request's `source` says "victim".
+    let answer = eventually_ok(&runner, &json!({"event_type": "forged"})).await;
+    assert_eq!(answer, json!({"ok": ""}));
+    let sources: Vec<String> = host.events().into_iter().map(|e| e.source).collect();
+    assert_eq!(sources, ["raw", "raw"]);
+    runner.stop(Duration::from_secs(5)).await.unwrap();
+}
+
+/// Calls `emit` until the plugin has heard where the host service is (the
+/// broker's announcement races the first call).
+async fn eventually_ok(runner: &GrpcRunner, payload: &Value) -> Value {
+    for _ in 0..100 {
+        let answer = runner.call("emit", &raw(payload)).await.unwrap();
+        let answer: Value = serde_json::from_str(answer.get()).unwrap();
+        if answer != json!({"err": "no host broker"}) {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the plugin never heard of its host service");
 }
 
 /// Runs `command`, retrying while Linux says "text file busy": a process

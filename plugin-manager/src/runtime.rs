@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use plugin_core::{Granted, HostApi, Manifest, Runner, RuntimeKind};
+use plugin_core::{ByteSize, Granted, HostApi, Manifest, Runner, RuntimeKind};
 use plugin_grpc::{GrpcRunner, PluginExit};
 use plugin_types::WasmSettings;
 use plugin_wasm::{ModuleCache, PoolingLimits, WasmEngine, WasmRunner};
@@ -43,16 +43,20 @@ impl WasmSetup {
 }
 
 /// The runner for `manifest`'s runtime, serving its callbacks with `host`,
-/// holding the plugin to what the host `granted`.
+/// holding the plugin to what the host `granted`, reading its code only if
+/// it is a regular file of at most `max_artifact_size`.
 pub(crate) fn new_runner(
     manifest: &Manifest,
     host: Arc<dyn HostApi>,
     granted: Granted,
+    max_artifact_size: ByteSize,
     wasm: &WasmSetup,
 ) -> NewRunner {
     match manifest.runtime {
         RuntimeKind::Wasm => {
-            let mut runner = WasmRunner::new(host).with_granted(granted);
+            let mut runner = WasmRunner::new(host)
+                .with_granted(granted)
+                .with_max_artifact_size(max_artifact_size);
             if let Some(cache) = &wasm.cache {
                 runner = runner.with_cache(cache.clone());
             }
@@ -65,7 +69,9 @@ pub(crate) fn new_runner(
             }
         }
         RuntimeKind::Grpc => {
-            let runner = GrpcRunner::new(host).with_granted(granted);
+            let runner = GrpcRunner::new(host)
+                .with_granted(granted)
+                .with_max_artifact_size(max_artifact_size);
             let exits = runner.exit_watch();
             NewRunner {
                 runner: Arc::new(runner),

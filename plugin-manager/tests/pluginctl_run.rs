@@ -479,3 +479,71 @@ fn refuses_a_non_loopback_address() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a loopback address"), "{stderr}");
 }
+
+/// A plugin whose `wasm.module` is a FIFO nobody writes and one whose
+/// module is a symlink to `/dev/zero`, beside a good one: the API is up,
+/// the good plugin serves, and the two fail at once, by name, saying
+/// what their module is (neither hangs the start nor reads without end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_that_are_no_regular_files_fail_by_name_and_hold_up_nothing() {
+    let plugins = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    copy_example("hello-wasm", plugins.path(), "hello-wasm");
+    for name in ["fifo", "zero"] {
+        let dir = plugins.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("plugin.yaml"),
+            format!("name: {name}\nruntime: wasm\nwasm: {{module: m.wasm}}\n"),
+        )
+        .unwrap();
+    }
+    let made = Command::new("mkfifo")
+        .arg(plugins.path().join("fifo/m.wasm"))
+        .status();
+    assert!(made.unwrap().success());
+    std::os::unix::fs::symlink("/dev/zero", plugins.path().join("zero/m.wasm")).unwrap();
+
+    let (dir, data_dir) = (plugins.path().to_owned(), data.path().to_owned());
+    let daemon = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || Daemon::start(&dir, &data_dir)),
+    )
+    .await
+    .expect("pluginctl run started")
+    .unwrap();
+    let line = |name: &str| {
+        daemon
+            .stdout
+            .iter()
+            .find(|line| line.split(' ').nth(1) == Some(name))
+            .unwrap_or_else(|| panic!("{name}: {:?}", daemon.stdout))
+            .clone()
+    };
+    assert!(
+        line("hello-wasm").starts_with("running "),
+        "{:?}",
+        daemon.stdout
+    );
+    let fifo = line("fifo");
+    assert!(
+        fifo.starts_with("error ") && fifo.contains("wasm.module ") && fifo.contains("is a FIFO"),
+        "{fifo}"
+    );
+    let zero = line("zero");
+    assert!(
+        zero.starts_with("error ") && zero.contains("is a character device"),
+        "{zero}"
+    );
+
+    let client = daemon.client();
+    let (code, _) = get(&client, &daemon.url("/plugins")).await;
+    assert_eq!(code, 200);
+    let (code, answer) = post(
+        &client,
+        &daemon.url("/plugins/hello-wasm/call/greet"),
+        r#"{"name":"Ann"}"#,
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+}

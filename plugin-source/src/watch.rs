@@ -188,26 +188,59 @@ fn rescan(root: &Path, snapshot: &mut Snapshot) -> Vec<SourceEvent> {
     changes
 }
 
+/// The most of an artifact the watcher hashes; a larger one is never
+/// fingerprinted (no wasm module is larger, and the host's load refuses
+/// it unless its policy allows more).
+const MAX_FINGERPRINTED: plugin_core::ByteSize = plugin_core::ByteSize::gib(4);
+
+/// What is streamed through it: hashed, counted, its first bytes kept.
+struct Digest {
+    hasher: Sha256,
+    head: Vec<u8>,
+    len: u64,
+}
+
+impl std::io::Write for Digest {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = 8usize.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&buf[..room.min(buf.len())]);
+        self.hasher.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// SHA-256 of the manifest and the artifact; `None` while the artifact is
-/// missing or incomplete.
+/// missing or incomplete, or is no regular file (a FIFO is never opened
+/// for long, `/dev/zero` never read: see [`plugin_core::Artifact`]).
 fn fingerprint(plugin: &Discovered) -> Option<[u8; 32]> {
-    let manifest = std::fs::read(plugin.dir.join(plugin_core::MANIFEST_FILE_NAME)).ok()?;
-    let (artifact, is_wasm) = match (&plugin.manifest.wasm, &plugin.manifest.grpc) {
-        (Some(wasm), _) => (&wasm.module, true),
-        (None, Some(grpc)) => (&grpc.binary, false),
+    let manifest =
+        plugin_core::yaml::read_text(&plugin.dir.join(plugin_core::MANIFEST_FILE_NAME)).ok()?;
+    let (artifact, is_wasm, field) = match (&plugin.manifest.wasm, &plugin.manifest.grpc) {
+        (Some(wasm), _) => (&wasm.module, true, "wasm.module"),
+        (None, Some(grpc)) => (&grpc.binary, false, "grpc.binary"),
         (None, None) => return None,
     };
-    let bytes = std::fs::read(artifact).ok()?;
+    let mut digest = Digest {
+        hasher: Sha256::new(),
+        head: Vec::with_capacity(8),
+        len: 0,
+    };
+    digest.hasher.update(manifest.as_bytes());
+    plugin_core::Artifact::open(&plugin.manifest.name, field, artifact, MAX_FINGERPRINTED)
+        .and_then(|file| file.copy_to(&mut digest))
+        .ok()?;
     let complete = if is_wasm && artifact.extension().is_some_and(|e| e == "wasm") {
-        bytes.starts_with(b"\0asm") && bytes.len() >= 8
+        digest.head.starts_with(b"\0asm") && digest.len >= 8
     } else {
-        !bytes.is_empty()
+        digest.len > 0
     };
     if !complete {
         return None;
     }
-    let mut hasher = Sha256::new();
-    hasher.update(&manifest);
-    hasher.update(&bytes);
-    Some(hasher.finalize().into())
+    Some(digest.hasher.finalize().into())
 }

@@ -25,6 +25,7 @@
 //!       processes: 512        # the largest grpc.permissions.processes
 //!       process_cpu: 2        # the largest grpc.permissions.cpu, in cores
 //!       env: [RUST_LOG, "INDEXER_*"]  # what grpc.env may set; omitted: any name
+//!       max_artifact_size: 512MiB  # the largest grpc.binary (or wasm.module) it reads
 //!   confinement: strict       # a confinement the kernel cannot apply fails the load
 //! ```
 
@@ -68,6 +69,17 @@ pub enum Enforcement {
     /// other means (a container per plugin) and for measuring; warned about
     /// at every launch.
     Off,
+}
+
+impl PermissionPolicy {
+    /// The `max_artifact_size` that holds for `plugin`: its own entry's,
+    /// else the default's; `None` when neither sets one.
+    pub fn max_artifact_size(&self, plugin: &str) -> Option<ByteSize> {
+        self.plugins
+            .get(plugin)
+            .and_then(|grant| grant.max_artifact_size)
+            .or(self.default.max_artifact_size)
+    }
 }
 
 impl Enforcement {
@@ -136,6 +148,10 @@ pub struct Grant {
     /// Absent: any name but those the host sets itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<String>>,
+    /// The largest plugin code (`wasm.module`, `grpc.binary`) the host
+    /// reads; absent: the host's default (256 MiB).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_artifact_size: Option<ByteSize>,
 }
 
 /// A host folder that may be granted.
@@ -238,6 +254,7 @@ plugins:
     processes: 512
     process_cpu: 1.5
     env: [RUST_LOG, 'INDEXER_*']
+    max_artifact_size: 512MiB
 confinement: strict
 ";
         let policy: PermissionPolicy = serde_saphyr::from_str(yaml).unwrap();
@@ -256,6 +273,11 @@ confinement: strict
         assert!(indexer.udp && !weather.udp);
         assert_eq!(indexer.process_cpu, Some(Cores::millis(1500)));
         assert_eq!(indexer.env.as_deref().map(<[String]>::len), Some(2));
+        assert_eq!(
+            policy.max_artifact_size("indexer"),
+            Some(ByteSize::mib(512))
+        );
+        assert_eq!(policy.max_artifact_size("weather"), None);
         assert_eq!(policy.confinement, Enforcement::Strict);
         let json = serde_json::to_string(&policy).unwrap();
         assert_eq!(

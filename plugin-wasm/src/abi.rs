@@ -25,6 +25,15 @@ pub(crate) const ABSENT: i64 = -1;
 /// Host-import result: the request failed (the reason is logged).
 pub(crate) const FAILED: i64 = -2;
 
+/// The longest key a host import copies (`get_config`, `kv_*`): 64 KiB.
+pub(crate) const MAX_KEY: usize = 64 * 1024;
+/// The largest value `kv_set` copies: 16 MiB (the host's own KV limits
+/// are usually far lower).
+pub(crate) const MAX_KV_VALUE: usize = 16 * 1024 * 1024;
+/// The largest request JSON `http_request` copies: 32 MiB (a body of
+/// `MAX_HTTP_BODY`, base64-encoded, and its headers).
+pub(crate) const MAX_HTTP_REQUEST: usize = 32 * 1024 * 1024;
+
 /// Packs a guest pointer and length into the ABI's `i64`.
 pub(crate) fn pack(ptr: u32, len: u32) -> i64 {
     ((u64::from(ptr) << 32) | u64::from(len)) as i64

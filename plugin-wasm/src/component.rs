@@ -22,10 +22,18 @@
 //! cannot even set) and hands it to
 //! [`HostApi::http_request`](plugin_core::HostApi::http_request), with its
 //! address rules. Request bodies are bounded by [`MAX_HTTP_BODY`].
+//!
+//! What the `host` imports receive was lifted out of the guest's memory
+//! by the canonical ABI, so it is at most `memory.max`; past that, the
+//! same bounds hold as for core modules: an event past
+//! [`MAX_EVENT_SIZE`] fails `emit-event`, a `fetch` body past
+//! [`MAX_HTTP_BODY`] fails, and log lines and their fields are cut by
+//! [`plugin_core::Identified`], which also sets an event's `source`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use plugin_core::identity::MAX_EVENT_SIZE;
 use plugin_core::{HostHttpRequest, LogLevel, RunnerErrorKind};
 use plugin_types::DataEvent;
 use serde_json::value::RawValue;
@@ -435,6 +443,12 @@ impl host::Host for &mut ComponentState {
                 p.http
                     .check(&request)
                     .map_err(|e| format!("permission denied: {e}"))?;
+                if request.body.len() > MAX_HTTP_BODY {
+                    return Err(format!(
+                        "the request body is {} bytes, more than the {MAX_HTTP_BODY} a plugin may send",
+                        request.body.len()
+                    ));
+                }
                 let answer = p
                     .host
                     .http_request(request)
@@ -455,11 +469,14 @@ impl host::Host for &mut ComponentState {
     async fn emit_event(&mut self, event_json: String) -> wasmtime::Result<Result<(), String>> {
         self.within(async |p| {
             let result = async {
-                let mut event: DataEvent = serde_json::from_str(&event_json)
-                    .map_err(|e| format!("the event is not a DataEvent: {e}"))?;
-                if event.source.is_empty() {
-                    event.source = p.name.to_string();
+                if event_json.len() > MAX_EVENT_SIZE {
+                    return Err(format!(
+                        "the event is {} bytes, more than the {MAX_EVENT_SIZE} a plugin may emit",
+                        event_json.len()
+                    ));
                 }
+                let event: DataEvent = serde_json::from_str(&event_json)
+                    .map_err(|e| format!("the event is not a DataEvent: {e}"))?;
                 p.host.emit_event(event).await.map_err(|e| e.to_string())
             }
             .await;

@@ -10,14 +10,21 @@
 //! fails "timed out"; and a host function called from the guest's `alloc`
 //! while the host is writing a result traps, so calls between host and
 //! guest nest one level at most.
+//!
+//! What a host function copies out of guest memory is bounded before it is
+//! copied (the limits are in `docs/wasm-abi.md`): a `log` line past
+//! [`MAX_LOG_LINE`] is cut (the rest is never read), and an event, a key,
+//! a KV value or an HTTP request past its limit fails the import.
 
 use std::collections::BTreeMap;
 
+use plugin_core::identity::{MAX_EVENT_SIZE, MAX_LOG_LINE, TRUNCATED_FIELD, truncation_note};
 use plugin_core::{HostHttpRequest, LogLevel};
 use plugin_types::DataEvent;
 use wasmtime::{Caller, Extern, Linker, Memory};
 
-use crate::abi::{self, ABSENT, FAILED};
+use crate::abi::{self, ABSENT, FAILED, MAX_HTTP_REQUEST, MAX_KEY, MAX_KV_VALUE};
+use crate::component::MAX_HTTP_BODY;
 use crate::core_state::InstanceState;
 
 /// The import module name.
@@ -34,6 +41,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
             Box::new(async move {
                 within(&mut cx, async |cx| {
                     let result = async {
+                        at_most(len, MAX_KEY, "the key")?;
                         let key = read_string(cx, ptr, len)?;
                         let host = cx.data().watch.plugin.host.clone();
                         host.get_config(&key).await.map_err(|e| e.to_string())
@@ -54,10 +62,25 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
         MODULE,
         "log",
         |mut cx: Ctx<'_>, level: i32, ptr: i32, len: i32| {
-            let message = match read_string(&mut cx, ptr, len) {
-                Ok(message) => message,
+            // Only what the host keeps is copied: the first MAX_LOG_LINE
+            // bytes, cut at a character boundary, the rest noted.
+            let len = len as u32;
+            let kept = len.min(MAX_LOG_LINE as u32);
+            let bytes = match read_prefix(&mut cx, ptr, len, kept) {
+                Ok(bytes) => bytes,
                 Err(e) => {
                     failed(&cx, "log", &e);
+                    return;
+                }
+            };
+            let message = match std::str::from_utf8(&bytes) {
+                Ok(text) => text,
+                // A cut inside a character: keep the whole ones.
+                Err(e) if e.error_len().is_none() && kept < len => {
+                    std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default()
+                }
+                Err(_) => {
+                    failed(&cx, "log", "text is not UTF-8");
                     return;
                 }
             };
@@ -67,11 +90,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                 3 => LogLevel::Error,
                 _ => LogLevel::Info,
             };
-            cx.data()
-                .watch
-                .plugin
-                .host
-                .log(level, &message, &BTreeMap::new());
+            let mut fields = BTreeMap::new();
+            if kept < len {
+                fields.insert(
+                    TRUNCATED_FIELD.to_owned(),
+                    truncation_note(message.len(), len as usize),
+                );
+            }
+            cx.data().watch.plugin.host.log(level, message, &fields);
         },
     )?;
 
@@ -82,6 +108,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
             Box::new(async move {
                 within(&mut cx, async |cx| {
                     let result = async {
+                        at_most(len, MAX_KEY, "the key")?;
                         let key = read_string(cx, ptr, len)?;
                         let host = cx.data().watch.plugin.host.clone();
                         host.kv_get(&key).await.map_err(|e| e.to_string())
@@ -105,6 +132,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
             Box::new(async move {
                 within(&mut cx, async |cx| {
                     let result = async {
+                        at_most(key_len, MAX_KEY, "the key")?;
+                        at_most(value_len, MAX_KV_VALUE, "the value")?;
                         let key = read_string(cx, key_ptr, key_len)?;
                         let value = read_bytes(cx, value_ptr, value_len)?;
                         let host = cx.data().watch.plugin.host.clone();
@@ -125,6 +154,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
             Box::new(async move {
                 within(&mut cx, async |cx| {
                     let result = async {
+                        at_most(len, MAX_KEY, "the key")?;
                         let key = read_string(cx, ptr, len)?;
                         let host = cx.data().watch.plugin.host.clone();
                         host.kv_delete(&key).await.map_err(|e| e.to_string())
@@ -141,9 +171,16 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
         Box::new(async move {
             within(&mut cx, async |cx| {
                 let result = async {
+                    at_most(len, MAX_HTTP_REQUEST, "the request")?;
                     let bytes = read_bytes(cx, ptr, len)?;
                     let request: HostHttpRequest = serde_json::from_slice(&bytes)
                         .map_err(|e| format!("request is not an HTTP request: {e}"))?;
+                    if request.body.len() > MAX_HTTP_BODY {
+                        return Err(format!(
+                            "the request body is {} bytes, more than the {MAX_HTTP_BODY} a plugin may send",
+                            request.body.len()
+                        ));
+                    }
                     let plugin = cx.data().watch.plugin.clone();
                     plugin.http.check(&request).map_err(|e| format!("permission denied: {e}"))?;
                     plugin.host.http_request(request).await.map_err(|e| e.to_string())
@@ -170,12 +207,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
             Box::new(async move {
                 within(&mut cx, async |cx| {
                     let result = async {
+                        at_most(len, MAX_EVENT_SIZE, "the event")?;
                         let bytes = read_bytes(cx, ptr, len)?;
-                        let mut event: DataEvent = serde_json::from_slice(&bytes)
+                        let event: DataEvent = serde_json::from_slice(&bytes)
                             .map_err(|e| format!("event is not a DataEvent: {e}"))?;
-                        if event.source.is_empty() {
-                            event.source = cx.data().watch.plugin.name.to_string();
-                        }
                         let host = cx.data().watch.plugin.host.clone();
                         host.emit_event(event).await.map_err(|e| e.to_string())
                     }
@@ -209,6 +244,17 @@ async fn within<T>(
     })
 }
 
+/// Refuses a guest length past `max` before anything is copied.
+fn at_most(len: i32, max: usize, what: &str) -> Result<(), String> {
+    let len = len as u32 as usize;
+    if len > max {
+        return Err(format!(
+            "{what} is {len} bytes, more than the {max} this import accepts"
+        ));
+    }
+    Ok(())
+}
+
 fn memory(cx: &mut Ctx<'_>) -> Result<Memory, String> {
     cx.get_export(abi::MEMORY)
         .and_then(Extern::into_memory)
@@ -218,6 +264,14 @@ fn memory(cx: &mut Ctx<'_>) -> Result<Memory, String> {
 fn read_bytes(cx: &mut Ctx<'_>, ptr: i32, len: i32) -> Result<Vec<u8>, String> {
     let memory = memory(cx)?;
     abi::guest_slice(memory.data(&*cx), ptr as u32, len as u32).map(<[u8]>::to_vec)
+}
+
+/// The first `kept` bytes of the guest range `ptr..ptr+len`, which must
+/// lie in memory whole.
+fn read_prefix(cx: &mut Ctx<'_>, ptr: i32, len: u32, kept: u32) -> Result<Vec<u8>, String> {
+    let memory = memory(cx)?;
+    let whole = abi::guest_slice(memory.data(&*cx), ptr as u32, len)?;
+    Ok(whole[..kept.min(len) as usize].to_vec())
 }
 
 fn read_string(cx: &mut Ctx<'_>, ptr: i32, len: i32) -> Result<String, String> {

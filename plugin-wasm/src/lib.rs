@@ -8,8 +8,17 @@
 //! wasmtime's on-demand or pooling instance allocator.
 //!
 //! Limits that hold:
-//! - **memory**: a guest cannot grow its memory past `memory.max`; the call
-//!   fails with "limit exceeded" and the host is unaffected;
+//! - **memory**: a guest cannot grow its memories past `memory.max`, all of
+//!   an instance's together (a component's core instances, a module's
+//!   several memories; at most 16 memories, 64 tables and 256 core
+//!   instances each); the call fails with "limit exceeded" and the host is
+//!   unaffected;
+//! - **code**: the module is a regular file within the host's
+//!   `max_artifact_size` ([`WasmRunner::with_max_artifact_size`]), read
+//!   with that bound;
+//! - **host calls**: what a guest hands the host is bounded before it is
+//!   copied, and an event's `source` is the plugin's name whatever the
+//!   guest wrote (`docs/wasm-abi.md`);
 //! - **execution time**: a call running past `execution.timeout` (busy in
 //!   wasm or waiting on the host) fails with "timed out" within about one
 //!   epoch tick, and its instance is discarded;

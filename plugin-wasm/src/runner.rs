@@ -4,9 +4,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use plugin_core::manifest::limits::DEFAULT_MAX_ARTIFACT_SIZE;
 use plugin_core::{
-    AddressRules, Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist, HttpRequestRule,
-    Lifecycle, Manifest, Phase, PluginInfo, Runner, RunnerError, RunnerErrorKind,
+    AddressRules, Artifact, ByteSize, Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist,
+    HttpRequestRule, Identified, Lifecycle, Manifest, Phase, PluginInfo, Runner, RunnerError,
+    RunnerErrorKind,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -38,6 +40,7 @@ pub struct WasmRunner {
     engine: Option<WasmEngine>,
     cache: Option<ModuleCache>,
     granted: Option<Granted>,
+    max_artifact_size: ByteSize,
     loaded: RwLock<Option<Arc<Loaded>>>,
 }
 
@@ -59,8 +62,18 @@ impl WasmRunner {
             engine: None,
             cache: None,
             granted: None,
+            max_artifact_size: DEFAULT_MAX_ARTIFACT_SIZE,
             loaded: RwLock::new(None),
         }
+    }
+
+    /// Reads a module of at most `limit` bytes (the host policy's
+    /// `max_artifact_size`; [`DEFAULT_MAX_ARTIFACT_SIZE`] unless set).
+    /// Whatever the manifest names, `load` reads a regular file within
+    /// it, or refuses (see [`plugin_core::artifact`]).
+    pub fn with_max_artifact_size(mut self, limit: ByteSize) -> Self {
+        self.max_artifact_size = limit;
+        self
     }
 
     /// Compiles and runs the plugin on `engine` (for example a
@@ -123,7 +136,9 @@ impl WasmRunner {
 enum Refused {
     /// The pooling allocator has no room for the plugin.
     Pooling(PoolingRefusal),
-    /// Reading, compiling or linking the module.
+    /// The module is not a regular file within the size limit.
+    Artifact(plugin_core::ArtifactError),
+    /// Compiling or linking the module.
     Other(String),
 }
 
@@ -163,12 +178,13 @@ impl Runner for WasmRunner {
             None => WasmEngine::shared().map_err(|e| other(name, e.to_string()))?,
         };
         let path = wasm.module.clone();
+        let (plugin, limit) = (name.to_owned(), self.max_artifact_size);
         let cache = self.cache.clone();
         let (instances, memory) = (wasm.pool.max_instances, wasm.permissions.memory.max.bytes());
         let (code, slots) = tokio::task::spawn_blocking(move || {
-            let bytes = std::fs::read(&path).map_err(|e| {
-                Refused::Other(format!("cannot read module {}: {e}", path.display()))
-            })?;
+            let bytes = Artifact::open(&plugin, "wasm.module", &path, limit)
+                .and_then(Artifact::read_all)
+                .map_err(Refused::Artifact)?;
             if component::is_component(&bytes) {
                 let engine = engine.components();
                 let compiled = match &cache {
@@ -216,6 +232,8 @@ impl Runner for WasmRunner {
             Refused::Pooling(refusal) => {
                 RunnerError::new(name, RunnerErrorKind::LimitExceeded(refusal.to_string()))
             }
+            // It names the plugin itself.
+            Refused::Artifact(e) => RunnerError::new(name, RunnerErrorKind::Other(Box::new(e))),
             Refused::Other(message) => other(name, message),
         })?;
 
@@ -224,7 +242,9 @@ impl Runner for WasmRunner {
                 sandbox: Sandbox {
                     plugin: Arc::new(PluginContext::new(
                         name,
-                        self.host.clone(),
+                        // Every host call of every instance goes through
+                        // it: the identity fields and bounds it sets.
+                        Identified::wrap(name, self.host.clone()),
                         HttpRequestRule::new(name, HttpAllowlist::new(&granted.http)),
                     )),
                     memory_max: wasm.permissions.memory.max.bytes(),

@@ -128,6 +128,7 @@ async fn components_of_another_world_are_refused_naming_what_is_missing() {
 /// loopback HTTP server it may not reach.
 struct Hostile {
     runner: WasmRunner,
+    host: Arc<MemoryHost>,
     dir: tempfile::TempDir,
 }
 
@@ -138,6 +139,11 @@ impl Hostile {
 
     /// Started with what the host's `policy` (JSON) grants.
     async fn start_granted(permissions: &str, policy: &str) -> Self {
+        Self::start_pooled(permissions, policy, "{max_instances: 1}").await
+    }
+
+    /// Started with `pool` as its `wasm.pool` section.
+    async fn start_pooled(permissions: &str, policy: &str, pool: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             examples::built().components.join("hostile_component.wasm"),
@@ -149,7 +155,7 @@ impl Hostile {
         std::fs::write(
             dir.path().join("plugin.yaml"),
             format!(
-                "name: hostile\nruntime: wasm\nwasm:\n  module: hostile.wasm\n  permissions:\n    memory: {{max: 16MiB}}\n    execution: {{timeout: 1s}}\n    filesystem: [{{path: shelf}}]\n{permissions}  pool: {{max_instances: 1}}\n"
+                "name: hostile\nruntime: wasm\nwasm:\n  module: hostile.wasm\n  permissions:\n    memory: {{max: 16MiB}}\n    execution: {{timeout: 1s}}\n    filesystem: [{{path: shelf}}]\n{permissions}  pool: {pool}\n"
             ),
         )
         .unwrap();
@@ -158,11 +164,11 @@ impl Hostile {
         let granted = plugin_core::HostGrants::new(policy)
             .grant(&manifest)
             .unwrap();
-        let runner =
-            WasmRunner::new(Arc::new(MemoryHost::new("hostile", json!({})))).with_granted(granted);
+        let host = Arc::new(MemoryHost::new("hostile", json!({})));
+        let runner = WasmRunner::new(host.clone()).with_granted(granted);
         runner.load(&manifest).await.unwrap();
         runner.start(&json!({})).await.unwrap();
-        Self { runner, dir }
+        Self { runner, host, dir }
     }
 
     async fn fails(&self, function: &str, params: Value) -> plugin_core::RunnerError {
@@ -351,4 +357,110 @@ async fn wasi_sockets_connect_only_where_asked_and_granted() {
         .fails("connect", json!(format!("127.0.0.1:{other}")))
         .await;
     assert!(err.to_string().contains("Permission denied"), "{err}");
+}
+
+/// A guest granted a connect port may make the implicit wildcard bind a
+/// connect makes, and nothing of a server: binding any other address, a
+/// listen (even after the wildcard bind) and so an accept are refused
+/// `access-denied`, each at its own step. (`SocketRules::allows`: with
+/// `TcpBind` allowed on any address, the loopback bind passes and this
+/// fails.)
+#[tokio::test]
+async fn wasi_sockets_never_bind_listen_or_accept() {
+    let port = echo_server();
+    let ask = format!("    network: {{connect: [{port}]}}\n");
+    let policy = format!(
+        r#"{{"plugins": {{"hostile": {{"tcp_connect": [{port}], "private_networks": ["127.0.0.0/8", "::1/128"]}}}}}}"#
+    );
+    let hostile = Hostile::start_granted(&ask, &policy).await;
+    assert_eq!(
+        call(
+            &hostile.runner,
+            "connect",
+            json!(format!("127.0.0.1:{port}"))
+        )
+        .await,
+        "pong",
+        "connecting where granted works"
+    );
+    for (address, step) in [
+        (format!("127.0.0.1:{port}"), "bind"),
+        ("127.0.0.1:0".to_owned(), "bind"),
+        ("[::1]:0".to_owned(), "bind"),
+        ("0.0.0.0:7".to_owned(), "bind"),
+        // The wildcard bind a connect makes is allowed; listening is not.
+        ("0.0.0.0:0".to_owned(), "listen"),
+        ("[::]:0".to_owned(), "listen"),
+    ] {
+        let err = hostile.fails("listen", json!(address)).await;
+        assert!(
+            err.to_string().contains(&format!("{step}: access-denied")),
+            "{address}: {err}"
+        );
+    }
+}
+
+/// Whatever `source` a component writes, the event carries its plugin's
+/// name (set by the host in `plugin_core::Identified`).
+#[tokio::test]
+async fn a_component_cannot_emit_events_in_another_plugins_name() {
+    let hostile = Hostile::start("").await;
+    for source in ["victim", ""] {
+        call(
+            &hostile.runner,
+            "emit",
+            json!({"event_type": "forged", "source": source}),
+        )
+        .await;
+    }
+    let sources: Vec<String> = hostile
+        .host
+        .events()
+        .into_iter()
+        .map(|e| e.source)
+        .collect();
+    assert_eq!(sources, ["hostile", "hostile"]);
+}
+
+/// What bounds a component: it runs on the on-demand engine (no pooling
+/// slots), so its pool (`max_instances`) bounds its instances, however
+/// many callers and however they end, and each instance's store limiter
+/// bounds its memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_never_has_more_instances_than_its_pool() {
+    let hostile = Hostile::start_pooled("", "{}", "{max_instances: 2, wait_timeout: 100ms}").await;
+    // One made at start; warming makes one more and no further.
+    assert_eq!(hostile.runner.warm(10).await.unwrap(), 1);
+    assert_eq!(hostile.runner.warm(10).await.unwrap(), 0);
+    // Six callers at once, each spinning until its 1 s timeout: at most
+    // two run at a time (those that got an instance time out, one wave of
+    // two a second), the others fail "pool exhausted".
+    let runner = Arc::new(hostile.runner);
+    let began = std::time::Instant::now();
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let runner = runner.clone();
+            tokio::spawn(async move { runner.call("spin", &raw(&json!(null))).await })
+        })
+        .collect();
+    let mut timed_out = 0;
+    let mut exhausted = 0;
+    for call in calls {
+        match call.await.unwrap().unwrap_err().kind() {
+            RunnerErrorKind::Timeout(_) => timed_out += 1,
+            RunnerErrorKind::PoolExhausted(_) => exhausted += 1,
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(timed_out + exhausted, 6);
+    assert!(timed_out >= 2 && exhausted >= 1, "{timed_out} {exhausted}");
+    let waves = u32::try_from(timed_out).unwrap().div_ceil(2);
+    assert!(
+        began.elapsed() >= std::time::Duration::from_millis(900) * waves,
+        "{timed_out} calls had an instance, never more than two at once"
+    );
+    // The spinning instances were dropped; new ones take their place, two
+    // at most.
+    assert_eq!(call(&runner, "count", json!(null)).await, 1);
+    assert_eq!(runner.warm(10).await.unwrap(), 1);
 }

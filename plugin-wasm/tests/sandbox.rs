@@ -627,7 +627,7 @@ async fn broken_modules_are_named_errors() {
     assert!(
         missing
             .to_string()
-            .contains("cannot read module /nonexistent.wasm"),
+            .contains("wasm.module /nonexistent.wasm: No such file"),
         "{missing}"
     );
     let _ = Path::new("");
@@ -659,4 +659,152 @@ async fn the_compile_cache_serves_the_next_load() {
             "round {round}"
         );
     }
+}
+
+/// A guest with two memories: `grow_first` and `grow_second` grow one of
+/// them by 10 MiB and answer 1 if it grew, 0 if not.
+const TWO_MEMORIES: &str = r#"(module
+  (memory (export "memory") 1)
+  (memory $second 1)
+  (data (i32.const 0) "{\"data\":0}")
+  (data (i32.const 16) "{\"data\":1}")
+  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+  (func $answer (param $grew i32) (result i64)
+    (if (result i64) (i32.eq (local.get $grew) (i32.const -1))
+      (then (i64.const 10))
+      (else (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 10)))))
+  (func (export "grow_first") (param i32 i32) (result i64)
+    (call $answer (memory.grow 0 (i32.const 160))))
+  (func (export "grow_second") (param i32 i32) (result i64)
+    (call $answer (memory.grow $second (i32.const 160)))))"#;
+
+/// `memory.max` bounds all of a store's memories together (a module's
+/// several, a component's core instances'), not each one: two memories of
+/// 10 MiB do not fit in 16 MiB.
+#[tokio::test]
+async fn memory_max_holds_across_all_of_an_instances_memories() {
+    let plugin = start(
+        TWO_MEMORIES,
+        "permissions: {memory: {max: 16MiB}}",
+        json!({}),
+    )
+    .await;
+    assert_eq!(plugin.ok("grow_first").await, json!(1));
+    assert_eq!(plugin.ok("grow_second").await, json!(0));
+    // Each alone fits: on a fresh instance the second grows.
+    let plugin = start(
+        TWO_MEMORIES,
+        "permissions: {memory: {max: 16MiB}}",
+        json!({}),
+    )
+    .await;
+    assert_eq!(plugin.ok("grow_second").await, json!(1));
+    assert_eq!(plugin.ok("grow_first").await, json!(0));
+}
+
+/// A guest that hands the host what it is given or what it names: `emit`
+/// passes its params to `emit_event` (answering its status), `log_huge`
+/// logs 2 MiB from offset 32.
+const FORGER: &str = r#"(module
+  (import "flowbot" "emit_event" (func $emit (param i32 i32) (result i32)))
+  (import "flowbot" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 64)
+  (global $bump (mut i32) (i32.const 65536))
+  (data (i32.const 0) "{\"data\":0}")
+  (data (i32.const 16) "{\"data\":1}")
+  (func (export "alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $bump))
+    (global.set $bump (i32.add (global.get $bump) (local.get $n)))
+    (local.get $p))
+  (func $answer (param $ok i32) (result i64)
+    (if (result i64) (local.get $ok)
+      (then (i64.or (i64.shl (i64.const 16) (i64.const 32)) (i64.const 10)))
+      (else (i64.const 10))))
+  (func (export "emit") (param $p i32) (param $n i32) (result i64)
+    (call $answer (call $emit (local.get $p) (local.get $n))))
+  (func (export "log_huge") (param i32 i32) (result i64)
+    (call $log (i32.const 1) (i32.const 32) (i32.const 2097152))
+    (call $answer (i32.const 1))))"#;
+
+/// Whatever `source` a core-ABI guest writes, the event carries its
+/// plugin's name (set by the host in `plugin_core::Identified`).
+#[tokio::test]
+async fn a_core_guest_cannot_emit_events_in_another_plugins_name() {
+    let plugin = start(FORGER, "", json!({})).await;
+    for source in ["victim", ""] {
+        let event = json!({"event_type": "forged", "source": source}).to_string();
+        assert_eq!(plugin.call("emit", &event).await.unwrap(), json!(1));
+    }
+    let sources: Vec<String> = plugin.host.events().into_iter().map(|e| e.source).collect();
+    assert_eq!(sources, ["guest", "guest"]);
+}
+
+type LogLine = (String, std::collections::BTreeMap<String, String>);
+
+/// The memory host, keeping the log lines it is given.
+struct KeepsLogs(Arc<MemoryHost>, std::sync::Mutex<Vec<LogLine>>);
+
+#[async_trait]
+impl HostApi for KeepsLogs {
+    async fn get_config(&self, key: &str) -> Result<Option<String>, HostError> {
+        self.0.get_config(key).await
+    }
+    fn log(&self, _: LogLevel, message: &str, fields: &std::collections::BTreeMap<String, String>) {
+        self.1
+            .lock()
+            .unwrap()
+            .push((message.to_owned(), fields.clone()));
+    }
+    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.0.kv_get(key).await
+    }
+    async fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), HostError> {
+        self.0.kv_set(key, value).await
+    }
+    async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
+        self.0.kv_delete(key).await
+    }
+    async fn http_request(&self, request: HostHttpRequest) -> Result<HostHttpResponse, HostError> {
+        self.0.http_request(request).await
+    }
+    async fn emit_event(&self, event: DataEvent) -> Result<(), HostError> {
+        self.0.emit_event(event).await
+    }
+}
+
+/// What the host copies out of a guest is bounded: an event past 1 MiB
+/// fails `emit_event` (nothing is emitted), and a 2 MiB log line is kept
+/// as its first 64 KiB with a note of what was dropped.
+#[tokio::test]
+async fn events_and_log_lines_are_bounded() {
+    let logs = Arc::new(std::sync::Mutex::new(None::<Arc<KeepsLogs>>));
+    let keep = logs.clone();
+    let (plugin, started) = start_on(
+        move |memory| {
+            let host = Arc::new(KeepsLogs(memory, std::sync::Mutex::default()));
+            *keep.lock().unwrap() = Some(host.clone());
+            host as Arc<dyn HostApi>
+        },
+        FORGER,
+        "",
+        json!({}),
+    )
+    .await;
+    started.unwrap();
+    let big = json!({"event_type": "big", "data": {"blob": "x".repeat(1536 * 1024)}});
+    assert_eq!(
+        plugin.call("emit", &big.to_string()).await.unwrap(),
+        json!(0)
+    );
+    assert!(plugin.host.events().is_empty(), "nothing was emitted");
+
+    assert_eq!(plugin.ok("log_huge").await, json!(1));
+    let host = logs.lock().unwrap().clone().unwrap();
+    let kept = host.1.lock().unwrap().clone();
+    let (message, fields) = kept.last().unwrap();
+    assert_eq!(message.len(), 64 * 1024);
+    assert_eq!(
+        fields.get("truncated").map(String::as_str),
+        Some("2031616 of 2097152 bytes dropped")
+    );
 }

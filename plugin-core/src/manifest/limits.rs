@@ -44,3 +44,8 @@ pub const MAX_PROCESSES: u32 = 4096;
 
 /// Longest plugin name accepted.
 pub const MAX_NAME_LEN: usize = 64;
+
+/// Default `max_artifact_size` of the host's permission policy: the largest
+/// `wasm.module` or `grpc.binary` the host reads (256 MiB; a Python
+/// component is some 40 MiB, a large statically linked binary some 100).
+pub const DEFAULT_MAX_ARTIFACT_SIZE: ByteSize = ByteSize::mib(256);

@@ -5,7 +5,7 @@ mod hot_reload;
 mod plugin;
 mod supervise;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -38,8 +38,10 @@ use plugin::{Active, Adapters, Managed, lock};
 /// source in path order; the first folder to provide a name wins, and any
 /// later one is a diagnostic ("already loaded from …"). Calls, reloads and
 /// the admin API address plugins by that name. The same order settles an
-/// ability operation two plugins claim: plugins start concurrently but are
-/// registered in discovery order, and the later one fails.
+/// ability operation (or provider) two plugins claim: plugins start
+/// concurrently and each serves as soon as it is up, but plugins with a
+/// claim in common are registered in discovery order, and the later one
+/// fails. One plugin's slow or failing load delays no other.
 ///
 /// **Limits.** `max_plugins` bounds the plugins the manager holds, failed
 /// ones included (their error stays visible until they are unloaded);
@@ -362,6 +364,23 @@ impl PluginManager {
     }
 }
 
+/// What registering `provides` claims that another plugin could claim too:
+/// its ability operations and its provider (a module is registered under
+/// the plugin's own name, which is unique).
+fn claims(provides: &plugin_core::Provides) -> BTreeSet<String> {
+    let abilities = provides.abilities.iter().flat_map(|ability| {
+        ability
+            .operations
+            .iter()
+            .map(move |op| format!("ability {}/{op}", ability.capability))
+    });
+    let provider = provides
+        .provider
+        .iter()
+        .map(|provider| format!("provider {}", provider.name));
+    abilities.chain(provider).collect()
+}
+
 fn not_running(managed: &Managed) -> ManagerError {
     ManagerError::NotRunning {
         plugin: managed.name.clone(),
@@ -446,7 +465,10 @@ impl Inner {
                 plugin: manifest.name.clone(),
                 source,
             })?;
-        let NewRunner { runner, exits } = new_runner(manifest, host, granted, &self.wasm);
+        let max_artifact_size =
+            plugin_core::artifact::limit_for(&self.config.permissions, &manifest.name);
+        let NewRunner { runner, exits } =
+            new_runner(manifest, host, granted, max_artifact_size, &self.wasm);
         let started = async {
             let info = runner.load(manifest).await?;
             runner.start(&config).await?;
@@ -562,33 +584,48 @@ impl Inner {
         self.install(managed, version).await
     }
 
-    /// First start of reserved plugins. Their runners start concurrently;
-    /// they are then installed (adapters registered) one by one in the
-    /// order given, so when two plugins claim the same ability the first
-    /// in discovery order wins, every time. A failure leaves that plugin
-    /// listed in state `error`.
+    /// First start of reserved plugins. Their runners start concurrently,
+    /// and each is installed (adapters registered) as soon as it is up, so
+    /// a slow or stuck plugin holds up no other. Plugins that claim the
+    /// same ability operation or provider are installed in the order given,
+    /// so when two claim one the first in discovery order wins, every
+    /// time. A failure leaves that plugin listed in state `error`.
     async fn bring_up(
         self: &Arc<Self>,
         plugins: &[(Arc<Managed>, Manifest)],
     ) -> Vec<Result<(), ManagerError>> {
-        let started = join_all(plugins.iter().map(|(managed, manifest)| async move {
-            let op = managed.op.lock().await;
-            (op, self.start_version(manifest).await)
-        }))
-        .await;
-        let mut results = Vec::with_capacity(plugins.len());
-        for ((managed, _), (_op, version)) in plugins.iter().zip(started) {
-            let result = match version {
-                Ok(version) => self.install(managed, version).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = &result {
-                tracing::warn!(plugin = %managed.name, "plugin failed to start: {e}");
-                managed.fail(e.to_string());
-            }
-            results.push(result);
-        }
-        results
+        let claims: Vec<BTreeSet<String>> =
+            plugins.iter().map(|(_, m)| claims(&m.provides)).collect();
+        let installed: Vec<watch::Sender<bool>> =
+            plugins.iter().map(|_| watch::Sender::new(false)).collect();
+        let (claims, installed) = (&claims, &installed);
+        join_all(
+            plugins
+                .iter()
+                .enumerate()
+                .map(|(at, (managed, manifest))| async move {
+                    let _op = managed.op.lock().await;
+                    let result = match self.start_version(manifest).await {
+                        Ok(version) => {
+                            for earlier in 0..at {
+                                if !claims[at].is_disjoint(&claims[earlier]) {
+                                    let mut done = installed[earlier].subscribe();
+                                    let _ = done.wait_for(|done| *done).await;
+                                }
+                            }
+                            self.install(managed, version).await
+                        }
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = &result {
+                        tracing::warn!(plugin = %managed.name, "plugin failed to start: {e}");
+                        managed.fail(e.to_string());
+                    }
+                    installed[at].send_replace(true);
+                    result
+                }),
+        )
+        .await
     }
 
     async fn reload(self: &Arc<Self>, managed: &Arc<Managed>) -> Result<(), ManagerError> {

@@ -76,8 +76,8 @@ pub fn http_request(request: &HttpRequest) -> Result<HttpResponse, String> {
     })
 }
 
-/// Publishes an event on the host's event bus (an empty `source` becomes the
-/// plugin's name).
+/// Publishes an event on the host's event bus (the host sets its `source`
+/// to the plugin's name; at most 1 MiB of JSON).
 pub fn emit_event(event: &DataEvent) -> Result<(), String> {
     let json = serde_json::to_string(event).map_err(|e| format!("encoding: {e}"))?;
     host::emit_event(&json)

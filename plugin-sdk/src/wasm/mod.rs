@@ -52,8 +52,8 @@ pub fn http_request(request: &HttpRequest) -> Result<HttpResponse, String> {
     imports::http_request(request)
 }
 
-/// Publishes an event on the host's event bus (an empty `source` becomes the
-/// plugin's name).
+/// Publishes an event on the host's event bus (the host sets its `source`
+/// to the plugin's name; at most 1 MiB of JSON).
 pub fn emit_event(event: &DataEvent) -> Result<(), String> {
     imports::emit_event(event)
 }

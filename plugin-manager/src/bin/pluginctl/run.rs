@@ -98,7 +98,8 @@ async fn serve(config: PluginConfig, listen: &Listen, data_dir: PathBuf) -> anyh
         }
     });
 
-    manager.start().await?;
+    // The API is bound and served first: no plugin's load delays it (a
+    // plugin still loading is listed as `loading`).
     let listener = match listen {
         Listen::Tcp(addr) => {
             let listener = tokio::net::TcpListener::bind(addr)
@@ -109,8 +110,44 @@ async fn serve(config: PluginConfig, listen: &Listen, data_dir: PathBuf) -> anyh
         }
         Listen::Unix(path) => Listener::Unix(bind_unix(path)?, path.clone()),
     };
+    let where_ = match &listener {
+        Listener::Tcp(_, addr) => format!("admin API on http://{addr}\n"),
+        Listener::Unix(_, path) => format!("admin API on unix:{}\n", path.display()),
+    };
+    let closing = tokio_util::sync::CancellationToken::new();
+    let stop = {
+        let closing = closing.clone();
+        async move {
+            interrupted().await;
+            closing.cancel();
+        }
+    };
+    let api = match listener {
+        Listener::Tcp(listener, addr) => {
+            let access = admin::Access::tcp(token, addr);
+            let router = admin::router(manager.clone(), events, closing, access);
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+            })
+        }
+        Listener::Unix(listener, path) => {
+            let router =
+                admin::router(manager.clone(), events, closing, admin::Access::unix(token));
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await;
+                let _ = std::fs::remove_file(&path);
+                served
+            })
+        }
+    };
 
-    // stdout: one line per plugin, then where the API is (scripts wait for it).
+    manager.start().await?;
+    // stdout: one line per plugin, then where the API is (scripts wait for
+    // it: every plugin found at start is up or failed by then).
     let mut out = String::new();
     for plugin in manager.list() {
         out.push_str(&format!(
@@ -128,41 +165,12 @@ async fn serve(config: PluginConfig, listen: &Listen, data_dir: PathBuf) -> anyh
     for diagnostic in manager.diagnostics() {
         out.push_str(&format!("skipped {}\n", diagnostic.message));
     }
-    out.push_str(&match &listener {
-        Listener::Tcp(_, addr) => format!("admin API on http://{addr}\n"),
-        Listener::Unix(_, path) => format!("admin API on unix:{}\n", path.display()),
-    });
+    out.push_str(&where_);
     let mut stdout = tokio::io::stdout();
     stdout.write_all(out.as_bytes()).await?;
     stdout.flush().await?;
 
-    let closing = tokio_util::sync::CancellationToken::new();
-    let stop = {
-        let closing = closing.clone();
-        async move {
-            interrupted().await;
-            closing.cancel();
-        }
-    };
-    match listener {
-        Listener::Tcp(listener, addr) => {
-            let access = admin::Access::tcp(token, addr);
-            let router = admin::router(manager.clone(), events, closing, access);
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-        }
-        Listener::Unix(listener, path) => {
-            let router =
-                admin::router(manager.clone(), events, closing, admin::Access::unix(token));
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await;
-            let _ = std::fs::remove_file(&path);
-            served
-        }
-    }
-    .context("admin API")?;
+    api.await.context("admin API")?.context("admin API")?;
     tracing::info!("shutting down");
     manager.shutdown().await;
     Ok(())

@@ -18,6 +18,8 @@
 //! - `announce`: listens on its own socket but announces `RAW_ANNOUNCE`
 //!   (`unix:PATH` or `tcp:HOST:PORT`), another plugin's socket, say;
 //!   `announce-link`: announces a link in its own socket folder to it.
+//! - `broker`: serves as `serve` does, plus `GRPCBroker`, through which it
+//!   learns where the host's `HostService` is (for `emit`).
 //!
 //! `Command` echoes its context and content (content `"array"`: answers
 //! `[1,2]`); `WebhookConvert` makes one event per payload (`wrong-shape`:
@@ -27,7 +29,9 @@
 //! `Call` functions: `echo` (returns its params), `config` (the config from
 //! `Init`), `pid`, `sleep` (params: milliseconds), `crash` (aborts
 //! mid-call), `hang` (never answers),
-//! `spawn_child` (starts a `sleep` child and returns its pid).
+//! `spawn_child` (starts a `sleep` child and returns its pid), `emit` (in
+//! mode `broker`: calls the host's `EmitEvent` with `source: "victim"` and
+//! the params as the payload; answers `{"ok": ""}` or `{"err": why}`).
 //!
 //! Hostile `Call` functions, each answering `{"ok": …}` or `{"err": the
 //! OS's message}`: `env`, `limits`, `read`, `write` (see below), `connect`
@@ -47,7 +51,7 @@
 
 mod hostile;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use proto::flowbot::plugin as pb;
@@ -57,6 +61,55 @@ use proto::go_plugin::grpc_stdio_server::{GrpcStdio, GrpcStdioServer};
 use proto::go_plugin::{Empty, StdioData, stdio_data};
 use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 use tonic::{Request, Response, Status};
+
+/// Where the host's `HostService` is, once its broker said so.
+static HOST_SERVICE: OnceLock<String> = OnceLock::new();
+
+/// Keeps the host's broker stream open, noting the `HostService` address
+/// it announces.
+struct Broker;
+
+#[tonic::async_trait]
+impl proto::go_plugin::grpc_broker_server::GrpcBroker for Broker {
+    type StartStreamStream = ReceiverStream<Result<proto::go_plugin::ConnInfo, Status>>;
+
+    async fn start_stream(
+        &self,
+        r: Request<tonic::Streaming<proto::go_plugin::ConnInfo>>,
+    ) -> Result<Response<Self::StartStreamStream>, Status> {
+        let mut inbound = r.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(async move {
+            while let Ok(Some(info)) = inbound.message().await {
+                let _ = HOST_SERVICE.set(info.address);
+            }
+            drop(tx);
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// Emits an event through the host's `HostService` in another plugin's
+/// name.
+async fn emit_as_victim(payload: String) -> String {
+    let Some(address) = HOST_SERVICE.get() else {
+        return serde_json::json!({ "err": "no host broker" }).to_string();
+    };
+    let channel = proto::transport::connect(proto::handshake::Network::Unix, address, None).await;
+    let sent = match channel {
+        Ok(channel) => pb::host_service_client::HostServiceClient::new(channel)
+            .emit_event(pb::EmitEventRequest {
+                source: "victim".into(),
+                event_type: "forged".into(),
+                payload,
+            })
+            .await
+            .map(|_| String::new())
+            .map_err(|status| std::io::Error::other(status.message().to_owned())),
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+    };
+    outcome(sent)
+}
 
 #[derive(Default)]
 struct Raw {
@@ -173,6 +226,7 @@ impl PluginService for Raw {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             "pid" => std::process::id().to_string(),
+            "emit" => emit_as_victim(r.params).await,
             // The value of the environment variable named by the params (a
             // JSON string), or null.
             "env" => {
@@ -597,9 +651,12 @@ async fn server(mode: &str) -> tonic::transport::server::Router {
         tonic_health::ServingStatus::Serving
     };
     health.set_service_status("plugin", status).await;
+    let broker = (mode == "broker")
+        .then(|| proto::go_plugin::grpc_broker_server::GrpcBrokerServer::new(Broker));
     tonic::transport::Server::builder()
         .add_service(PluginServiceServer::new(Raw::default()))
         .add_service(health_service)
         .add_service(GrpcControllerServer::new(Controller))
         .add_service(GrpcStdioServer::new(Stdio))
+        .add_optional_service(broker)
 }

@@ -17,6 +17,10 @@
 //! - `read` (path): a file's text, through WASI;
 //! - `connect` (address): sends a line over TCP through `wasi:sockets` and
 //!   answers the line that comes back;
+//! - `listen` (address): binds a TCP socket there through raw
+//!   `wasi:sockets`, listens and accepts one connection; fails naming the
+//!   step refused;
+//! - `emit` (a `DataEvent`): emits it as written, `source` included;
 //! - `not_json`: answers text that is not JSON.
 #![cfg(all(target_arch = "wasm32", target_env = "p2"))]
 
@@ -194,6 +198,73 @@ fn connect(address: String) -> Result<String, String> {
     Ok(line.trim_end().to_owned())
 }
 
+/// Binds `address`, listens and accepts one connection, through raw
+/// `wasi:sockets` so each step is its own ask: what a guest granted only
+/// connects must never get. Answers how far it got, or fails naming the
+/// step refused (`bind: …access-denied…`, `listen: …`).
+fn listen(address: String) -> Result<String, String> {
+    use wasip2::sockets::instance_network::instance_network;
+    use wasip2::sockets::network::{
+        ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+    };
+    use wasip2::sockets::tcp_create_socket::create_tcp_socket;
+    let addr: std::net::SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
+    let (family, local) = match addr {
+        std::net::SocketAddr::V4(a) => {
+            let [a0, a1, a2, a3] = a.ip().octets();
+            (
+                IpAddressFamily::Ipv4,
+                IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                    port: a.port(),
+                    address: (a0, a1, a2, a3),
+                }),
+            )
+        }
+        std::net::SocketAddr::V6(a) => {
+            let [s0, s1, s2, s3, s4, s5, s6, s7] = a.ip().segments();
+            (
+                IpAddressFamily::Ipv6,
+                IpSocketAddress::Ipv6(Ipv6SocketAddress {
+                    port: a.port(),
+                    flow_info: 0,
+                    address: (s0, s1, s2, s3, s4, s5, s6, s7),
+                    scope_id: 0,
+                }),
+            )
+        }
+    };
+    let network = instance_network();
+    let socket = create_tcp_socket(family).map_err(|e| format!("create: {}", e.name()))?;
+    let step = |name: &str, e: ErrorCode| format!("{name}: {}", e.name());
+    socket
+        .start_bind(&network, local)
+        .map_err(|e| step("bind", e))?;
+    loop {
+        match socket.finish_bind() {
+            Err(ErrorCode::WouldBlock) => socket.subscribe().block(),
+            done => break done.map_err(|e| step("bind", e))?,
+        }
+    }
+    socket.start_listen().map_err(|e| step("listen", e))?;
+    loop {
+        match socket.finish_listen() {
+            Err(ErrorCode::WouldBlock) => socket.subscribe().block(),
+            done => break done.map_err(|e| step("listen", e))?,
+        }
+    }
+    loop {
+        match socket.accept() {
+            Err(ErrorCode::WouldBlock) => socket.subscribe().block(),
+            Err(e) => return Err(step("accept", e)),
+            Ok(_) => return Ok("accepted".to_owned()),
+        }
+    }
+}
+
+fn emit(event: plugin_sdk::types::DataEvent) -> Result<(), String> {
+    sdk::emit_event(&event)
+}
+
 /// Written out rather than by `component_plugin!`, which always answers
 /// JSON: `not_json` answers text that is not.
 struct Hostile;
@@ -221,6 +292,8 @@ impl sdk::bindings::exports::flowbot::plugin::guest::Guest for Hostile {
             "wasi_post" => sdk::call(&params, wasi_post),
             "fetch_as" => sdk::call(&params, fetch_as),
             "wasi_fetch_as" => sdk::call(&params, wasi_fetch_as),
+            "listen" => sdk::call(&params, listen),
+            "emit" => sdk::call(&params, emit),
             "not_json" => Ok("{this is not JSON".to_owned()),
             _ => Err(sdk::CallError::Unsupported),
         }
