@@ -560,7 +560,8 @@ async fn a_binary_that_is_no_regular_file_or_too_large_is_neither_read_nor_run()
 /// its plugin's name (set by the host in `plugin_core::Identified`).
 #[tokio::test]
 async fn a_process_cannot_emit_events_in_another_plugins_name() {
-    let plugin = RawPlugin::new("broker");
+    // In the clear: the raw plugin dials its host's broker without TLS.
+    let plugin = RawPlugin::with_yaml("raw", "broker", "  auto_mtls: false\n");
     let host = Arc::new(MemoryHost::new("raw", json!({})));
     let runner = GrpcRunner::new(host.clone());
     started(&runner, &plugin.manifest, json!({})).await;

@@ -151,7 +151,8 @@ fn a_module_that_is_not_there_is_a_clear_error() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("plugin ghost: cannot read module") && stderr.contains("ghost.wasm"),
+        stderr.contains("plugin ghost: wasm.module ")
+            && stderr.contains("ghost.wasm: No such file"),
         "{stderr}"
     );
 }
