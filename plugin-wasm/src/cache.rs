@@ -118,7 +118,7 @@ impl ModuleCache {
     /// [`key_path`](Self::key_path)`(dir)`, created (mode 0600) with 32
     /// random bytes when missing. A key file of the wrong size is an error.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
-        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -128,16 +128,25 @@ impl ModuleCache {
         let key = match std::fs::read(&key_path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Written whole to a file of its own, then linked into
+                // place: a host opening the same cache at the same moment
+                // reads either no key or the whole of one, and the first
+                // link wins.
                 let mut key = [0u8; KEY_LEN];
                 getrandom::fill(&mut key).map_err(std::io::Error::other)?;
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&key_path)?;
-                file.write_all(&key)?;
-                file.sync_all()?;
-                key.to_vec()
+                let mut staged = tempfile::Builder::new()
+                    .prefix(".key-")
+                    .permissions(std::fs::Permissions::from_mode(0o600))
+                    .tempfile_in(key_path.parent().unwrap_or(Path::new(".")))?;
+                staged.write_all(&key)?;
+                staged.as_file().sync_all()?;
+                match std::fs::hard_link(staged.path(), &key_path) {
+                    Ok(()) => key.to_vec(),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::read(&key_path)?
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Err(e) => return Err(e),
         };
@@ -429,6 +438,30 @@ mod tests {
             .load_or_compile::<Module>(&engine, MODULE.as_bytes())
             .unwrap();
         assert_eq!(answer(&engine, &module), 42);
+    }
+
+    #[test]
+    fn hosts_opening_a_new_cache_at_once_share_one_whole_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = dir.path().join("cache");
+        let keys: Vec<[u8; KEY_LEN]> = std::thread::scope(|s| {
+            let opened: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| *ModuleCache::open(&cache_dir).unwrap().key))
+                .collect();
+            opened.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| *k == keys[0]), "one key for all");
+        let leftovers = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".key-")
+            })
+            .count();
+        assert_eq!(leftovers, 0, "staged keys are removed");
     }
 
     #[test]
