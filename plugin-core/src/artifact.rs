@@ -103,11 +103,7 @@ impl Artifact {
             path: path.to_owned(),
             source,
         };
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(path)
-            .map_err(open_error)?;
+        let file = open_without_blocking(path).map_err(open_error)?;
         let meta = file.metadata().map_err(open_error)?;
         let kind = meta.file_type();
         if !kind.is_file() {
@@ -178,6 +174,16 @@ impl Artifact {
         self.copy_to(&mut bytes)?;
         Ok(bytes)
     }
+}
+
+/// Opens `path` for reading without blocking (a FIFO nobody writes opens
+/// and reads as empty rather than hanging) and without making a terminal
+/// the host's: for every file a manifest or an operator names.
+pub(crate) fn open_without_blocking(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
 }
 
 #[cfg(test)]

@@ -86,11 +86,7 @@ pub fn parse_value(text: &str) -> Result<serde_json::Value, YamlError> {
 /// ends) is refused without being read whole; the file is opened without
 /// blocking, so a FIFO nobody writes reads as empty rather than hanging.
 pub fn read_text(path: &Path) -> Result<String, YamlError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+    let file = crate::artifact::open_without_blocking(path)?;
     let mut bytes = Vec::new();
     file.take(MAX_YAML_BYTES as u64 + 1)
         .read_to_end(&mut bytes)?;
