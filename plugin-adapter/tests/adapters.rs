@@ -31,9 +31,9 @@ fn example(name: &str) -> Manifest {
 /// A started runner for `manifest`, of its runtime.
 async fn start(manifest: &Manifest, config: Value) -> Arc<dyn Runner> {
     let host = Arc::new(MemoryHost::new(&manifest.name, config.clone()));
-    let runner: Arc<dyn Runner> = match manifest.runtime {
-        plugin_core::RuntimeKind::Wasm => Arc::new(WasmRunner::new(host)),
-        plugin_core::RuntimeKind::Grpc => Arc::new(GrpcRunner::new(host)),
+    let runner: Arc<dyn Runner> = match manifest.runtime.as_str() {
+        plugin_core::WASM_RUNTIME => Arc::new(WasmRunner::new(host)),
+        _ => Arc::new(GrpcRunner::new(host)),
     };
     runner.load(manifest).await.unwrap();
     runner.start(&config).await.unwrap();

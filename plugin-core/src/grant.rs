@@ -535,6 +535,21 @@ impl HostGrants {
         setting: &dyn Fn(&str) -> String,
     ) -> Result<ProcessGrant, GrantError> {
         let default = &self.policy.default;
+        let timeout = own
+            .and_then(|g| g.timeout)
+            .or(default.timeout)
+            .unwrap_or(MAX_EXECUTION_TIMEOUT);
+        if grpc.timeouts.call > timeout {
+            return Err(GrantError {
+                field: "grpc.timeouts.call".into(),
+                asked: plugin_types::duration::format(grpc.timeouts.call),
+                reason: format!(
+                    "the host grants at most {}",
+                    plugin_types::duration::format(timeout)
+                ),
+                setting: setting("timeout"),
+            });
+        }
         let asked = &grpc.permissions;
         let memory = own
             .and_then(|g| g.process_memory)

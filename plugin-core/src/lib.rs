@@ -7,10 +7,12 @@
 //!   name the file and the field;
 //! - [`ConfigSchema`]: a plugin's `config_schema`, compiled at load and checked
 //!   with every violation reported by JSON pointer ([`schema`]);
-//! - the [`Runner`] trait every execution environment implements, with
-//!   [`PluginInfo`], [`HealthStatus`], [`PluginState`] and [`RunnerError`],
-//!   and what runners share: [`Lifecycle`] (phase, uptime, last error) and
-//!   [`InFlight`] (waiting for calls in flight);
+//! - the [`Runtime`] trait a host registers an execution environment by
+//!   ([`runtime`]), the [`Runner`] trait it makes for each plugin version,
+//!   with [`PluginInfo`], [`HealthStatus`], [`PluginState`] and
+//!   [`RunnerError`], and what runners share: [`Lifecycle`] (phase, last
+//!   error, and the [`Report`]s a runner pushes through
+//!   [`LifecycleEvents`]) and [`InFlight`] (waiting for calls in flight);
 //! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
 //!   [`MemoryHost`], a complete in-memory one; [`Identified`], what every
 //!   runner serves its plugin's host calls through (the identity fields
@@ -28,7 +30,7 @@
 //!   byte sizes ([`ByteSize`]).
 //!
 //! ```
-//! use plugin_core::{Manifest, RuntimeKind};
+//! use plugin_core::Manifest;
 //!
 //! let manifest = Manifest::parse("
 //! name: echo
@@ -39,7 +41,7 @@
 //!   permissions:
 //!     memory: { max: 16MiB }
 //! ").unwrap();
-//! assert_eq!(manifest.runtime, RuntimeKind::Wasm);
+//! assert_eq!(manifest.runtime, "wasm");
 //! let wasm = manifest.wasm.unwrap();
 //! assert_eq!(wasm.permissions.memory.max.bytes(), 16 * 1024 * 1024);
 //! assert_eq!(wasm.pool.max_instances, 4); // the default
@@ -59,6 +61,7 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod memory_host;
 pub mod runner;
+pub mod runtime;
 pub mod schema;
 /// Byte sizes, from `plugin-types` (kept here under their old path).
 pub use plugin_types::size;
@@ -74,13 +77,15 @@ pub use http_allowlist::HttpAllowlist;
 pub use http_request_rule::{HttpRefusal, HttpRequestRule};
 pub use identity::{Identified, stamp_event};
 pub use in_flight::{InFlight, Pass};
-pub use lifecycle::{Lifecycle, Phase};
+pub use lifecycle::{Condition, Lifecycle, LifecycleEvents, Phase, Report, Reporter};
 pub use manifest::{
-    AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GrpcConfig, HttpPermission,
-    MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind, MemoryLimit, ProviderDecl,
-    Provides, RuntimeKind, WasmConfig, WasmPermissions, WasmPoolConfig,
+    AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GRPC_RUNTIME, GrpcConfig,
+    GrpcTimeouts, HttpPermission, MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind,
+    MemoryLimit, ProviderDecl, Provides, WASM_RUNTIME, WasmConfig, WasmPermissions,
+    WasmPoolConfig,
 };
 pub use memory_host::{MemoryHost, config_lookup};
 pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};
+pub use runtime::{Runtime, RunnerSetup};
 pub use schema::{ConfigError, ConfigSchema, SchemaError, Violation};
 pub use size::ByteSize;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::RunnerError;
+use crate::lifecycle::LifecycleEvents;
 use crate::manifest::{Manifest, Provides};
 
 /// A plugin execution environment: the wasm runner, the gRPC runner, or one
@@ -44,8 +45,16 @@ pub trait Runner: Send + Sync {
     /// JSON result.
     async fn call(&self, function: &str, params: &RawValue) -> Result<Box<RawValue>, RunnerError>;
 
-    /// Reports whether the plugin is ready, and its last error.
+    /// Asks whether the plugin is ready (and reports the answer on
+    /// [`events`](Self::events) too), with its last error.
     async fn health(&self) -> Result<HealthStatus, RunnerError>;
+
+    /// The plugin's [`Report`](crate::Report)s, change by change: loading,
+    /// ready, not ready, stopping, exited or failed, and its last error.
+    /// Available from the runner's creation, before `load`; a manager
+    /// derives its status from them and restarts a plugin whose report
+    /// says it crashed. Each call is a new subscription.
+    fn events(&self) -> LifecycleEvents;
 }
 
 /// What a loaded plugin is and provides.
@@ -59,8 +68,10 @@ pub struct PluginInfo {
     pub provides: Provides,
     /// Its configuration schema, as written.
     pub config_schema: Option<Value>,
-    /// For a plugin process: the confinement in force.
-    pub confinement: Option<plugin_types::ConfinementReport>,
+    /// What isolates it, one measure a line, as the runtime describes it
+    /// (for a process: the confinement in force); empty when the runtime
+    /// has nothing to say.
+    pub isolation: Vec<String>,
 }
 
 impl From<&Manifest> for PluginInfo {
@@ -73,7 +84,7 @@ impl From<&Manifest> for PluginInfo {
                 .config_schema
                 .as_ref()
                 .map(|s| s.as_value().clone()),
-            confinement: None,
+            isolation: Vec::new(),
         }
     }
 }
@@ -85,8 +96,6 @@ pub struct HealthStatus {
     pub ready: bool,
     /// The last error it had, if any.
     pub last_error: Option<String>,
-    /// How long it has been running.
-    pub uptime: Duration,
 }
 
 /// Where a plugin is in its lifecycle.

@@ -57,6 +57,7 @@ struct CountingRunner {
     host: Arc<dyn HostApi>,
     started: AtomicBool,
     calls: AtomicUsize,
+    reporter: plugin_core::Reporter,
 }
 
 #[async_trait]
@@ -98,6 +99,9 @@ impl Runner for CountingRunner {
             ..HealthStatus::default()
         })
     }
+    fn events(&self) -> plugin_core::LifecycleEvents {
+        self.reporter.subscribe()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,6 +111,7 @@ async fn a_shared_runner_serves_concurrent_callers() {
         host: host.clone(),
         started: AtomicBool::new(false),
         calls: AtomicUsize::new(0),
+        reporter: plugin_core::Reporter::new(),
     });
     let manifest = Manifest::parse("name: count\nruntime: wasm\nwasm: {module: c.wasm}\n").unwrap();
     let info = runner.load(&manifest).await.unwrap();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use plugin_core::manifest::limits;
-use plugin_core::{ByteSize, FsMode, Manifest, ManifestErrorKind, RuntimeKind};
+use plugin_core::{ByteSize, FsMode, Manifest, ManifestErrorKind};
 use serde_json::json;
 
 const WASM: &str = "name: echo\nversion: 1.0.0\nruntime: wasm\nwasm:\n  module: echo.wasm\n";
@@ -34,11 +34,11 @@ fn a_minimal_manifest_of_each_runtime_loads() {
         (wasm.name.as_str(), wasm.version.as_str()),
         ("echo", "1.0.0")
     );
-    assert_eq!(wasm.runtime, RuntimeKind::Wasm);
+    assert_eq!(wasm.runtime, "wasm");
     assert_eq!(wasm.wasm.unwrap().module, PathBuf::from("echo.wasm"));
 
     let grpc = Manifest::parse(GRPC).unwrap();
-    assert_eq!(grpc.runtime, RuntimeKind::Grpc);
+    assert_eq!(grpc.runtime, "grpc");
     let section = grpc.grpc.unwrap();
     assert_eq!(section.binary, PathBuf::from("./echo"));
     assert!(section.args.is_empty() && section.checksum.is_none());
@@ -63,9 +63,34 @@ fn required_field_rules() {
             "is required",
         ),
         (
-            "name: echo\nruntime: lua",
+            "name: echo\nruntime: lua\nwasm: {module: a.wasm}",
+            "wasm",
+            "is not used by runtime lua; remove it",
+        ),
+        (
+            "name: echo\nruntime: lua\nluaa: {script: a.lua}",
+            "luaa",
+            "unknown field `luaa`",
+        ),
+        (
+            "name: echo\nruntime: provides",
             "runtime",
-            "unknown variant `lua`, expected `grpc` or `wasm`",
+            "\"provides\" names a manifest field, not a runtime",
+        ),
+        (
+            "name: echo\nruntime: 'lua jit'",
+            "runtime",
+            "is not a runtime name",
+        ),
+        (
+            "name: echo\nruntime: grpc\ngrpc: {binary: x, timeouts: {call: 0s}}",
+            "grpc.timeouts.call",
+            "out of range",
+        ),
+        (
+            "name: echo\nruntime: grpc\ngrpc: {binary: x, timeouts: {start: 1h}}",
+            "grpc.timeouts.start",
+            "at most 10m",
         ),
         (
             "name: echo\nruntime: grpc",
@@ -746,4 +771,41 @@ fn the_grpc_section_asks_for_its_confinement() {
         assert_eq!(f, field, "{extra}");
         assert!(m.contains(message), "{extra}: {m}");
     }
+}
+
+#[test]
+fn a_registered_runtimes_section_is_kept_for_it_to_read() {
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Lua {
+        script: String,
+    }
+    let manifest = Manifest::parse("name: echo\nruntime: lua\nlua: {script: a.lua}").unwrap();
+    assert_eq!(manifest.runtime, "lua");
+    assert_eq!(
+        manifest.section::<Lua>().unwrap(),
+        Some(Lua {
+            script: "a.lua".into()
+        })
+    );
+    let strict = Manifest::parse("name: echo\nruntime: lua\nlua: {script: a.lua, jit: true}")
+        .unwrap()
+        .section::<Lua>()
+        .unwrap_err();
+    assert_eq!(strict.field(), Some("lua.jit"));
+    assert!(strict.to_string().contains("unknown field `jit`"), "{strict}");
+    let absent = Manifest::parse("name: echo\nruntime: lua").unwrap();
+    assert_eq!(absent.section::<Lua>().unwrap(), None);
+}
+
+#[test]
+fn grpc_timeouts_default_and_parse() {
+    let manifest = Manifest::parse(
+        "name: p\nruntime: grpc\ngrpc: {binary: x, timeouts: {call: 2m, shutdown: 5s}}",
+    )
+    .unwrap();
+    let timeouts = manifest.grpc.unwrap().timeouts;
+    assert_eq!(timeouts.call, std::time::Duration::from_secs(120));
+    assert_eq!(timeouts.shutdown, std::time::Duration::from_secs(5));
+    assert_eq!(timeouts.start, std::time::Duration::from_secs(10));
 }

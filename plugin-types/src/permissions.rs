@@ -11,7 +11,7 @@
 //!   default:                  # every plugin, unless its own entry says more
 //!     http: ["*"]             # omitted: any host on a public address
 //!     memory: 128MiB          # the largest wasm.permissions.memory.max asked
-//!     timeout: 1m             # the longest wasm.permissions.execution.timeout
+//!     timeout: 1m             # the longest call: wasm.permissions.execution.timeout, grpc.timeouts.call
 //!     max_instances: 8        # the largest wasm.pool.max_instances
 //!   plugins:
 //!     weather:                # grants on top of the default, for one plugin
@@ -113,7 +113,8 @@ pub struct Grant {
     /// The largest `memory.max` a manifest may ask.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<ByteSize>,
-    /// The longest `execution.timeout` a manifest may ask.
+    /// The longest call a manifest may ask: its
+    /// `wasm.permissions.execution.timeout` or its `grpc.timeouts.call`.
     #[serde(
         with = "crate::duration::serde_opt_str",
         skip_serializing_if = "Option::is_none"

@@ -52,6 +52,60 @@ pub struct GrpcConfig {
     /// does not speak it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_mtls: Option<bool>,
+    /// How long the host waits for the plugin to start, for each call and
+    /// for it to exit when asked (the call timeout within the host's
+    /// `timeout` grant).
+    #[serde(default, deserialize_with = "nullable")]
+    pub timeouts: GrpcTimeouts,
+}
+
+/// `grpc.timeouts`: what the host waits for, per plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcTimeouts {
+    /// For the handshake, the health check and `Init` (default 10 s).
+    #[serde(with = "plugin_types::duration::serde_str")]
+    pub start: std::time::Duration,
+    /// For each call, also sent as its gRPC deadline (default 30 s; at most
+    /// what the host's `timeout` grant allows).
+    #[serde(with = "plugin_types::duration::serde_str")]
+    pub call: std::time::Duration,
+    /// Between asking the plugin to exit and killing it (default 2 s).
+    #[serde(with = "plugin_types::duration::serde_str")]
+    pub shutdown: std::time::Duration,
+}
+
+impl Default for GrpcTimeouts {
+    fn default() -> Self {
+        Self {
+            start: DEFAULT_GRPC_START_TIMEOUT,
+            call: DEFAULT_GRPC_CALL_TIMEOUT,
+            shutdown: DEFAULT_GRPC_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+impl GrpcTimeouts {
+    fn validate(&self) -> Result<(), FieldError> {
+        let fields = [
+            ("start", self.start, MAX_GRPC_START_TIMEOUT),
+            ("call", self.call, MAX_EXECUTION_TIMEOUT),
+            ("shutdown", self.shutdown, MAX_GRPC_SHUTDOWN_TIMEOUT),
+        ];
+        for (field, value, max) in fields {
+            if value.is_zero() || value > max {
+                return Err(FieldError::new(
+                    format!("grpc.timeouts.{field}"),
+                    format!(
+                        "{} is out of range: more than 0 and at most {}",
+                        plugin_types::duration::format(value),
+                        plugin_types::duration::format(max)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The socket a plugin listens on.
@@ -138,6 +192,7 @@ impl GrpcConfig {
         if self.binary.as_os_str().is_empty() {
             return Err(FieldError::new("grpc.binary", "must not be empty"));
         }
+        self.timeouts.validate()?;
         for (name, value) in &self.env {
             let field = || format!("grpc.env.{name}");
             let well_formed = !name.is_empty()

@@ -10,6 +10,20 @@ pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Accepted `wasm.permissions.execution.timeout`: more than 0, at most 24 hours.
 pub const MAX_EXECUTION_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
+/// Default `grpc.timeouts.start`: 10 seconds for the handshake, the health
+/// check and `Init`.
+pub const DEFAULT_GRPC_START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest `grpc.timeouts.start`: 10 minutes.
+pub const MAX_GRPC_START_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default `grpc.timeouts.call`: 30 seconds a call (its range is that of
+/// `wasm.permissions.execution.timeout`).
+pub const DEFAULT_GRPC_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `grpc.timeouts.shutdown`: 2 seconds between asking a plugin to
+/// exit and killing it.
+pub const DEFAULT_GRPC_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest `grpc.timeouts.shutdown`: 1 minute.
+pub const MAX_GRPC_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Default `wasm.permissions.memory.max`: 64 MiB of linear memory.
 pub const DEFAULT_MEMORY_MAX: ByteSize = ByteSize::mib(64);
 /// Smallest `wasm.permissions.memory.max`: one 64 KiB wasm page.

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! The rules, beyond those of the Go original (name present; runtime `grpc` or
-//! `wasm`; the matching section present):
+//! `wasm` with the matching section present, or a runtime the host
+//! registered, whose section is kept for it to check):
 //! - `name` is 1 to 64 characters of letters, digits, `-`, `_` and `.`,
 //!   starting with a letter or digit (it names KV namespaces and log lines);
 //! - the section of the other runtime must not be present;
@@ -28,7 +29,6 @@ mod network;
 mod wasm;
 
 use std::collections::HashSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -36,7 +36,7 @@ use serde_json::Value;
 
 pub use error::{ManifestError, ManifestErrorKind};
 pub use grpc::{
-    Checksum, GrpcConfig, ParseChecksumError, ProcessMemoryLimit, ProcessPermissions, Transport,
+    Checksum, GrpcConfig, GrpcTimeouts, ParseChecksumError, ProcessMemoryLimit, ProcessPermissions, Transport,
     reserved_env,
 };
 pub use network::NetworkPermission;
@@ -67,8 +67,9 @@ pub struct Manifest {
     /// Who wrote it.
     #[serde(default, deserialize_with = "nullable")]
     pub author: String,
-    /// How it runs.
-    pub runtime: RuntimeKind,
+    /// The runtime that runs it: `wasm`, `grpc`, or one the host
+    /// registered (see [`crate::runtime`]). Same characters as a name.
+    pub runtime: String,
     /// What it implements.
     #[serde(default, deserialize_with = "nullable")]
     pub provides: Provides,
@@ -78,6 +79,11 @@ pub struct Manifest {
     /// Module and sandbox settings, for `runtime: wasm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasm: Option<WasmConfig>,
+    /// The section named after a runtime other than `wasm` and `grpc`
+    /// (`docker:` for `runtime: docker`), as written, for that runtime to
+    /// read with [`Manifest::section`].
+    #[serde(skip)]
+    pub runtime_section: Option<Value>,
     /// JSON Schema the plugin's configuration must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_schema: Option<ConfigSchema>,
@@ -87,31 +93,24 @@ pub struct Manifest {
     pub dir: Option<PathBuf>,
 }
 
-/// The execution environment of a plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuntimeKind {
-    /// An external executable spoken to over gRPC.
-    Grpc,
-    /// A WebAssembly module run in-process.
-    Wasm,
-}
+/// The fields of a manifest, which no runtime may be named after (its
+/// section would be one of them).
+const FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "author",
+    "runtime",
+    "provides",
+    "grpc",
+    "wasm",
+    "config_schema",
+];
 
-impl RuntimeKind {
-    /// The name used in manifests: `grpc` or `wasm`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Grpc => "grpc",
-            Self::Wasm => "wasm",
-        }
-    }
-}
-
-impl fmt::Display for RuntimeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The `runtime:` of manifests for plugins run as WebAssembly in-process.
+pub const WASM_RUNTIME: &str = "wasm";
+/// The `runtime:` of manifests for plugins run as processes over gRPC.
+pub const GRPC_RUNTIME: &str = "grpc";
 
 /// What a plugin implements.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -210,7 +209,21 @@ impl Manifest {
                 ));
             }
         }
-        let manifest: Self = serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut value = value;
+        // The section of a runtime this crate does not know is kept as
+        // written, for that runtime to check; every other unknown field is
+        // an error.
+        let runtime_section = match &mut value {
+            Value::Object(fields) => match fields.get("runtime") {
+                Some(Value::String(runtime)) if !FIELDS.contains(&runtime.as_str()) => {
+                    let runtime = runtime.clone();
+                    fields.remove(&runtime)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut manifest: Self = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let message = e.inner().to_string();
             // serde reports a missing field at its parent: point at the field.
@@ -229,32 +242,43 @@ impl Manifest {
                 message,
             )
         })?;
+        manifest.runtime_section = runtime_section;
         manifest.validate()?;
         Ok(manifest)
     }
 
     fn validate(&self) -> Result<(), FieldError> {
         check_name(&self.name).map_err(|m| FieldError::new("name", m))?;
-        match (self.runtime, &self.grpc, &self.wasm) {
-            (RuntimeKind::Grpc, None, _) => {
+        check_name(&self.runtime).map_err(|m| {
+            FieldError::new("runtime", m.replace("a plugin name", "a runtime name"))
+        })?;
+        let runtime = self.runtime.as_str();
+        if runtime != WASM_RUNTIME && runtime != GRPC_RUNTIME && FIELDS.contains(&runtime) {
+            return Err(FieldError::new(
+                "runtime",
+                format!("{runtime:?} names a manifest field, not a runtime"),
+            ));
+        }
+        let unused = |section: &str| {
+            FieldError::new(
+                section,
+                format!("is not used by runtime {runtime}; remove it"),
+            )
+        };
+        match runtime {
+            GRPC_RUNTIME if self.grpc.is_none() => {
                 return Err(FieldError::new("grpc", "is required for runtime grpc"));
             }
-            (RuntimeKind::Wasm, _, None) => {
+            WASM_RUNTIME if self.wasm.is_none() => {
                 return Err(FieldError::new("wasm", "is required for runtime wasm"));
             }
-            (RuntimeKind::Grpc, Some(_), Some(_)) => {
-                return Err(FieldError::new(
-                    "wasm",
-                    "is not used by runtime grpc; remove it",
-                ));
-            }
-            (RuntimeKind::Wasm, Some(_), Some(_)) => {
-                return Err(FieldError::new(
-                    "grpc",
-                    "is not used by runtime wasm; remove it",
-                ));
-            }
             _ => {}
+        }
+        if runtime != GRPC_RUNTIME && self.grpc.is_some() {
+            return Err(unused("grpc"));
+        }
+        if runtime != WASM_RUNTIME && self.wasm.is_some() {
+            return Err(unused("wasm"));
         }
         if let Some(grpc) = &self.grpc {
             grpc.validate()?;
@@ -263,6 +287,45 @@ impl Manifest {
             wasm.validate()?;
         }
         self.provides.validate()
+    }
+
+    /// The section of the manifest named after its runtime (`docker:` for
+    /// `runtime: docker`), read as `T` (a runtime's own settings type; make
+    /// it `deny_unknown_fields` to keep the manifest strict). `None` when the
+    /// manifest has no such section. An error names the manifest and the
+    /// field.
+    pub fn section<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, ManifestError> {
+        let Some(section) = &self.runtime_section else {
+            return Ok(None);
+        };
+        serde_path_to_error::deserialize(section.clone())
+            .map(Some)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    self.runtime.clone()
+                } else {
+                    join_path(&self.runtime, &path)
+                };
+                self.error(field, e.inner().to_string())
+            })
+    }
+
+    /// An error about `field` of this manifest, naming the manifest (its
+    /// file, when it was read from one) and the field: what a runtime's
+    /// [`check`](crate::Runtime::check) returns.
+    pub fn error(&self, field: impl Into<String>, message: impl Into<String>) -> ManifestError {
+        let origin = match &self.dir {
+            Some(dir) => dir.join(MANIFEST_FILE_NAME).display().to_string(),
+            None => "<input>".to_owned(),
+        };
+        ManifestError::new(
+            origin,
+            ManifestErrorKind::Field {
+                field: field.into(),
+                message: message.into(),
+            },
+        )
     }
 
     /// Checks a configuration for this plugin against its `config_schema`,
