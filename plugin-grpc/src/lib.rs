@@ -34,8 +34,10 @@ mod launch;
 mod logs;
 mod process;
 mod runner;
+mod runtime;
 mod stdio;
 
 pub use confine::{ConfineError, preview as confinement_preview};
 pub use error::LaunchError;
-pub use runner::{GrpcRunner, PluginExit};
+pub use runner::GrpcRunner;
+pub use runtime::GrpcRuntime;

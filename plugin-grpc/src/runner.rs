@@ -7,15 +7,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use plugin_core::manifest::limits::DEFAULT_MAX_ARTIFACT_SIZE;
 use plugin_core::{
-    ByteSize, Granted, HealthStatus, HostApi, HostGrants, Identified, InFlight, Lifecycle,
-    Manifest, Phase, PluginInfo, Runner, RunnerError, RunnerErrorKind,
+    ByteSize, Granted, GrpcTimeouts, HealthStatus, HostApi, HostGrants, Identified,
+    InFlight, Lifecycle, LifecycleEvents, Manifest, Phase, PluginInfo, Reporter, Runner,
+    RunnerError, RunnerErrorKind,
 };
 use proto::channel::Direct;
 use proto::flowbot::plugin as pb;
 use proto::go_plugin::grpc_controller_client::GrpcControllerClient;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::broker::{HOST_SERVICE_ID, HostBroker};
@@ -24,15 +24,6 @@ use crate::functions::{self, Failure};
 use crate::launch::{LaunchSpec, Launched, launch};
 use crate::process::PluginProcess;
 use crate::stdio;
-
-/// How a plugin process ended, as published by [`GrpcRunner::exit_watch`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginExit {
-    /// How it ended: `exit status 3`, `signal 9 (SIGKILL)`.
-    pub status: String,
-    /// Whether the host asked for it (`stop`), as opposed to a crash.
-    pub expected: bool,
-}
 
 /// Runs one gRPC plugin as a child process, speaking go-plugin's protocol.
 ///
@@ -46,17 +37,18 @@ pub struct PluginExit {
 ///
 /// The process never outlives the runner or the host (it runs in its own
 /// process group with a parent-death signal; see `src/process.rs`). When it
-/// exits on its own, calls fail with "plugin NAME exited (STATUS)" and
-/// [`GrpcRunner::exit_watch`] reports it.
+/// exits on its own, calls fail with "plugin NAME exited (STATUS)" and its
+/// [`events`](Runner::events) report [`Condition::Exited`](plugin_core::Condition::Exited) (not expected),
+/// for a supervisor to restart it.
 pub struct GrpcRunner {
     host: Arc<dyn HostApi>,
-    start_timeout: Duration,
-    call_timeout: Duration,
-    shutdown_grace: Duration,
+    start_timeout: Option<Duration>,
+    call_timeout: Option<Duration>,
+    shutdown_grace: Option<Duration>,
     max_message_size: usize,
     max_artifact_size: ByteSize,
     granted: Option<Granted>,
-    exit: watch::Sender<Option<PluginExit>>,
+    reporter: Reporter,
     session: RwLock<Option<Arc<Session>>>,
 }
 
@@ -69,7 +61,11 @@ struct Session {
     /// plugin is asked to shut down (as go-plugin does), so its streams end.
     broker: Mutex<Option<HostBroker>>,
     lifecycle: Lifecycle,
+    /// The confinement in force.
+    confinement: plugin_types::ConfinementReport,
     calls: InFlight,
+    /// What this plugin's start, calls and shutdown may take.
+    timeouts: GrpcTimeouts,
     /// The health check sent at launch, awaited by `start`.
     health: Mutex<HealthCheck>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -111,40 +107,42 @@ impl Drop for Session {
 }
 
 impl GrpcRunner {
-    /// A runner whose plugin reaches its host through `host`, with the default
-    /// timeouts: 10 s to start, 30 s per call, 2 s of shutdown grace.
+    /// A runner whose plugin reaches its host through `host`, with the
+    /// timeouts its manifest's `grpc.timeouts` asks (by default 10 s to
+    /// start, 30 s per call, 2 s of shutdown grace) unless set here.
     pub fn new(host: Arc<dyn HostApi>) -> Self {
         Self {
             host,
-            start_timeout: Duration::from_secs(10),
-            call_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(2),
+            start_timeout: None,
+            call_timeout: None,
+            shutdown_grace: None,
             max_message_size: proto::DEFAULT_MAX_MESSAGE_SIZE,
             max_artifact_size: DEFAULT_MAX_ARTIFACT_SIZE,
             granted: None,
-            exit: watch::Sender::new(None),
+            reporter: Reporter::new(),
             session: RwLock::new(None),
         }
     }
 
     /// How long the plugin has to print its handshake and answer its
-    /// health check (sent at `load`, awaited by `start` beside `Init`).
+    /// health check (sent at `load`, awaited by `start` beside `Init`),
+    /// whatever its `grpc.timeouts.start` says.
     pub fn with_start_timeout(mut self, timeout: Duration) -> Self {
-        self.start_timeout = timeout;
+        self.start_timeout = Some(timeout);
         self
     }
 
     /// The deadline of each call (also sent to the plugin as the gRPC
-    /// deadline).
+    /// deadline), whatever its `grpc.timeouts.call` says.
     pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
-        self.call_timeout = timeout;
+        self.call_timeout = Some(timeout);
         self
     }
 
     /// How long `stop` waits for the plugin to exit after asking it to,
-    /// before killing it.
+    /// before killing it, whatever its `grpc.timeouts.shutdown` says.
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
+        self.shutdown_grace = Some(grace);
         self
     }
 
@@ -177,10 +175,10 @@ impl GrpcRunner {
         self
     }
 
-    /// A receiver that holds `Some(exit)` once the plugin process has exited,
-    /// for a supervisor to act on (`changed().await`, then read it).
-    pub fn exit_watch(&self) -> watch::Receiver<Option<PluginExit>> {
-        self.exit.subscribe()
+    /// The confinement in force on the plugin's process, measure by measure,
+    /// while it is loaded ([`PluginInfo::isolation`] has it as lines).
+    pub fn confinement(&self) -> Option<plugin_types::ConfinementReport> {
+        self.session().ok().map(|s| s.confinement.clone())
     }
 
     /// The plugin's process id, while it is loaded.
@@ -253,6 +251,12 @@ impl Runner for GrpcRunner {
                 RunnerErrorKind::Protocol("already loaded; use a new runner".to_owned()),
             ));
         }
+        let asked = grpc.timeouts;
+        let timeouts = GrpcTimeouts {
+            start: self.start_timeout.unwrap_or(asked.start),
+            call: self.call_timeout.unwrap_or(asked.call),
+            shutdown: self.shutdown_grace.unwrap_or(asked.shutdown),
+        };
         // The process runs in the plugin folder: a relative path must not be
         // resolved against it a second time.
         let binary = std::path::absolute(&grpc.binary).map_err(|e| other(&name, e))?;
@@ -298,7 +302,7 @@ impl Runner for GrpcRunner {
             socket_dir: socket_dir.path(),
             home: home.as_deref().unwrap_or(temp_dir.as_path()),
             temp_dir: &temp_dir,
-            start_timeout: self.start_timeout,
+            start_timeout: timeouts.start,
             grant: &process_grant,
             connect: &granted.connect,
             folders: &granted.filesystem,
@@ -325,28 +329,31 @@ impl Runner for GrpcRunner {
             .max_decoding_message_size(self.max_message_size)
             .max_encoding_message_size(self.max_message_size);
 
+        let applied: Vec<String> = confinement.measures.iter().map(|m| m.to_string()).collect();
         let session = Arc::new(Session {
             client,
             channel,
             process,
             broker: Mutex::new(Some(broker)),
-            lifecycle: Lifecycle::new(&name),
+            lifecycle: Lifecycle::new(&name, self.reporter.clone()),
+            confinement,
             calls: InFlight::new(),
+            timeouts,
             health: Mutex::new(HealthCheck::Sent(health)),
             tasks: Mutex::new(vec![stdio]),
             _socket_dir: socket_dir,
         });
-        let watcher = watch_exit(&session, self.exit.clone());
+        let watcher = watch_exit(&session, self.reporter.clone());
         session
             .tasks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(watcher);
-        let applied: Vec<String> = confinement.measures.iter().map(|m| m.to_string()).collect();
+
         tracing::info!(plugin = %name, pid = ?session.process.id(), confinement = %applied.join("; "), "gRPC plugin loaded");
         *self.session.write().unwrap_or_else(|p| p.into_inner()) = Some(session);
         let mut info = PluginInfo::from(manifest);
-        info.confinement = Some(confinement);
+        info.isolation = applied;
         Ok(info)
     }
 
@@ -365,7 +372,8 @@ impl Runner for GrpcRunner {
         };
         let mut client = session.client.clone();
         let mut request = tonic::Request::new(request);
-        request.set_timeout(self.start_timeout);
+        let start_timeout = session.timeouts.start;
+        request.set_timeout(start_timeout);
         // `Init` goes out beside the health check sent at launch; the
         // plugin must pass both.
         let check = std::mem::replace(
@@ -374,7 +382,7 @@ impl Runner for GrpcRunner {
         );
         let (health, init) = tokio::join!(
             check.outcome(),
-            tokio::time::timeout(self.start_timeout, client.init(request))
+            tokio::time::timeout(start_timeout, client.init(request))
         );
         if let Err(e) = health {
             // A later `start` fails the same way.
@@ -388,8 +396,8 @@ impl Runner for GrpcRunner {
                 .fail(None, RunnerErrorKind::Other(Box::new(e))));
         }
         let result = match init {
-            Err(_) => Err(RunnerErrorKind::Timeout(self.start_timeout)),
-            Ok(Err(status)) => Err(session.rpc_error(status, self.start_timeout).await),
+            Err(_) => Err(RunnerErrorKind::Timeout(start_timeout)),
+            Ok(Err(status)) => Err(session.rpc_error(status, start_timeout).await),
             Ok(Ok(_)) => Ok(()),
         };
         if let Err(kind) = result {
@@ -425,14 +433,14 @@ impl Runner for GrpcRunner {
         if session.process.exit_status().is_none() {
             let mut controller = GrpcControllerClient::new(session.channel.clone());
             let asked = tokio::time::timeout(
-                self.shutdown_grace,
+                session.timeouts.shutdown,
                 controller.shutdown(proto::go_plugin::Empty {}),
             )
             .await;
             if !matches!(asked, Ok(Ok(_))) {
                 tracing::debug!(plugin = %session.lifecycle.plugin(), "no answer to GRPCController.Shutdown");
             }
-            if tokio::time::timeout(self.shutdown_grace, session.process.wait())
+            if tokio::time::timeout(session.timeouts.shutdown, session.process.wait())
                 .await
                 .is_err()
             {
@@ -446,15 +454,9 @@ impl Runner for GrpcRunner {
         // The plugin is gone, so its connections to the host service close;
         // once they have, nothing of this plugin holds the host any more.
         if let Some(broker) = broker {
-            broker.closed(self.shutdown_grace).await;
+            broker.closed(session.timeouts.shutdown).await;
         }
-        publish(
-            &self.exit,
-            PluginExit {
-                status,
-                expected: true,
-            },
-        );
+        self.reporter.exited(status, true);
         tracing::debug!(plugin = %session.lifecycle.plugin(), "gRPC plugin stopped");
         Ok(())
     }
@@ -480,7 +482,7 @@ impl Runner for GrpcRunner {
         }
         let mut client = session.client.clone();
         let mut exit = session.process.exit_watch();
-        let timeout = self.call_timeout;
+        let timeout = session.timeouts.call;
         let outcome = tokio::select! {
             biased;
             result = tokio::time::timeout(timeout, functions::invoke(&mut client, function, params, timeout)) => result,
@@ -511,20 +513,25 @@ impl Runner for GrpcRunner {
         }
         let mut client = session.client.clone();
         let mut request = tonic::Request::new(());
-        request.set_timeout(self.call_timeout);
-        let ready = tokio::time::timeout(self.call_timeout, client.is_ready(request)).await;
+        let timeout = session.timeouts.call;
+        request.set_timeout(timeout);
+        let ready = tokio::time::timeout(timeout, client.is_ready(request)).await;
         let kind = match ready {
             Ok(Ok(answer)) => return Ok(life.health(answer.into_inner().ready)),
-            Ok(Err(status)) => session.rpc_error(status, self.call_timeout).await,
-            Err(_) => RunnerErrorKind::Timeout(self.call_timeout),
+            Ok(Err(status)) => session.rpc_error(status, timeout).await,
+            Err(_) => RunnerErrorKind::Timeout(timeout),
         };
         life.fail(Some("is_ready"), kind);
         Ok(life.health(false))
     }
+
+    fn events(&self) -> LifecycleEvents {
+        self.reporter.subscribe()
+    }
 }
 
-/// Publishes the process's exit on `exit`, and logs a crash.
-fn watch_exit(session: &Arc<Session>, exit: watch::Sender<Option<PluginExit>>) -> JoinHandle<()> {
+/// Reports the process's exit, and logs a crash.
+fn watch_exit(session: &Arc<Session>, reporter: Reporter) -> JoinHandle<()> {
     let weak = Arc::downgrade(session);
     let mut process_exit = session.process.exit_watch();
     let name: Arc<str> = session.lifecycle.plugin().into();
@@ -551,17 +558,6 @@ fn watch_exit(session: &Arc<Session>, exit: watch::Sender<Option<PluginExit>>) -
                     .fail(None, RunnerErrorKind::Exited(status.clone()));
             }
         }
-        publish(&exit, PluginExit { status, expected });
+        reporter.exited(status, expected);
     })
-}
-
-/// Records the first exit of the process; later reports of it are the same.
-fn publish(exit: &watch::Sender<Option<PluginExit>>, event: PluginExit) {
-    exit.send_if_modified(|current| {
-        if current.is_some() {
-            return false;
-        }
-        *current = Some(event);
-        true
-    });
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_core::{HostGrants, MemoryHost, Runner, RunnerErrorKind};
+use plugin_core::{Condition, HostGrants, MemoryHost, Runner, RunnerErrorKind};
 use plugin_grpc::GrpcRunner;
 use plugin_types::PermissionPolicy;
 use raw_plugin::{RawPlugin, raw};
@@ -223,8 +223,8 @@ async fn no_network_unless_asked_and_granted() {
     let plugin = RawPlugin::new("serve");
     let data = tempfile::tempdir().unwrap();
     let runner = confined(&plugin, "{}", data.path());
-    let info = started(&runner, &plugin.manifest).await;
-    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    started(&runner, &plugin.manifest).await;
+    let network = runner.confinement().unwrap().get("network").unwrap().clone();
     assert!(
         network.enforced && network.how.starts_with("none"),
         "{network}"
@@ -351,8 +351,8 @@ async fn udp_only_when_asked_and_granted() {
     let plugin = RawPlugin::with_yaml("raw", "serve", &asks);
     let policy = format!(r#"{{"plugins": {{"raw": {{"tcp_connect": [{port}]}}}}}}"#);
     let runner = confined(&plugin, &policy, data.path());
-    let info = started(&runner, &plugin.manifest).await;
-    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    started(&runner, &plugin.manifest).await;
+    let network = runner.confinement().unwrap().get("network").unwrap().clone();
     assert!(
         network.enforced && network.how.contains("no UDP"),
         "{network}"
@@ -382,8 +382,8 @@ async fn udp_only_when_asked_and_granted() {
         r#"{"plugins": {"raw": {"udp": true}}}"#,
         data.path(),
     );
-    let info = started(&runner, &plugin.manifest).await;
-    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    started(&runner, &plugin.manifest).await;
+    let network = runner.confinement().unwrap().get("network").unwrap().clone();
     assert!(
         network.enforced && network.how.contains("UDP to any address and port"),
         "{network}"
@@ -486,8 +486,8 @@ async fn a_cpu_cap_holds_a_busy_plugin() {
     );
     let data = tempfile::tempdir().unwrap();
     let runner = confined(&plugin, r#"{"default": {"process_cpu": 1}}"#, data.path());
-    let info = started(&runner, &plugin.manifest).await;
-    let cpu = info.confinement.unwrap().get("cpu").unwrap().clone();
+    started(&runner, &plugin.manifest).await;
+    let cpu = runner.confinement().unwrap().get("cpu").unwrap().clone();
     assert!(cpu.enforced && cpu.how.ends_with(" 0.1 cores"), "{cpu}");
     let group = cpu_cgroup(runner.process_id().unwrap());
     let quota = match std::fs::read_to_string(group.join("cpu.cfs_quota_us")) {
@@ -531,8 +531,8 @@ async fn a_fork_bomb_stops_at_the_process_cap() {
     let plugin = RawPlugin::with_yaml("raw", "serve", "  permissions: {processes: 64}\n");
     let data = tempfile::tempdir().unwrap();
     let runner = confined(&plugin, "{}", data.path());
-    let info = started(&runner, &plugin.manifest).await;
-    let processes = info.confinement.unwrap().get("processes").unwrap().clone();
+    started(&runner, &plugin.manifest).await;
+    let processes = runner.confinement().unwrap().get("processes").unwrap().clone();
     assert!(
         processes.enforced && processes.how.ends_with(" 64"),
         "{processes}"
@@ -560,9 +560,9 @@ async fn memory_past_the_cap_ends_only_that_plugin() {
     let plugin = RawPlugin::with_yaml("raw", "serve", "  permissions: {memory: {max: 64MiB}}\n");
     let data = tempfile::tempdir().unwrap();
     let runner = confined(&plugin, "{}", data.path());
-    let mut exits = runner.exit_watch();
-    let info = started(&runner, &plugin.manifest).await;
-    let memory = info.confinement.unwrap().get("memory").unwrap().clone();
+    let mut events = runner.events();
+    started(&runner, &plugin.manifest).await;
+    let memory = runner.confinement().unwrap().get("memory").unwrap().clone();
     assert!(
         memory.enforced && memory.how.ends_with(" 64MiB"),
         "{memory}"
@@ -580,11 +580,13 @@ async fn memory_past_the_cap_ends_only_that_plugin() {
             status.contains("signal 9 (SIGKILL): out of memory"),
             "{status}"
         );
-        exits.wait_for(Option::is_some).await.unwrap();
-        let exit = exits.borrow().clone().unwrap();
+        let report = events
+            .wait_for(|r| matches!(r.condition, Condition::Exited { .. }))
+            .await
+            .unwrap();
         assert!(
-            !exit.expected && exit.status.contains("out of memory"),
-            "{exit:?}"
+            matches!(&report.condition, Condition::Exited { status, expected: false } if status.contains("out of memory")),
+            "{report:?}"
         );
     } else {
         let answer: Value = serde_json::from_str(past.unwrap().get()).unwrap();
@@ -621,8 +623,8 @@ async fn every_measure_is_enforced_on_this_kernel() {
     let plugin = RawPlugin::new("serve");
     let data = tempfile::tempdir().unwrap();
     let runner = confined(&plugin, "{}", data.path());
-    let info = started(&runner, &plugin.manifest).await;
-    let report = info.confinement.unwrap();
+    started(&runner, &plugin.manifest).await;
+    let report = runner.confinement().unwrap();
     let names: Vec<&str> = report.measures.iter().map(|m| m.what.as_str()).collect();
     assert_eq!(
         names,
@@ -670,8 +672,8 @@ async fn with_confinement_off_the_same_attempts_succeed() {
         .grant(&plugin.manifest)
         .unwrap();
     let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({})))).with_granted(granted);
-    let info = started(&runner, &plugin.manifest).await;
-    let report = info.confinement.unwrap();
+    started(&runner, &plugin.manifest).await;
+    let report = runner.confinement().unwrap();
     assert_eq!(
         report
             .missing()

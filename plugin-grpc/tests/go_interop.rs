@@ -70,8 +70,8 @@ async fn a_go_plugin_on_go_plugin_loads_in_our_host_with_and_without_automtls() 
         let runner = GrpcRunner::new(host.clone())
             .with_granted(granted)
             .with_start_timeout(Duration::from_secs(30));
-        let info = runner.load(&manifest).await.unwrap();
-        let confinement = info.confinement.unwrap();
+        runner.load(&manifest).await.unwrap();
+        let confinement = runner.confinement().unwrap();
         assert_eq!(confinement.missing().count(), 0, "{confinement:?}");
         runner.start(&json!({})).await.unwrap();
 

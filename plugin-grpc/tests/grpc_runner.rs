@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_core::{Manifest, MemoryHost, Runner, RunnerError, RunnerErrorKind};
+use plugin_core::{Condition, Manifest, MemoryHost, Runner, RunnerError, RunnerErrorKind};
 use plugin_grpc::GrpcRunner;
 use raw_plugin::{RawPlugin, eventually, is_running, processes_with, raw};
 use serde_json::{Value, json};
@@ -143,12 +143,16 @@ async fn the_sdk_example_answers_every_function_and_calls_back_its_host() {
     assert!(health.ready, "{health:?}");
 
     // Stop asks the SDK plugin to shut down: it exits cleanly, on its own.
-    let exit = runner.exit_watch();
+    let events = runner.events();
     let pid = runner.process_id().unwrap();
     runner.stop(Duration::from_secs(5)).await.unwrap();
-    let exit = exit.borrow().clone().unwrap();
-    assert_eq!(exit.status, "exit status 0");
-    assert!(exit.expected);
+    assert_eq!(
+        events.current().condition,
+        Condition::Exited {
+            status: "exit status 0".into(),
+            expected: true
+        }
+    );
     assert!(!is_running(pid));
     // Once `stop` returns, only this test and the runner itself hold the
     // host: the host service and its connections have all ended.
@@ -245,7 +249,7 @@ async fn a_plugin_that_crashes_mid_call_is_noticed_at_once() {
     let plugin = RawPlugin::new("serve");
     let runner = GrpcRunner::new(Arc::new(MemoryHost::new("raw", json!({}))));
     started(&runner, &plugin.manifest, json!({})).await;
-    let mut exit = runner.exit_watch();
+    let mut events = runner.events();
 
     let error = runner.call("crash", &raw(&json!(null))).await.unwrap_err();
     assert_eq!(
@@ -266,14 +270,21 @@ async fn a_plugin_that_crashes_mid_call_is_noticed_at_once() {
         Some("plugin raw exited (signal 6 (SIGABRT))")
     );
     // The supervisor's notification: a crash, not a requested stop.
-    let event = exit
-        .wait_for(Option::is_some)
+    let report = events
+        .wait_for(|r| matches!(r.condition, Condition::Exited { .. }))
         .await
-        .unwrap()
-        .clone()
         .unwrap();
-    assert!(!event.expected);
-    assert_eq!(event.status, "signal 6 (SIGABRT)");
+    assert_eq!(
+        report.condition,
+        Condition::Exited {
+            status: "signal 6 (SIGABRT)".into(),
+            expected: false
+        }
+    );
+    assert_eq!(
+        report.last_error.as_deref(),
+        Some("plugin raw exited (signal 6 (SIGABRT))")
+    );
     runner.stop(Duration::from_secs(1)).await.unwrap();
 }
 

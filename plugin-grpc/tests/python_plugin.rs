@@ -18,7 +18,7 @@ mod raw_plugin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_core::{HostGrants, Manifest, MemoryHost, Runner, RunnerErrorKind};
+use plugin_core::{Condition, HostGrants, Manifest, MemoryHost, Runner, RunnerErrorKind};
 use plugin_grpc::GrpcRunner;
 use plugin_types::PermissionPolicy;
 use raw_plugin::{RawPlugin, raw};
@@ -292,7 +292,7 @@ fn children_of(parent: u32) -> usize {
 #[tokio::test]
 async fn python_past_its_memory_cap_is_ended_alone() {
     let py = Py::start(&[]).await;
-    let mut exits = py.runner.exit_watch();
+    let mut events = py.runner.events();
     let err = py
         .runner
         .call("alloc", &raw(&json!(512)))
@@ -302,8 +302,11 @@ async fn python_past_its_memory_cap_is_ended_alone() {
         panic!("not an exit: {err}");
     };
     assert!(status.contains("out of memory"), "{status}");
-    exits.wait_for(Option::is_some).await.unwrap();
-    assert!(!exits.borrow().as_ref().unwrap().expected);
+    let report = events
+        .wait_for(|r| matches!(r.condition, Condition::Exited { .. }))
+        .await
+        .unwrap();
+    assert!(report.condition.is_crash(), "{report:?}");
     let echo = py.bystander.call("echo", &raw(&json!(2))).await.unwrap();
     assert_eq!(echo.get(), "2");
     py.stop().await;

@@ -61,12 +61,12 @@ impl Confined {
     /// Loads and starts it.
     async fn started(name: &str, grpc: &str) -> Self {
         let confined = Self::new(name, "serve", grpc);
-        let info = confined
+        confined
             .runner
             .load(&confined.plugin.manifest)
             .await
             .unwrap();
-        let mounts = info.confinement.unwrap().get("mounts").unwrap().clone();
+        let mounts = confined.runner.confinement().unwrap().get("mounts").unwrap().clone();
         assert!(mounts.enforced, "{mounts}");
         confined.runner.start(&json!({})).await.unwrap();
         confined
@@ -288,8 +288,8 @@ async fn a_plugin_without_network_has_a_network_namespace_of_its_own() {
         .find(|name| name != "lo")
         .expect("the host has a network interface besides lo");
     let plugin = Confined::new("offline", "serve", "");
-    let info = plugin.runner.load(&plugin.plugin.manifest).await.unwrap();
-    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    plugin.runner.load(&plugin.plugin.manifest).await.unwrap();
+    let network = plugin.runner.confinement().unwrap().get("network").unwrap().clone();
     assert!(
         network.enforced && network.how.contains("a network namespace of its own"),
         "{network}"
@@ -321,8 +321,8 @@ async fn a_plugin_without_network_has_a_network_namespace_of_its_own() {
         .unwrap();
     let runner =
         GrpcRunner::new(Arc::new(MemoryHost::new("online", json!({})))).with_granted(granted);
-    let info = runner.load(&plugin.manifest).await.unwrap();
-    let network = info.confinement.unwrap().get("network").unwrap().clone();
+    runner.load(&plugin.manifest).await.unwrap();
+    let network = runner.confinement().unwrap().get("network").unwrap().clone();
     assert!(!network.how.contains("network namespace"), "{network}");
     runner.start(&json!({})).await.unwrap();
     let out = runner

@@ -48,6 +48,7 @@ mod limits;
 mod output;
 mod pool;
 mod runner;
+mod runtime;
 mod sandbox;
 mod state;
 
@@ -57,3 +58,4 @@ pub use engine::{
     EPOCH_TICK, EngineError, MAX_TABLE_ELEMENTS, PoolingLimits, PoolingRefusal, WasmEngine,
 };
 pub use runner::WasmRunner;
+pub use runtime::WasmRuntime;

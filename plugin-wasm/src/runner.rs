@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use plugin_core::manifest::limits::DEFAULT_MAX_ARTIFACT_SIZE;
 use plugin_core::{
     AddressRules, Artifact, ByteSize, Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist,
-    HttpRequestRule, Identified, Lifecycle, Manifest, Phase, PluginInfo, Runner, RunnerError,
-    RunnerErrorKind,
+    HttpRequestRule, Identified, Lifecycle, LifecycleEvents, Manifest, Phase, PluginInfo,
+    Reporter, Runner, RunnerError, RunnerErrorKind,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -41,6 +41,7 @@ pub struct WasmRunner {
     cache: Option<ModuleCache>,
     granted: Option<Granted>,
     max_artifact_size: ByteSize,
+    reporter: Reporter,
     loaded: RwLock<Option<Arc<Loaded>>>,
 }
 
@@ -63,6 +64,7 @@ impl WasmRunner {
             cache: None,
             granted: None,
             max_artifact_size: DEFAULT_MAX_ARTIFACT_SIZE,
+            reporter: Reporter::new(),
             loaded: RwLock::new(None),
         }
     }
@@ -262,7 +264,7 @@ impl Runner for WasmRunner {
             _slots: slots,
             pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
             config: RwLock::new(Arc::from("null")),
-            lifecycle: Lifecycle::new(name),
+            lifecycle: Lifecycle::new(name, self.reporter.clone()),
         };
         *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(loaded));
         Ok(PluginInfo::from(manifest))
@@ -333,6 +335,10 @@ impl Runner for WasmRunner {
             Err(AcquireError::Closed) => false,
         };
         Ok(loaded.lifecycle.health(ready))
+    }
+
+    fn events(&self) -> LifecycleEvents {
+        self.reporter.subscribe()
     }
 }
 
