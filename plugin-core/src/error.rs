@@ -49,6 +49,10 @@ pub enum RunnerErrorKind {
     /// The plugin process exited.
     #[error("exited ({0})")]
     Exited(String),
+    /// The plugin failed for good (it cannot serve until restarted), for
+    /// a reason other than an exit.
+    #[error("failed: {0}")]
+    Failed(String),
     /// The configuration does not match the plugin's schema.
     #[error(transparent)]
     Config(ConfigError),

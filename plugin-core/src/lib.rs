@@ -13,6 +13,7 @@
 //!   [`RunnerError`], and what runners share: [`Lifecycle`] (phase, last
 //!   error, and the [`Report`]s a runner pushes through
 //!   [`LifecycleEvents`]) and [`InFlight`] (waiting for calls in flight);
+//!   [`FnRuntime`], plugins of Rust closures in the host's process;
 //! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
 //!   [`MemoryHost`], a complete in-memory one; [`Identified`], what every
 //!   runner serves its plugin's host calls through (the identity fields
@@ -50,6 +51,7 @@
 pub mod address;
 pub mod artifact;
 pub mod error;
+pub mod fn_runtime;
 pub mod grant;
 pub mod granted_dir;
 pub mod host;
@@ -70,6 +72,7 @@ pub mod yaml;
 pub use address::AddressRules;
 pub use artifact::{Artifact, ArtifactError};
 pub use error::{RunnerError, RunnerErrorKind};
+pub use fn_runtime::{FnPlugin, FnRuntime};
 pub use grant::{GrantError, Granted, HostGrants, Preopen, ProcessGrant};
 pub use granted_dir::GrantedDir;
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};

@@ -85,6 +85,19 @@ pub enum ManagerError {
         /// The name in the new manifest.
         found: String,
     },
+    /// The manifest names a runtime the host did not register.
+    #[error(
+        "plugin {plugin}: runtime {runtime:?} is not registered on this host (registered: {})",
+        registered.join(", ")
+    )]
+    UnknownRuntime {
+        /// The plugin's name.
+        plugin: String,
+        /// The runtime its manifest names.
+        runtime: String,
+        /// The runtimes the host registered.
+        registered: Vec<String>,
+    },
     /// A source could not be read or watched.
     #[error(transparent)]
     Source(#[from] SourceError),

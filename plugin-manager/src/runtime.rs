@@ -1,82 +1,82 @@
-//! Creating the runner a manifest's `runtime` names.
+//! [`Runtimes`]: the execution environments a manager runs plugins on,
+//! by the name manifests give in `runtime:`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use plugin_core::{ByteSize, Granted, HostApi, Manifest, Runner, RuntimeKind};
-use plugin_grpc::{GrpcRunner, PluginExit};
+use plugin_core::{Manifest, Runtime};
+use plugin_grpc::GrpcRuntime;
 use plugin_types::WasmSettings;
-use plugin_wasm::{ModuleCache, PoolingLimits, WasmEngine, WasmRunner};
-use tokio::sync::watch;
+use plugin_wasm::{ModuleCache, PoolingLimits, WasmEngine, WasmRuntime};
 
-/// A runner, not yet loaded, and how to hear that its process died.
-pub(crate) struct NewRunner {
-    pub(crate) runner: Arc<dyn Runner>,
-    /// For runners with a process (gRPC): `Some(exit)` once it exited.
-    pub(crate) exits: Option<watch::Receiver<Option<PluginExit>>>,
+use crate::error::ManagerError;
+
+/// The runtimes registered with a manager, by name.
+#[derive(Clone, Default)]
+pub(crate) struct Runtimes {
+    by_name: BTreeMap<String, Arc<dyn Runtime>>,
 }
 
-/// What every wasm runner of the manager shares: the compile cache and
-/// the engine.
-pub(crate) struct WasmSetup {
-    /// Where compiled modules are cached, if anywhere.
-    pub(crate) cache: Option<ModuleCache>,
-    /// The engine, when not the process-wide on-demand one.
-    pub(crate) engine: Option<WasmEngine>,
+impl Runtimes {
+    /// Registers `runtime` under `name`, replacing any before it.
+    pub(crate) fn register(&mut self, name: String, runtime: Arc<dyn Runtime>) {
+        self.by_name.insert(name, runtime);
+    }
+
+    /// Whether a runtime is registered under `name`.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The runtime `manifest` names, once it checked the manifest; an
+    /// unregistered one is an error listing those registered.
+    pub(crate) fn for_manifest(&self, manifest: &Manifest) -> Result<&dyn Runtime, ManagerError> {
+        let runtime =
+            self.by_name
+                .get(&manifest.runtime)
+                .ok_or_else(|| ManagerError::UnknownRuntime {
+                    plugin: manifest.name.clone(),
+                    runtime: manifest.runtime.clone(),
+                    registered: self.by_name.keys().cloned().collect(),
+                })?;
+        runtime.check(manifest)?;
+        Ok(&**runtime)
+    }
 }
 
-impl WasmSetup {
-    /// The engine `plugins.wasm` asks for: a pooling one when
-    /// `pooling` is set. One that cannot be made (the address space for
-    /// its slots) is logged, and plugins run on the on-demand engine.
-    pub(crate) fn engine_for(settings: &WasmSettings) -> Option<WasmEngine> {
-        let pooling = settings.pooling?;
+/// The `wasm` runtime a manager registers unless the embedder registered
+/// its own: on the engine `plugins.wasm` asks for (a pooling one when
+/// `pooling` is set; one that cannot be made, for the address space of its
+/// slots, is logged and plugins run on the on-demand engine), with the
+/// compile cache if any.
+pub(crate) fn default_wasm(
+    settings: &WasmSettings,
+    cache: Option<ModuleCache>,
+) -> Option<WasmRuntime> {
+    let pooled = settings.pooling.and_then(|pooling| {
         let limits = PoolingLimits {
             instances: pooling.instances,
             max_memory: pooling.max_memory.bytes(),
         };
         WasmEngine::pooling(limits)
-            .inspect_err(|e| {
-                tracing::error!("{e}; wasm plugins run on the on-demand allocator");
-            })
+            .inspect_err(|e| tracing::error!("{e}; wasm plugins run on the on-demand allocator"))
             .ok()
-    }
+    });
+    let engine = match pooled {
+        Some(engine) => engine,
+        None => WasmEngine::shared()
+            .inspect_err(|e| tracing::error!("{e}; wasm plugins cannot run"))
+            .ok()?,
+    };
+    let runtime = WasmRuntime::new(engine);
+    Some(match cache {
+        Some(cache) => runtime.with_cache(cache),
+        None => runtime,
+    })
 }
 
-/// The runner for `manifest`'s runtime, serving its callbacks with `host`,
-/// holding the plugin to what the host `granted`, reading its code only if
-/// it is a regular file of at most `max_artifact_size`.
-pub(crate) fn new_runner(
-    manifest: &Manifest,
-    host: Arc<dyn HostApi>,
-    granted: Granted,
-    max_artifact_size: ByteSize,
-    wasm: &WasmSetup,
-) -> NewRunner {
-    match manifest.runtime {
-        RuntimeKind::Wasm => {
-            let mut runner = WasmRunner::new(host)
-                .with_granted(granted)
-                .with_max_artifact_size(max_artifact_size);
-            if let Some(cache) = &wasm.cache {
-                runner = runner.with_cache(cache.clone());
-            }
-            if let Some(engine) = &wasm.engine {
-                runner = runner.with_engine(engine.clone());
-            }
-            NewRunner {
-                runner: Arc::new(runner),
-                exits: None,
-            }
-        }
-        RuntimeKind::Grpc => {
-            let runner = GrpcRunner::new(host)
-                .with_granted(granted)
-                .with_max_artifact_size(max_artifact_size);
-            let exits = runner.exit_watch();
-            NewRunner {
-                runner: Arc::new(runner),
-                exits: Some(exits),
-            }
-        }
-    }
+/// The `grpc` runtime a manager registers unless the embedder registered
+/// its own.
+pub(crate) fn default_grpc() -> GrpcRuntime {
+    GrpcRuntime::new()
 }

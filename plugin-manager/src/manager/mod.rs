@@ -13,11 +13,10 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use plugin_adapter::RunnerCell;
-use plugin_core::{HostGrants, Manifest, PluginState, Runner};
-use plugin_grpc::PluginExit;
+use plugin_core::{HostGrants, Manifest, PluginState, Runner, RunnerSetup, Runtime};
 use plugin_source::{Source, from_config};
 use plugin_types::PluginConfig;
-use plugin_wasm::{ModuleCache, WasmEngine};
+use plugin_wasm::ModuleCache;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
@@ -27,7 +26,7 @@ use crate::error::ManagerError;
 use crate::host::HostServices;
 use crate::options::ManagerOptions;
 use crate::registries::Registries;
-use crate::runtime::{NewRunner, WasmSetup, new_runner};
+use crate::runtime::{Runtimes, default_grpc, default_wasm};
 use crate::status::{ManagerDiagnostic, PluginStatus};
 use plugin::{Active, Adapters, Managed, lock};
 
@@ -54,9 +53,17 @@ use plugin::{Active, Adapters, Managed, lock};
 /// If anything fails, the old version keeps serving and the error is the
 /// plugin's `last_error`.
 ///
-/// **Supervision.** A gRPC plugin whose process dies is restarted with
+/// **Runtimes.** A manifest's `runtime:` names a [`Runtime`] registered with
+/// [`PluginManagerBuilder::runtime`]; `wasm` and `grpc` are registered by
+/// default (each replaceable), and a manifest naming another is refused
+/// with the list of those registered.
+///
+/// **Supervision.** A plugin's status is derived from what its runner
+/// reports ([`Runner::events`]), each report applied only while the version
+/// it describes is the serving one. A plugin whose runner reports a crash
+/// (a process that died, a runtime's failure) is restarted with
 /// exponential backoff (see [`ManagerOptions`]); its state is `error` until
-/// a restart succeeds. Health is polled every `health_interval`.
+/// a restart succeeds. Health is asked every `health_interval`.
 ///
 /// Dropping the manager stops its background tasks and its plugins; call
 /// [`shutdown`](Self::shutdown) to let calls in flight finish first.
@@ -73,10 +80,20 @@ pub struct PluginManagerBuilder {
     host: Arc<dyn HostServices>,
     registries: Registries,
     options: ManagerOptions,
-    wasm_engine: Option<WasmEngine>,
+    runtimes: Runtimes,
 }
 
 impl PluginManagerBuilder {
+    /// Runs plugins whose manifest says `runtime: NAME` on `runtime`,
+    /// replacing any runtime registered under that name before (the
+    /// default `wasm` and `grpc` ones included: register
+    /// `WasmRuntime::new(engine)` to run wasm plugins on an engine of
+    /// your own).
+    pub fn runtime(mut self, name: impl Into<String>, runtime: impl Runtime + 'static) -> Self {
+        self.runtimes.register(name.into(), Arc::new(runtime));
+        self
+    }
+
     /// Registers plugins' adapters into `registries` (default: in-memory).
     pub fn registries(mut self, registries: Registries) -> Self {
         self.registries = registries;
@@ -104,15 +121,6 @@ impl PluginManagerBuilder {
         self
     }
 
-    /// Runs wasm plugins on `engine` (for example a
-    /// [pooling](plugin_wasm::WasmEngine::pooling) engine the embedder
-    /// shares with runners of its own) instead of the engine the host
-    /// configuration's `plugins.wasm` section makes.
-    pub fn wasm_engine(mut self, engine: WasmEngine) -> Self {
-        self.wasm_engine = Some(engine);
-        self
-    }
-
     /// The host's data folder, where each plugin gets `plugins/<name>`
     /// (`$DATA` in its manifest); the rest of it is never granted.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -137,16 +145,19 @@ impl PluginManagerBuilder {
                 })
                 .ok()
         });
-        let wasm = WasmSetup {
-            cache: wasm_cache,
-            engine: self
-                .wasm_engine
-                .or_else(|| WasmSetup::engine_for(&self.config.wasm)),
-        };
+        let mut runtimes = self.runtimes;
+        if !runtimes.has(plugin_core::WASM_RUNTIME)
+            && let Some(wasm) = default_wasm(&self.config.wasm, wasm_cache)
+        {
+            runtimes.register(plugin_core::WASM_RUNTIME.into(), Arc::new(wasm));
+        }
+        if !runtimes.has(plugin_core::GRPC_RUNTIME) {
+            runtimes.register(plugin_core::GRPC_RUNTIME.into(), Arc::new(default_grpc()));
+        }
         PluginManager {
             inner: Arc::new(Inner {
                 grants,
-                wasm,
+                runtimes,
                 config: self.config,
                 host: self.host,
                 registries: self.registries,
@@ -177,7 +188,7 @@ fn host_grants(config: &PluginConfig, options: &ManagerOptions) -> HostGrants {
 
 pub(crate) struct Inner {
     grants: HostGrants,
-    wasm: WasmSetup,
+    runtimes: Runtimes,
     config: PluginConfig,
     host: Arc<dyn HostServices>,
     registries: Registries,
@@ -200,9 +211,8 @@ impl Drop for Inner {
 struct Version {
     manifest: Manifest,
     permissions: Vec<String>,
-    confinement: Vec<String>,
+    isolation: Vec<String>,
     runner: Arc<dyn Runner>,
-    exits: Option<watch::Receiver<Option<PluginExit>>>,
 }
 
 impl PluginManager {
@@ -213,7 +223,7 @@ impl PluginManager {
             host,
             registries: Registries::default(),
             options: ManagerOptions::default(),
-            wasm_engine: None,
+            runtimes: Runtimes::default(),
         }
     }
 
@@ -446,8 +456,10 @@ impl Inner {
             .unwrap_or_else(|| Value::Object(Default::default()))
     }
 
-    /// Validates the configuration, then loads and starts a new runner.
+    /// Validates the configuration, then loads and starts a new runner of
+    /// the manifest's runtime.
     async fn start_version(&self, manifest: &Manifest) -> Result<Version, ManagerError> {
+        let runtime = self.runtimes.for_manifest(manifest)?;
         let config = self.config_for(&manifest.name);
         manifest.validate_config(&config)?;
         let granted = self
@@ -467,8 +479,14 @@ impl Inner {
             })?;
         let max_artifact_size =
             plugin_core::artifact::limit_for(&self.config.permissions, &manifest.name);
-        let NewRunner { runner, exits } =
-            new_runner(manifest, host, granted, max_artifact_size, &self.wasm);
+        let runner = runtime.runner(
+            manifest,
+            RunnerSetup {
+                host,
+                granted,
+                max_artifact_size,
+            },
+        )?;
         let started = async {
             let info = runner.load(manifest).await?;
             runner.start(&config).await?;
@@ -482,16 +500,11 @@ impl Inner {
                 return Err(e.into());
             }
         };
-        let confinement = info
-            .confinement
-            .map(|report| report.measures.iter().map(ToString::to_string).collect())
-            .unwrap_or_default();
         Ok(Version {
             manifest: manifest.clone(),
             permissions,
-            confinement,
+            isolation: info.isolation,
             runner,
-            exits,
         })
     }
 
@@ -504,10 +517,10 @@ impl Inner {
         let Version {
             manifest,
             permissions,
-            confinement,
+            isolation,
             runner,
-            exits,
         } = version;
+        let events = runner.events();
         let registries = &self.registries;
         let active = match managed.active() {
             None => {
@@ -521,7 +534,7 @@ impl Inner {
                     cell,
                     manifest,
                     permissions,
-                    confinement,
+                    isolation,
                     adapters,
                 }
             }
@@ -551,7 +564,7 @@ impl Inner {
                     cell: old.cell,
                     manifest,
                     permissions,
-                    confinement,
+                    isolation,
                     adapters,
                 }
             }
@@ -559,17 +572,15 @@ impl Inner {
         let version = active.manifest.version.clone();
         let generation = managed.installed(active);
         tracing::info!(plugin = %managed.name, %version, "plugin running");
-        if let Some(exits) = exits {
-            let supervisor = supervise::spawn_supervisor(
-                Arc::downgrade(self),
-                Arc::downgrade(managed),
-                exits,
-                generation,
-            );
-            let mut tasks = lock(&self.tasks);
-            tasks.retain(|task| !task.is_finished());
-            tasks.push(supervisor);
-        }
+        let supervisor = supervise::spawn_supervisor(
+            Arc::downgrade(self),
+            Arc::downgrade(managed),
+            events,
+            generation,
+        );
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|task| !task.is_finished());
+        tasks.push(supervisor);
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use plugin_adapter::{AdapterError, PluginAbilities, PluginModule, PluginProvider, RunnerCell};
-use plugin_core::{Manifest, PluginState, Provides};
+use plugin_core::{Condition, Manifest, PluginState, Provides, Report};
 
 use crate::registries::Registries;
 use crate::status::{PluginStatus, describe_provides};
@@ -77,8 +77,8 @@ pub(crate) struct Active {
     pub(crate) manifest: Manifest,
     /// What the host granted it, as [`PluginStatus::permissions`] shows it.
     pub(crate) permissions: Vec<String>,
-    /// The confinement in force, as [`PluginStatus::confinement`] shows it.
-    pub(crate) confinement: Vec<String>,
+    /// What isolates it, as [`PluginStatus::confinement`] shows it.
+    pub(crate) isolation: Vec<String>,
     pub(crate) adapters: Arc<Adapters>,
 }
 
@@ -100,7 +100,11 @@ struct Status {
 /// Invariants: lifecycle operations (first start, reload, restart, unload)
 /// hold `op`, so they never interleave; `generation` grows by one each time
 /// a new version is installed, which is how a supervisor knows the version
-/// it watches has been replaced.
+/// it watches has been replaced. What is learnt of a version after the
+/// fact (its runner's reports, a health check) is written only while that
+/// version is the serving one ([`Managed::reported`] and
+/// [`Managed::health_failed`] take its generation), so a report of a
+/// replaced version never overwrites the status of its successor.
 pub(crate) struct Managed {
     pub(crate) name: String,
     pub(crate) dir: PathBuf,
@@ -152,18 +156,18 @@ impl Managed {
 
     /// Records `active` as the serving version; returns its generation.
     pub(crate) fn installed(&self, active: Active) -> u64 {
-        {
-            let mut status = lock(&self.status);
-            status.state = PluginState::Running;
-            status.version.clone_from(&active.manifest.version);
-            status.provides = describe_provides(&active.manifest.provides);
-            status.permissions.clone_from(&active.permissions);
-            status.confinement.clone_from(&active.confinement);
-            status.started_at = Some(Instant::now());
-            status.ready = None;
-            status.last_error = None;
-        }
+        let mut status = lock(&self.status);
+        status.state = PluginState::Running;
+        status.version.clone_from(&active.manifest.version);
+        status.provides = describe_provides(&active.manifest.provides);
+        status.permissions.clone_from(&active.permissions);
+        status.confinement.clone_from(&active.isolation);
+        status.started_at = Some(Instant::now());
+        status.ready = None;
+        status.last_error = None;
         *lock(&self.active) = Some(active);
+        // Under the status lock: a report of the previous version is
+        // applied before this, or not at all.
         self.generation.fetch_add(1, Ordering::AcqRel) + 1
     }
 
@@ -179,6 +183,17 @@ impl Managed {
     /// old version keeps serving).
     pub(crate) fn record(&self, error: String) {
         lock(&self.status).last_error = Some(error);
+    }
+
+    /// Records that version `generation` crashed and why, if that version
+    /// still serves.
+    pub(crate) fn crashed(&self, generation: u64, error: String) {
+        let mut status = lock(&self.status);
+        if self.generation() == generation {
+            status.state = PluginState::Error;
+            status.ready = Some(false);
+            status.last_error = Some(error);
+        }
     }
 
     /// Records an error that leaves the plugin without a working version.
@@ -197,12 +212,41 @@ impl Managed {
         lock(&self.status).last_error.clone()
     }
 
-    /// Records a health poll.
-    pub(crate) fn set_health(&self, ready: bool, error: Option<String>) {
+    /// Applies what the runner of version `generation` reported, if that
+    /// version still serves: readiness, a crash (state `error`; the
+    /// supervisor restarts it) and the last error.
+    pub(crate) fn reported(&self, generation: u64, report: &Report) {
         let mut status = lock(&self.status);
-        status.ready = Some(ready);
-        if !ready && error.is_some() {
-            status.last_error = error;
+        if self.generation() != generation || status.state == PluginState::Stopping {
+            return;
+        }
+        match &report.condition {
+            Condition::Ready => {
+                status.state = PluginState::Running;
+                status.ready = Some(true);
+            }
+            Condition::Unready => {
+                status.state = PluginState::Running;
+                status.ready = Some(false);
+            }
+            condition if condition.is_crash() => {
+                status.state = PluginState::Error;
+                status.ready = Some(false);
+            }
+            _ => {}
+        }
+        if report.last_error.is_some() {
+            status.last_error.clone_from(&report.last_error);
+        }
+    }
+
+    /// Records that asking version `generation` for its health failed
+    /// (it did not answer in time), if that version still serves.
+    pub(crate) fn health_failed(&self, generation: u64, error: String) {
+        let mut status = lock(&self.status);
+        if self.generation() == generation {
+            status.ready = Some(false);
+            status.last_error = Some(error);
         }
     }
 
