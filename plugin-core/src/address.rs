@@ -10,6 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
+use plugin_types::PermissionPolicy;
 
 /// The addresses one plugin may connect to.
 ///
@@ -85,8 +86,8 @@ impl AddressRules {
             "a"
         };
         Err(format!(
-            "{via}{ip} is {article} {kind} address; to allow it, grant a network holding {ip} in plugins.permissions.plugins.{}.private_networks",
-            self.plugin
+            "{via}{ip} is {article} {kind} address; to allow it, grant a network holding {ip} in {}",
+            PermissionPolicy::setting(&self.plugin, "private_networks")
         ))
     }
 }

@@ -60,8 +60,10 @@ pub enum ArtifactError {
     },
     /// The file is larger than the host reads.
     #[error(
-        "{field} {} is {size} bytes, more than the {limit} the host reads; to allow it, set plugins.permissions.plugins.{plugin}.max_artifact_size (or plugins.permissions.default.max_artifact_size) in the host's configuration",
-        path.display()
+        "{field} {} is {size} bytes, more than the {limit} the host reads; to allow it, set {} (or {}) in the host's configuration",
+        path.display(),
+        PermissionPolicy::setting(plugin, "max_artifact_size"),
+        PermissionPolicy::default_setting("max_artifact_size")
     )]
     TooLarge {
         /// The plugin.

@@ -131,10 +131,11 @@ impl Runtime for FnRuntime {
         let plugin = self.plugins.get(&manifest.name).cloned().ok_or_else(|| {
             RunnerError::new(
                 &manifest.name,
-                RunnerErrorKind::Other(self.check(manifest).err().map_or_else(
-                    || "no such plugin".into(),
-                    |e| e.to_string().into(),
-                )),
+                RunnerErrorKind::Other(
+                    self.check(manifest)
+                        .err()
+                        .map_or_else(|| "no such plugin".into(), |e| e.to_string().into()),
+                ),
             )
         })?;
         Ok(Arc::new(FnRunner {
@@ -248,8 +249,8 @@ impl Runner for FnRunner {
 
     async fn health(&self) -> Result<HealthStatus, RunnerError> {
         let lifecycle = self.lifecycle()?;
-        let ready = self.crashed.get().is_none()
-            && lifecycle.phase() == crate::lifecycle::Phase::Started;
+        let ready =
+            self.crashed.get().is_none() && lifecycle.phase() == crate::lifecycle::Phase::Started;
         if self.crashed.get().is_some() {
             return Ok(HealthStatus {
                 ready: false,

@@ -197,7 +197,7 @@ impl HostGrants {
     fn grant_with(&self, manifest: &Manifest, open: bool) -> Result<Granted, GrantError> {
         let name = manifest.name.as_str();
         let own = self.policy.plugins.get(name);
-        let setting = |what: &str| format!("plugins.permissions.plugins.{name}.{what}");
+        let setting = |what: &str| PermissionPolicy::setting(name, what);
         let data_dir = self
             .data_dir
             .as_ref()

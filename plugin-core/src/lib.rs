@@ -84,11 +84,10 @@ pub use lifecycle::{Condition, Lifecycle, LifecycleEvents, Phase, Report, Report
 pub use manifest::{
     AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GRPC_RUNTIME, GrpcConfig,
     GrpcTimeouts, HttpPermission, MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind,
-    MemoryLimit, ProviderDecl, Provides, WASM_RUNTIME, WasmConfig, WasmPermissions,
-    WasmPoolConfig,
+    MemoryLimit, ProviderDecl, Provides, WASM_RUNTIME, WasmConfig, WasmPermissions, WasmPoolConfig,
 };
 pub use memory_host::{MemoryHost, config_lookup};
 pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};
-pub use runtime::{Runtime, RunnerSetup};
+pub use runtime::{RunnerSetup, Runtime};
 pub use schema::{ConfigError, ConfigSchema, SchemaError, Violation};
 pub use size::ByteSize;

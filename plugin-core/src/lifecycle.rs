@@ -363,10 +363,16 @@ mod tests {
         assert_eq!(events.next().await.unwrap().condition, Condition::Ready);
         life.health(false);
         assert_eq!(events.next().await.unwrap().condition, Condition::Unready);
-        life.fail(Some("f"), RunnerErrorKind::Timeout(std::time::Duration::from_secs(1)));
+        life.fail(
+            Some("f"),
+            RunnerErrorKind::Timeout(std::time::Duration::from_secs(1)),
+        );
         let report = events.next().await.unwrap();
         assert_eq!(report.condition, Condition::Unready);
-        assert_eq!(report.last_error.as_deref(), Some("plugin p: call f: timed out after 1s"));
+        assert_eq!(
+            report.last_error.as_deref(),
+            Some("plugin p: call f: timed out after 1s")
+        );
         reporter.exited("signal 9".into(), false);
         assert!(events.next().await.unwrap().condition.is_crash());
         life.health(true);
@@ -374,7 +380,10 @@ mod tests {
         reporter.exited("exit status 0".into(), true);
         assert_eq!(
             reporter.current().condition,
-            Condition::Exited { status: "signal 9".into(), expected: false },
+            Condition::Exited {
+                status: "signal 9".into(),
+                expected: false
+            },
             "the first exit stands"
         );
         drop((life, reporter));

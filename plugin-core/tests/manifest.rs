@@ -793,7 +793,10 @@ fn a_registered_runtimes_section_is_kept_for_it_to_read() {
         .section::<Lua>()
         .unwrap_err();
     assert_eq!(strict.field(), Some("lua.jit"));
-    assert!(strict.to_string().contains("unknown field `jit`"), "{strict}");
+    assert!(
+        strict.to_string().contains("unknown field `jit`"),
+        "{strict}"
+    );
     let absent = Manifest::parse("name: echo\nruntime: lua").unwrap();
     assert_eq!(absent.section::<Lua>().unwrap(), None);
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use plugin_core::manifest::limits::DEFAULT_MAX_ARTIFACT_SIZE;
 use plugin_core::{
-    ByteSize, Granted, GrpcTimeouts, HealthStatus, HostApi, HostGrants, Identified,
-    InFlight, Lifecycle, LifecycleEvents, Manifest, Phase, PluginInfo, Reporter, Runner,
-    RunnerError, RunnerErrorKind,
+    ByteSize, Granted, GrpcTimeouts, HealthStatus, HostApi, HostGrants, Identified, InFlight,
+    Lifecycle, LifecycleEvents, Manifest, Phase, PluginInfo, Reporter, Runner, RunnerError,
+    RunnerErrorKind,
 };
 use proto::channel::Direct;
 use proto::flowbot::plugin as pb;

@@ -224,7 +224,12 @@ async fn no_network_unless_asked_and_granted() {
     let data = tempfile::tempdir().unwrap();
     let runner = confined(&plugin, "{}", data.path());
     started(&runner, &plugin.manifest).await;
-    let network = runner.confinement().unwrap().get("network").unwrap().clone();
+    let network = runner
+        .confinement()
+        .unwrap()
+        .get("network")
+        .unwrap()
+        .clone();
     assert!(
         network.enforced && network.how.starts_with("none"),
         "{network}"
@@ -352,7 +357,12 @@ async fn udp_only_when_asked_and_granted() {
     let policy = format!(r#"{{"plugins": {{"raw": {{"tcp_connect": [{port}]}}}}}}"#);
     let runner = confined(&plugin, &policy, data.path());
     started(&runner, &plugin.manifest).await;
-    let network = runner.confinement().unwrap().get("network").unwrap().clone();
+    let network = runner
+        .confinement()
+        .unwrap()
+        .get("network")
+        .unwrap()
+        .clone();
     assert!(
         network.enforced && network.how.contains("no UDP"),
         "{network}"
@@ -383,7 +393,12 @@ async fn udp_only_when_asked_and_granted() {
         data.path(),
     );
     started(&runner, &plugin.manifest).await;
-    let network = runner.confinement().unwrap().get("network").unwrap().clone();
+    let network = runner
+        .confinement()
+        .unwrap()
+        .get("network")
+        .unwrap()
+        .clone();
     assert!(
         network.enforced && network.how.contains("UDP to any address and port"),
         "{network}"
@@ -532,7 +547,12 @@ async fn a_fork_bomb_stops_at_the_process_cap() {
     let data = tempfile::tempdir().unwrap();
     let runner = confined(&plugin, "{}", data.path());
     started(&runner, &plugin.manifest).await;
-    let processes = runner.confinement().unwrap().get("processes").unwrap().clone();
+    let processes = runner
+        .confinement()
+        .unwrap()
+        .get("processes")
+        .unwrap()
+        .clone();
     assert!(
         processes.enforced && processes.how.ends_with(" 64"),
         "{processes}"

@@ -66,7 +66,13 @@ impl Confined {
             .load(&confined.plugin.manifest)
             .await
             .unwrap();
-        let mounts = confined.runner.confinement().unwrap().get("mounts").unwrap().clone();
+        let mounts = confined
+            .runner
+            .confinement()
+            .unwrap()
+            .get("mounts")
+            .unwrap()
+            .clone();
         assert!(mounts.enforced, "{mounts}");
         confined.runner.start(&json!({})).await.unwrap();
         confined
@@ -289,7 +295,13 @@ async fn a_plugin_without_network_has_a_network_namespace_of_its_own() {
         .expect("the host has a network interface besides lo");
     let plugin = Confined::new("offline", "serve", "");
     plugin.runner.load(&plugin.plugin.manifest).await.unwrap();
-    let network = plugin.runner.confinement().unwrap().get("network").unwrap().clone();
+    let network = plugin
+        .runner
+        .confinement()
+        .unwrap()
+        .get("network")
+        .unwrap()
+        .clone();
     assert!(
         network.enforced && network.how.contains("a network namespace of its own"),
         "{network}"
@@ -322,7 +334,12 @@ async fn a_plugin_without_network_has_a_network_namespace_of_its_own() {
     let runner =
         GrpcRunner::new(Arc::new(MemoryHost::new("online", json!({})))).with_granted(granted);
     runner.load(&plugin.manifest).await.unwrap();
-    let network = runner.confinement().unwrap().get("network").unwrap().clone();
+    let network = runner
+        .confinement()
+        .unwrap()
+        .get("network")
+        .unwrap()
+        .clone();
     assert!(!network.how.contains("network namespace"), "{network}");
     runner.start(&json!({})).await.unwrap();
     let out = runner

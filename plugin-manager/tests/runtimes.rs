@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin_core::fn_runtime::{FnError, FnPlugin, FnRuntime};
 use plugin_core::PluginState;
+use plugin_core::fn_runtime::{FnError, FnPlugin, FnRuntime};
 use plugin_manager::host::DefaultHost;
 use plugin_manager::{ManagerError, PluginManager};
 use plugin_types::PluginConfig;
@@ -61,7 +61,9 @@ fn counter() -> FnRuntime {
                 .map_err(|e| FnError::Failed(e.to_string()))?;
             Ok(json!({"total": total, "label": call.config["label"]}))
         })
-        .function("crash", async |_| Err(FnError::Crashed("lost its state".into())))
+        .function("crash", async |_| {
+            Err(FnError::Crashed("lost its state".into()))
+        })
         .function("refuse", async |_| Err(FnError::Failed("no".into())));
     FnRuntime::new().plugin("counter", plugin)
 }
@@ -74,11 +76,7 @@ async fn a_registered_runtime_is_loaded_called_reloaded_and_supervised() {
         folder.path(),
         "name: counter\nversion: 1.0.0\nruntime: native\n",
     );
-    let manager = manager(
-        counter(),
-        data.path(),
-        json!({"label": "first"}),
-    );
+    let manager = manager(counter(), data.path(), json!({"label": "first"}));
 
     let status = manager.load_dir(folder.path()).await.unwrap();
     assert_eq!(
@@ -126,7 +124,10 @@ async fn a_registered_runtime_is_loaded_called_reloaded_and_supervised() {
         crashed.to_string(),
         "plugin counter: call crash: failed: lost its state"
     );
-    let restarted = wait_for(&manager, |s| s.restarts == 1 && s.state == PluginState::Running).await;
+    let restarted = wait_for(&manager, |s| {
+        s.restarts == 1 && s.state == PluginState::Running
+    })
+    .await;
     assert_eq!(restarted.generation, 3);
     assert_eq!(restarted.version, "2.0.0");
     let answer = manager
@@ -195,9 +196,9 @@ async fn a_manifest_naming_an_unregistered_runtime_lists_the_registered_ones() {
     write_manifest(other.path(), "name: stranger\nruntime: native\n");
     let error = manager.load_dir(other.path()).await.unwrap_err();
     assert!(
-        error
-            .to_string()
-            .ends_with("plugin.yaml: name: runtime native has no plugin \"stranger\" (it has: counter)"),
+        error.to_string().ends_with(
+            "plugin.yaml: name: runtime native has no plugin \"stranger\" (it has: counter)"
+        ),
         "{error}"
     );
     manager.shutdown().await;

@@ -71,7 +71,29 @@ pub enum Enforcement {
     Off,
 }
 
+/// Where the permission policy sits in a host configuration file.
+pub const POLICY_SETTING: &str = "plugins.permissions";
+
 impl PermissionPolicy {
+    /// The path, in a host configuration file, of setting `what` of the
+    /// grant of `plugin` (`plugins.permissions.plugins.NAME.what`): what a
+    /// refusal names as the setting that would allow what was asked.
+    pub fn setting(plugin: &str, what: &str) -> String {
+        format!("{POLICY_SETTING}.plugins.{plugin}.{what}")
+    }
+
+    /// The path, in a host configuration file, of setting `what` of the
+    /// grant every plugin gets (`plugins.permissions.default.what`).
+    pub fn default_setting(what: &str) -> String {
+        format!("{POLICY_SETTING}.default.{what}")
+    }
+
+    /// The path, in a host configuration file, of a setting of the policy
+    /// itself (`plugins.permissions.confinement`).
+    pub fn policy_setting(what: &str) -> String {
+        format!("{POLICY_SETTING}.{what}")
+    }
+
     /// The `max_artifact_size` that holds for `plugin`: its own entry's,
     /// else the default's; `None` when neither sets one.
     pub fn max_artifact_size(&self, plugin: &str) -> Option<ByteSize> {

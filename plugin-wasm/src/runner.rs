@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use plugin_core::manifest::limits::DEFAULT_MAX_ARTIFACT_SIZE;
 use plugin_core::{
     AddressRules, Artifact, ByteSize, Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist,
-    HttpRequestRule, Identified, Lifecycle, LifecycleEvents, Manifest, Phase, PluginInfo,
-    Reporter, Runner, RunnerError, RunnerErrorKind,
+    HttpRequestRule, Identified, Lifecycle, LifecycleEvents, Manifest, Phase, PluginInfo, Reporter,
+    Runner, RunnerError, RunnerErrorKind,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;

@@ -47,8 +47,9 @@ impl SocketRules {
         let plugin = self.addresses.plugin();
         let refused = match usage {
             SocketAddrUse::TcpConnect if !self.ports.contains(&addr.port()) => format!(
-                "port {} is not granted: ask for it in wasm.permissions.network.connect, grant it in plugins.permissions.plugins.{plugin}.tcp_connect",
-                addr.port()
+                "port {} is not granted: ask for it in wasm.permissions.network.connect, grant it in {}",
+                addr.port(),
+                plugin_types::PermissionPolicy::setting(plugin, "tcp_connect")
             ),
             SocketAddrUse::TcpConnect => match self.addresses.check(addr.ip()) {
                 Ok(()) => return true,

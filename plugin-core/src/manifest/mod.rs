@@ -36,8 +36,8 @@ use serde_json::Value;
 
 pub use error::{ManifestError, ManifestErrorKind};
 pub use grpc::{
-    Checksum, GrpcConfig, GrpcTimeouts, ParseChecksumError, ProcessMemoryLimit, ProcessPermissions, Transport,
-    reserved_env,
+    Checksum, GrpcConfig, GrpcTimeouts, ParseChecksumError, ProcessMemoryLimit, ProcessPermissions,
+    Transport, reserved_env,
 };
 pub use network::NetworkPermission;
 pub use wasm::{

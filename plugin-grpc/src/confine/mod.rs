@@ -40,7 +40,7 @@ use std::sync::Arc;
 use ::landlock::RulesetCreated;
 use plugin_core::{Granted, Preopen, ProcessGrant};
 use plugin_types::permissions::Enforcement;
-use plugin_types::{ConfinementReport, Measure};
+use plugin_types::{ConfinementReport, Measure, PermissionPolicy};
 use rustix::process::{Resource, Rlimit};
 use seccompiler::BpfProgram;
 
@@ -84,7 +84,8 @@ pub(crate) struct Confinement {
 pub enum ConfineError {
     /// A measure the kernel does not enforce.
     #[error(
-        "{what} cannot be confined here ({how}) and the host's policy is strict; to run it anyway, set plugins.permissions.confinement: warn"
+        "{what} cannot be confined here ({how}) and the host's policy is strict; to run it anyway, set {}: warn",
+        PermissionPolicy::policy_setting("confinement")
     )]
     NotEnforced {
         /// What is not confined.
@@ -176,7 +177,8 @@ impl Confinement {
     fn off(plugin: &str) -> Self {
         tracing::warn!(
             plugin,
-            "not confined: the host's policy says plugins.permissions.confinement: off"
+            "not confined: the host's policy says {}: off",
+            PermissionPolicy::policy_setting("confinement")
         );
         let files = Kernel::files();
         Self {
@@ -425,7 +427,10 @@ fn off_report() -> ConfinementReport {
             measure("environment", "scrubbed", true),
             measure(
                 "confinement",
-                "off: plugins.permissions.confinement is off",
+                &format!(
+                    "off: {} is off",
+                    PermissionPolicy::policy_setting("confinement")
+                ),
                 false,
             ),
         ],
