@@ -60,8 +60,6 @@ pub mod manifest;
 pub mod memory_host;
 pub mod runner;
 pub mod schema;
-/// Byte sizes, from `plugin-types` (kept here under their old path).
-pub use plugin_types::size;
 pub mod yaml;
 
 pub use address::AddressRules;
@@ -81,6 +79,6 @@ pub use manifest::{
     Provides, RuntimeKind, WasmConfig, WasmPermissions, WasmPoolConfig,
 };
 pub use memory_host::{MemoryHost, config_lookup};
+pub use plugin_types::ByteSize;
 pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};
 pub use schema::{ConfigError, ConfigSchema, SchemaError, Violation};
-pub use size::ByteSize;
