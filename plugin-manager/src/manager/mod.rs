@@ -3,6 +3,7 @@
 
 mod hot_reload;
 mod plugin;
+mod sources;
 mod supervise;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,7 +16,7 @@ use futures_util::future::join_all;
 use plugin_adapter::RunnerCell;
 use plugin_core::{HostGrants, Manifest, PluginState, Runner};
 use plugin_grpc::PluginExit;
-use plugin_source::{Source, from_config};
+use plugin_source::Source;
 use plugin_types::PluginConfig;
 use plugin_wasm::{ModuleCache, WasmEngine};
 use serde_json::Value;
@@ -30,6 +31,7 @@ use crate::registries::Registries;
 use crate::runtime::{NewRunner, WasmSetup, new_runner};
 use crate::status::{ManagerDiagnostic, PluginStatus};
 use plugin::{Active, Adapters, Managed, lock};
+use sources::Origin;
 
 /// Keeps a host's plugins loaded, configured, healthy and current.
 ///
@@ -74,9 +76,19 @@ pub struct PluginManagerBuilder {
     registries: Registries,
     options: ManagerOptions,
     wasm_engine: Option<WasmEngine>,
+    sources: Vec<Arc<dyn Source>>,
 }
 
 impl PluginManagerBuilder {
+    /// Finds plugins in `source` too: [`PluginManager::start`] reads the
+    /// sources the configuration names, in order, then those registered
+    /// here, in registration order (the first to provide a name wins), and
+    /// with `hot_reload` follows the changes each reports.
+    pub fn source(mut self, source: Box<dyn Source>) -> Self {
+        self.sources.push(Arc::from(source));
+        self
+    }
+
     /// Registers plugins' adapters into `registries` (default: in-memory).
     pub fn registries(mut self, registries: Registries) -> Self {
         self.registries = registries;
@@ -148,6 +160,7 @@ impl PluginManagerBuilder {
                 grants,
                 wasm,
                 config: self.config,
+                sources: self.sources,
                 host: self.host,
                 registries: self.registries,
                 options: self.options,
@@ -179,6 +192,8 @@ pub(crate) struct Inner {
     grants: HostGrants,
     wasm: WasmSetup,
     config: PluginConfig,
+    /// The sources registered with the builder.
+    sources: Vec<Arc<dyn Source>>,
     host: Arc<dyn HostServices>,
     registries: Registries,
     options: ManagerOptions,
@@ -214,10 +229,12 @@ impl PluginManager {
             registries: Registries::default(),
             options: ManagerOptions::default(),
             wasm_engine: None,
+            sources: Vec::new(),
         }
     }
 
-    /// Discovers the plugins of every configured source and loads them;
+    /// Discovers the plugins of every source (configured, then registered)
+    /// and loads them;
     /// with `hot_reload`, keeps watching the sources. Plugins that fail to
     /// load are listed in state `error`; folders that could not be used are
     /// [`diagnostics`](Self::diagnostics). Fails only if a source itself is
@@ -228,40 +245,15 @@ impl PluginManager {
             tracing::info!("plugins are disabled (plugins.enabled is false)");
             return Ok(());
         }
-        let sources = inner
-            .config
-            .sources
-            .iter()
-            .map(from_config)
-            .collect::<Result<Vec<Box<dyn Source>>, _>>()?;
+        let sources = sources::all(&inner.config, &inner.sources)?;
         // Watching begins before discovery, so no change is missed between
         // the two; events wait in the watch until loading is done.
         let watches = if inner.config.hot_reload {
-            sources
-                .iter()
-                .map(|s| s.watch())
-                .collect::<Result<Vec<_>, _>>()?
+            sources::watch_all(&sources).await?
         } else {
             Vec::new()
         };
-        let mut diagnostics = Vec::new();
-        let mut reserved = Vec::new();
-        for source in &sources {
-            let found = source.discover().await?;
-            diagnostics.extend(found.diagnostics.into_iter().map(|d| ManagerDiagnostic {
-                path: d.path,
-                message: d.error.to_string(),
-            }));
-            for plugin in found.plugins {
-                match inner.reserve(&plugin.manifest, plugin.dir.clone()) {
-                    Ok(managed) => reserved.push((managed, plugin.manifest)),
-                    Err(e) => diagnostics.push(ManagerDiagnostic {
-                        path: plugin.dir,
-                        message: e.to_string(),
-                    }),
-                }
-            }
-        }
+        let (reserved, diagnostics) = sources::discover_and_reserve(inner, &sources).await?;
         for diagnostic in &diagnostics {
             tracing::warn!(path = %diagnostic.path.display(), "plugin not loaded: {}", diagnostic.message);
         }
@@ -269,8 +261,8 @@ impl PluginManager {
         inner.bring_up(&reserved).await;
 
         let mut tasks = lock(&inner.tasks);
-        for watch in watches {
-            tasks.push(hot_reload::spawn(Arc::downgrade(inner), watch));
+        for (source, events) in watches {
+            tasks.push(hot_reload::spawn(Arc::downgrade(inner), source, events));
         }
         if !inner.options.health_interval.is_zero() {
             tasks.push(supervise::spawn_health_poll(Arc::downgrade(inner)));
@@ -283,7 +275,7 @@ impl PluginManager {
     pub async fn load_dir(&self, dir: &Path) -> Result<PluginStatus, ManagerError> {
         let manifest = Manifest::from_file(dir)?;
         let folder = manifest.dir.clone().unwrap_or_else(|| dir.to_path_buf());
-        let managed = self.inner.reserve(&manifest, folder)?;
+        let managed = self.inner.reserve(&manifest, folder, Origin::Folder)?;
         let plugin = [(managed, manifest)];
         self.inner
             .bring_up(&plugin)
@@ -410,13 +402,14 @@ impl Inner {
             .collect()
     }
 
-    fn find_by_dir(&self, dir: &Path) -> Option<Arc<Managed>> {
-        self.all().into_iter().find(|m| m.dir == dir)
-    }
-
     /// Claims the plugin's name (identity rule, `max_plugins`), listing it
     /// as `loading`.
-    fn reserve(&self, manifest: &Manifest, dir: PathBuf) -> Result<Arc<Managed>, ManagerError> {
+    fn reserve(
+        &self,
+        manifest: &Manifest,
+        dir: PathBuf,
+        origin: Origin,
+    ) -> Result<Arc<Managed>, ManagerError> {
         let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = plugins.get(&manifest.name) {
             return Err(ManagerError::Duplicate {
@@ -431,7 +424,7 @@ impl Inner {
                 max: self.config.max_plugins,
             });
         }
-        let managed = Arc::new(Managed::new(manifest, dir));
+        let managed = Arc::new(Managed::new(manifest, dir, origin));
         plugins.insert(manifest.name.clone(), managed.clone());
         Ok(managed)
     }
@@ -631,13 +624,7 @@ impl Inner {
     async fn reload(self: &Arc<Self>, managed: &Arc<Managed>) -> Result<(), ManagerError> {
         let _op = managed.op.lock().await;
         let result = async {
-            let manifest = Manifest::from_file(&managed.dir)?;
-            if manifest.name != managed.name {
-                return Err(ManagerError::IdentityChanged {
-                    plugin: managed.name.clone(),
-                    found: manifest.name,
-                });
-            }
+            let manifest = managed.origin.reread(&managed.name, &managed.dir).await?;
             self.deploy(managed, &manifest).await
         }
         .await;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use plugin_adapter::{AdapterError, PluginAbilities, PluginModule, PluginProvider, RunnerCell};
 use plugin_core::{Manifest, PluginState, Provides};
 
+use super::sources::Origin;
 use crate::registries::Registries;
 use crate::status::{PluginStatus, describe_provides};
 
@@ -104,6 +105,8 @@ struct Status {
 pub(crate) struct Managed {
     pub(crate) name: String,
     pub(crate) dir: PathBuf,
+    /// Where it came from, so where a reload reads it.
+    pub(crate) origin: Origin,
     pub(crate) op: tokio::sync::Mutex<()>,
     active: Mutex<Option<Active>>,
     status: Mutex<Status>,
@@ -111,11 +114,12 @@ pub(crate) struct Managed {
 }
 
 impl Managed {
-    /// A plugin about to be loaded from `dir`.
-    pub(crate) fn new(manifest: &Manifest, dir: PathBuf) -> Self {
+    /// A plugin about to be loaded from `dir`, found at `origin`.
+    pub(crate) fn new(manifest: &Manifest, dir: PathBuf, origin: Origin) -> Self {
         Self {
             name: manifest.name.clone(),
             dir,
+            origin,
             op: tokio::sync::Mutex::new(()),
             active: Mutex::new(None),
             status: Mutex::new(Status {
