@@ -88,4 +88,25 @@ pub enum ManagerError {
     /// A source could not be read or watched.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// A typed call's params could not be serialized to JSON.
+    #[error("plugin {plugin}: {function}: the params could not be serialized to JSON: {source}")]
+    SerializeParams {
+        /// The plugin called.
+        plugin: String,
+        /// The function called.
+        function: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// A typed call's JSON result could not be deserialized as the type
+    /// asked for.
+    #[error("plugin {plugin}: {function}: the result could not be deserialized: {source}")]
+    DeserializeResult {
+        /// The plugin called.
+        plugin: String,
+        /// The function called.
+        function: String,
+        /// Why.
+        source: serde_json::Error,
+    },
 }

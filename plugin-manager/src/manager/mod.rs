@@ -297,6 +297,34 @@ impl PluginManager {
         Ok(cell.call(function, params).await?)
     }
 
+    /// Calls `function` of `plugin` with `params` serialized to JSON, and
+    /// deserializes its JSON result as `R`; an error says which side
+    /// failed, naming the plugin and the function.
+    pub async fn call_json<P, R>(
+        &self,
+        plugin: &str,
+        function: &str,
+        params: &P,
+    ) -> Result<R, ManagerError>
+    where
+        P: serde::Serialize + ?Sized,
+        R: serde::de::DeserializeOwned,
+    {
+        let params = serde_json::value::to_raw_value(params).map_err(|source| {
+            ManagerError::SerializeParams {
+                plugin: plugin.to_owned(),
+                function: function.to_owned(),
+                source,
+            }
+        })?;
+        let result = self.call(plugin, function, &params).await?;
+        serde_json::from_str(result.get()).map_err(|source| ManagerError::DeserializeResult {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            source,
+        })
+    }
+
     /// Every managed plugin, by name.
     pub fn list(&self) -> Vec<PluginStatus> {
         self.inner.all().iter().map(|m| m.status()).collect()
