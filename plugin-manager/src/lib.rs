@@ -27,7 +27,7 @@
 //! let host = DefaultHost::open("data".as_ref())?;
 //! let config = PluginConfig {
 //!     enabled: true,
-//!     sources: vec![SourceConfig { kind: "local".into(), path: Some("plugins".into()), ..Default::default() }],
+//!     sources: vec![SourceConfig::local("plugins")],
 //!     ..PluginConfig::default()
 //! };
 //! let manager = PluginManager::builder(config, Arc::new(host)).build();

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // test helpers panic on failure by design
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -83,7 +83,7 @@ impl Control {
         self.plugins
             .lock()
             .unwrap()
-            .retain(|p| p.location != PathBuf::from(location));
+            .retain(|p| p.location != Path::new(location));
         let removed = SourceEvent::Removed {
             location: location.into(),
             name: name.into(),
@@ -147,7 +147,7 @@ async fn a_registered_source_is_loaded_reloaded_and_unloaded_through() {
     assert!(
         diagnostics
             .iter()
-            .any(|d| d.path == PathBuf::from("memory/hello-wasm")
+            .any(|d| d.path == Path::new("memory/hello-wasm")
                 && d.message.contains("already loaded from")),
         "{diagnostics:?}"
     );

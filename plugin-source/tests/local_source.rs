@@ -75,17 +75,13 @@ fn source_of(path: &Path) -> LocalSource {
 #[tokio::test]
 async fn sources_come_from_the_host_configuration() {
     let root = tempfile::tempdir().unwrap();
-    let local = SourceConfig {
-        kind: "local".into(),
-        path: Some(root.path().to_owned()),
-        ..SourceConfig::default()
-    };
+    let local = SourceConfig::local(root.path());
     write_plugin(root.path(), "a", "alpha", WASM);
     let found = from_config(&local).unwrap().discover().await.unwrap();
     assert_eq!(found.plugins[0].manifest.name, "alpha");
     let git = SourceConfig {
         kind: "git".into(),
-        ..SourceConfig::default()
+        path: None,
     };
     let error = from_config(&git).err().unwrap();
     assert_eq!(
@@ -94,7 +90,7 @@ async fn sources_come_from_the_host_configuration() {
     );
     let no_path = SourceConfig {
         kind: "local".into(),
-        ..SourceConfig::default()
+        path: None,
     };
     assert_eq!(
         from_config(&no_path).err().unwrap().to_string(),

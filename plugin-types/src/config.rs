@@ -111,6 +111,16 @@ pub struct SourceConfig {
     pub path: Option<PathBuf>,
 }
 
+impl SourceConfig {
+    /// `type: local` at `path`: a folder holding one sub-folder per plugin.
+    pub fn local(path: impl Into<PathBuf>) -> Self {
+        Self {
+            kind: "local".into(),
+            path: Some(path.into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,14 +141,8 @@ mod tests {
         PluginConfig {
             enabled: true,
             sources: vec![
-                SourceConfig {
-                    kind: "local".into(),
-                    path: Some("plugins".into()),
-                },
-                SourceConfig {
-                    kind: "local".into(),
-                    path: Some("more-plugins".into()),
-                },
+                SourceConfig::local("plugins"),
+                SourceConfig::local("more-plugins"),
             ],
             config: BTreeMap::from([(
                 "echo".to_owned(),

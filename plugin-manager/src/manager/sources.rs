@@ -22,7 +22,7 @@ pub(crate) enum Origin {
         /// The source.
         source: Arc<dyn Source>,
         /// The plugin as the source last gave it.
-        last: Mutex<Discovered>,
+        last: Mutex<Box<Discovered>>,
     },
     /// Loaded with `load_dir`: a reload reads its folder again.
     Folder,
@@ -33,7 +33,7 @@ impl Origin {
     pub(crate) fn found(source: &Arc<dyn Source>, plugin: &Discovered) -> Self {
         Self::Source {
             source: source.clone(),
-            last: Mutex::new(plugin.clone()),
+            last: Mutex::new(Box::new(plugin.clone())),
         }
     }
 
@@ -55,7 +55,7 @@ impl Origin {
                     e => ManagerError::Source(e),
                 })?;
                 if now.manifest.name == name {
-                    *lock(last) = now.clone();
+                    **lock(last) = now.clone();
                 }
                 now.manifest
             }
