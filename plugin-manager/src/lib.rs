@@ -2,7 +2,8 @@
 //! loaded, configured, healthy and current, and the `pluginctl` CLI.
 //!
 //! This crate owns
-//! - [`PluginManager`]: discovery through `plugin-source`, the identity rule
+//! - [`PluginManager`]: discovery through `plugin-source` (the configured
+//!   sources and any the embedder registers), the identity rule
 //!   and `max_plugins`, config-schema checks, runner creation by runtime,
 //!   adapter registration into the host's [`Registries`], lifecycle states,
 //!   validate-then-swap reload, hot reload from source events, supervision

@@ -36,9 +36,10 @@ use sources::Origin;
 /// Keeps a host's plugins loaded, configured, healthy and current.
 ///
 /// **Identity.** A plugin is identified by its manifest `name`. Sources are
-/// read in the order of `PluginConfig.sources`, and plugin folders within a
-/// source in path order; the first folder to provide a name wins, and any
-/// later one is a diagnostic ("already loaded from …"). Calls, reloads and
+/// read in the order of `PluginConfig.sources`, then those registered with
+/// [`PluginManagerBuilder::source`], and plugins within a source in its
+/// order (a folder's in path order); the first to provide a name wins, and
+/// any later one is a diagnostic ("already loaded from …"). Calls, reloads and
 /// the admin API address plugins by that name. The same order settles an
 /// ability operation (or provider) two plugins claim: plugins start
 /// concurrently and each serves as soon as it is up, but plugins with a
