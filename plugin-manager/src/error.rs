@@ -75,9 +75,9 @@ pub enum ManagerError {
         /// The folder it is loaded from.
         existing: PathBuf,
     },
-    /// A reload found a plugin of another name in the plugin's folder.
+    /// A reload found a plugin of another name where the plugin was.
     #[error(
-        "plugin {plugin}: its folder now holds plugin {found}; unload it and load that instead"
+        "plugin {plugin}: its source now has plugin {found} in its place (its folder, for a local source); unload it and load that instead"
     )]
     IdentityChanged {
         /// The plugin reloaded.

@@ -170,6 +170,18 @@ async fn a_registered_source_is_loaded_reloaded_and_unloaded_through() {
         ("3.0.0", 3)
     );
 
+    // The source now has another plugin where `memo` was: a reload by the
+    // API refuses it, naming both, and version 3 keeps serving.
+    let mut other = memo("other", "1.0.0");
+    other.location = "memory/memo".into();
+    control.plugins.lock().unwrap()[0] = other;
+    let err = manager.reload("memo").await.unwrap_err();
+    assert!(matches!(err, ManagerError::IdentityChanged { .. }), "{err}");
+    assert!(err.to_string().contains("now has plugin other"), "{err}");
+    let now = status(&manager, "memo");
+    assert_eq!((now.state, now.generation), (PluginState::Running, 3));
+    control.plugins.lock().unwrap()[0] = memo("memo", "3.0.0");
+
     // A plugin that appears, then the first one going.
     control.set(memo("late", "1.0.0"), SourceEvent::Added).await;
     wait_for("the added plugin to run", || {

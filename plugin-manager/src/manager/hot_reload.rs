@@ -48,7 +48,7 @@ impl Inner {
                         let _ = self.reload(&managed).await;
                     }
                     Some(managed) => {
-                        tracing::info!(plugin = %managed.name, new = %plugin.manifest.name, "plugin folder now holds another plugin");
+                        tracing::info!(plugin = %managed.name, new = %plugin.manifest.name, "the plugin's place in its source now holds another plugin");
                         if let Err(e) = self.unload(&managed).await {
                             tracing::warn!(plugin = %managed.name, "unload failed: {e}");
                         }
