@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use plugin_types::PermissionPolicy;
 
 use crate::manifest::limits::DEFAULT_MAX_ARTIFACT_SIZE;
-use crate::size::ByteSize;
+use plugin_types::ByteSize;
 
 /// The `max_artifact_size` that holds for `plugin` under `policy`: its own
 /// entry's, else the default's, else [`DEFAULT_MAX_ARTIFACT_SIZE`].

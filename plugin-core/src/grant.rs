@@ -42,7 +42,7 @@ use crate::manifest::limits::{
 use crate::manifest::{
     FsPermission, GrpcConfig, HttpPermission, Manifest, NetworkPermission, WasmConfig,
 };
-use crate::size::ByteSize;
+use plugin_types::ByteSize;
 
 /// How a manifest names its data folder in `filesystem` paths.
 pub const DATA_PREFIX: &str = "$DATA";

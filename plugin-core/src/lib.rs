@@ -65,8 +65,6 @@ pub mod memory_host;
 pub mod runner;
 pub mod runtime;
 pub mod schema;
-/// Byte sizes, from `plugin-types` (kept here under their old path).
-pub use plugin_types::size;
 pub mod yaml;
 
 pub use address::AddressRules;
@@ -83,11 +81,12 @@ pub use in_flight::{InFlight, Pass};
 pub use lifecycle::{Condition, Lifecycle, LifecycleEvents, Phase, Report, Reporter};
 pub use manifest::{
     AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GRPC_RUNTIME, GrpcConfig,
-    GrpcTimeouts, HttpPermission, MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind,
-    MemoryLimit, ProviderDecl, Provides, WASM_RUNTIME, WasmConfig, WasmPermissions, WasmPoolConfig,
+    GrpcTimeouts, HttpPermission, MANIFEST_FILE_NAME, Manifest, ManifestBuilder, ManifestError,
+    ManifestErrorKind, MemoryLimit, ProviderDecl, Provides, WASM_RUNTIME, WasmConfig,
+    WasmPermissions, WasmPoolConfig,
 };
 pub use memory_host::{MemoryHost, config_lookup};
+pub use plugin_types::ByteSize;
 pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};
 pub use runtime::{RunnerSetup, Runtime};
 pub use schema::{ConfigError, ConfigSchema, SchemaError, Violation};
-pub use size::ByteSize;

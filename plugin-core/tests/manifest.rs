@@ -812,3 +812,112 @@ fn grpc_timeouts_default_and_parse() {
     assert_eq!(timeouts.shutdown, std::time::Duration::from_secs(5));
     assert_eq!(timeouts.start, std::time::Duration::from_secs(10));
 }
+
+/// The example wasm plugin's manifest, as YAML and as built in code.
+const HELLO: &str = "
+name: hello
+version: 0.1.0
+description: Says hello.
+runtime: wasm
+provides:
+  module: true
+  abilities:
+    - capability: greeting
+      operations: [greet, wave]
+  provider: { name: github, oauth: true }
+wasm:
+  module: hello.wasm
+  permissions:
+    memory: { max: 16MiB }
+  pool: { max_instances: 2 }
+config_schema:
+  type: object
+  properties:
+    greeting: { type: string, minLength: 1 }
+";
+
+#[test]
+fn a_built_manifest_is_the_parsed_one() {
+    let built = Manifest::builder("hello", "0.1.0")
+        .description("Says hello.")
+        .wasm_module("hello.wasm")
+        .runtime(
+            "wasm",
+            json!({"permissions": {"memory": {"max": "16MiB"}}, "pool": {"max_instances": 2}}),
+        )
+        .provides_module()
+        .ability("greeting", ["greet", "wave"])
+        .provider("github", true)
+        .config_schema(json!({
+            "type": "object",
+            "properties": {"greeting": {"type": "string", "minLength": 1}}
+        }))
+        .build()
+        .unwrap();
+    assert_eq!(built, Manifest::parse(HELLO).unwrap());
+    // Defaults are applied as for YAML, and the schema is compiled.
+    assert_eq!(built.wasm.as_ref().unwrap().pool.max_instances, 2);
+    assert!(built.validate_config(&json!({"greeting": ""})).is_err());
+
+    let grpc = Manifest::builder("echo", "")
+        .grpc_binary("./echo")
+        .build()
+        .unwrap();
+    assert_eq!(grpc, Manifest::parse(GRPC).unwrap());
+}
+
+#[test]
+fn a_built_manifest_in_a_folder_is_the_one_read_from_there() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plugin.yaml"), WASM).unwrap();
+    let built = Manifest::builder("echo", "1.0.0")
+        .wasm_module("echo.wasm")
+        .dir(dir.path())
+        .build()
+        .unwrap();
+    assert_eq!(built, Manifest::from_file(dir.path()).unwrap());
+    assert_eq!(built.wasm.unwrap().module, dir.path().join("echo.wasm"));
+}
+
+/// The `(field, message)` of a manifest the builder refuses.
+fn built_error(builder: plugin_core::ManifestBuilder) -> (String, String) {
+    let err = builder.build().expect_err("manifest should be refused");
+    assert!(err.to_string().starts_with("<built in code>: "), "{err}");
+    match err.kind() {
+        ManifestErrorKind::Field { field, message } => (field.clone(), message.clone()),
+        other => panic!("expected a field error, got {other}"),
+    }
+}
+
+#[test]
+fn an_invalid_built_manifest_fails_as_the_parsed_one() {
+    // An ability without operations.
+    let built = built_error(
+        Manifest::builder("echo", "1.0.0")
+            .wasm_module("echo.wasm")
+            .ability("kanban", Vec::<String>::new()),
+    );
+    let parsed = field_error(&format!(
+        "{WASM}provides:\n  abilities:\n    - capability: kanban\n      operations: []\n"
+    ));
+    assert_eq!(built, parsed);
+    assert_eq!(built.0, "provides.abilities[0].operations");
+
+    // A name that is not one.
+    let built = built_error(Manifest::builder("no spaces", "1").wasm_module("echo.wasm"));
+    assert_eq!(
+        built,
+        field_error("name: no spaces\nruntime: wasm\nwasm: {module: echo.wasm}\n")
+    );
+
+    // No runtime at all, and a value out of range.
+    let built = built_error(Manifest::builder("echo", "1"));
+    assert_eq!(built, field_error("name: echo\nversion: \"1\"\n"));
+    assert_eq!(built.0, "runtime");
+    let built = built_error(
+        Manifest::builder("echo", "1.0.0")
+            .wasm_module("echo.wasm")
+            .runtime("wasm", json!({"pool": {"max_instances": 0}})),
+    );
+    assert_eq!(built, field_error(&wasm_with("pool:\n  max_instances: 0")));
+}

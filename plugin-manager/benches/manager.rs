@@ -34,11 +34,7 @@ fn config(plugins: &Path) -> PluginConfig {
     PluginConfig {
         enabled: true,
         hot_reload: false,
-        sources: vec![SourceConfig {
-            kind: "local".into(),
-            path: Some(plugins.to_path_buf()),
-            ..SourceConfig::default()
-        }],
+        sources: vec![SourceConfig::local(plugins)],
         max_plugins: 100,
         ..PluginConfig::default()
     }

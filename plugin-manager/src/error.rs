@@ -75,9 +75,9 @@ pub enum ManagerError {
         /// The folder it is loaded from.
         existing: PathBuf,
     },
-    /// A reload found a plugin of another name in the plugin's folder.
+    /// A reload found a plugin of another name where the plugin was.
     #[error(
-        "plugin {plugin}: its folder now holds plugin {found}; unload it and load that instead"
+        "plugin {plugin}: its source now has plugin {found} in its place (its folder, for a local source); unload it and load that instead"
     )]
     IdentityChanged {
         /// The plugin reloaded.
@@ -101,4 +101,25 @@ pub enum ManagerError {
     /// A source could not be read or watched.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// A typed call's params could not be serialized to JSON.
+    #[error("plugin {plugin}: {function}: the params could not be serialized to JSON: {source}")]
+    SerializeParams {
+        /// The plugin called.
+        plugin: String,
+        /// The function called.
+        function: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// A typed call's JSON result could not be deserialized as the type
+    /// asked for.
+    #[error("plugin {plugin}: {function}: the result could not be deserialized: {source}")]
+    DeserializeResult {
+        /// The plugin called.
+        plugin: String,
+        /// The function called.
+        function: String,
+        /// Why.
+        source: serde_json::Error,
+    },
 }

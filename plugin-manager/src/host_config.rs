@@ -96,4 +96,16 @@ mod tests {
         let (field, _) = parse(json!({"drain_timeout": "soon"})).unwrap_err();
         assert_eq!(field, "drain_timeout");
     }
+
+    #[test]
+    fn a_git_source_is_refused_naming_its_field() {
+        // No git source exists: its fields are not part of the format (and
+        // `type: git` alone is refused at start, listing `local`).
+        let (field, message) = parse(json!({"plugins": {"sources": [
+            {"type": "git", "repos": [{"url": "https://example.invalid/p.git"}]}
+        ]}}))
+        .unwrap_err();
+        assert_eq!(field, "plugins.sources[0].repos");
+        assert!(message.contains("unknown field `repos`"), "{message}");
+    }
 }

@@ -2,7 +2,8 @@
 //! loaded, configured, healthy and current, and the `pluginctl` CLI.
 //!
 //! This crate owns
-//! - [`PluginManager`]: discovery through `plugin-source`, the identity rule
+//! - [`PluginManager`]: discovery through `plugin-source` (the configured
+//!   sources and any the embedder registers), the identity rule
 //!   and `max_plugins`, config-schema checks, runner creation by runtime,
 //!   adapter registration into the host's [`Registries`], lifecycle states,
 //!   validate-then-swap reload, hot reload from source events, supervision
@@ -27,7 +28,7 @@
 //! let host = DefaultHost::open("data".as_ref())?;
 //! let config = PluginConfig {
 //!     enabled: true,
-//!     sources: vec![SourceConfig { kind: "local".into(), path: Some("plugins".into()), ..Default::default() }],
+//!     sources: vec![SourceConfig::local("plugins")],
 //!     ..PluginConfig::default()
 //! };
 //! let manager = PluginManager::builder(config, Arc::new(host)).build();

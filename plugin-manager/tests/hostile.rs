@@ -64,11 +64,7 @@ impl Setup {
         let config = PluginConfig {
             enabled: true,
             hot_reload: false,
-            sources: vec![SourceConfig {
-                kind: "local".into(),
-                path: Some(self.plugins.path().to_path_buf()),
-                ..SourceConfig::default()
-            }],
+            sources: vec![SourceConfig::local(self.plugins.path())],
             drain_timeout: Duration::from_millis(500),
             permissions: serde_saphyr::from_str::<PermissionPolicy>(policy).unwrap(),
             ..PluginConfig::default()

@@ -1,8 +1,11 @@
 //! [`SourceError`]: why a source cannot serve.
 
+use std::error::Error;
 use std::path::PathBuf;
 
-/// Why a source cannot serve.
+use plugin_core::ManifestError;
+
+/// Why a source cannot serve, or cannot serve one plugin.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SourceError {
@@ -25,4 +28,25 @@ pub enum SourceError {
         /// What went wrong.
         message: String,
     },
+    /// A plugin's manifest could not be read or is invalid (the message
+    /// names the file and the field).
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The plugin asked for is no longer in the source.
+    #[error("{}: the plugin is no longer there", location.display())]
+    Gone {
+        /// Where it was.
+        location: PathBuf,
+    },
+    /// A failure of the source's own (a third-party source: a registry
+    /// that cannot be reached, a refused download...).
+    #[error(transparent)]
+    Other(Box<dyn Error + Send + Sync>),
+}
+
+impl SourceError {
+    /// A source's own failure, from its error or its message.
+    pub fn other(error: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self::Other(error.into())
+    }
 }

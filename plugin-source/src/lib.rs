@@ -1,14 +1,16 @@
 //! Where plugins come from.
 //!
-//! This crate owns plugin discovery and change watching:
-//! - [`Source`]: discover the plugins of a place, name their artifacts, and
-//!   watch for plugins that appear, change or go ([`SourceEvent`]);
-//!   [`from_config`] builds one from a `sources:` entry (`local` today; other
-//!   types are a clear "not supported" error);
-//! - [`local`]: plugin folders on disk, each holding a `plugin.yaml`
-//!   ([`scan()`] for one-off reads, [`LocalSource`] as a source);
-//! - [`watch`]: debounced file events turned into added / updated / removed /
-//!   broken events, never for a half-written file.
+//! This crate owns plugin discovery and change reporting:
+//! - [`Source`], with the types it speaks in beside it ([`source`]): the
+//!   plugins found ([`Discovery`], [`Discovered`], [`Diagnostic`]), reading
+//!   one again ([`Source::reread`]) and a stream of changes
+//!   ([`SourceEvents`] of [`SourceEvent`]). An embedder implements it for
+//!   sources of its own; [`from_config`] builds one from a `sources:` entry
+//!   (`local`; any other type is a clear "not supported" error);
+//! - [`local`]: one implementation, plugin folders on disk, each holding a
+//!   `plugin.yaml` ([`scan()`] for one-off reads, [`LocalSource`] as a
+//!   source, watched with debounced file events turned into added /
+//!   updated / removed / broken events, never for a half-written file).
 //!
 //! A broken manifest never hides the others: it is a [`Diagnostic`] naming
 //! the file and the field.
@@ -16,11 +18,9 @@
 mod config;
 mod error;
 pub mod local;
-mod source;
-pub mod watch;
+pub mod source;
 
 pub use config::from_config;
 pub use error::SourceError;
-pub use local::{Diagnostic, Discovered, Discovery, LocalSource, scan};
-pub use source::Source;
-pub use watch::{SourceEvent, Watch};
+pub use local::{LocalSource, scan};
+pub use source::{Diagnostic, Discovered, Discovery, Source, SourceEvent, SourceEvents};

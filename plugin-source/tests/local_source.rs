@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use plugin_source::{LocalSource, Source, SourceError, SourceEvent, Watch, from_config};
+use plugin_source::{LocalSource, Source, SourceError, SourceEvent, SourceEvents, from_config};
 use plugin_types::SourceConfig;
 
 const WASM: &[u8] = b"\0asm\x01\0\0\0";
@@ -24,7 +24,7 @@ fn write_plugin(root: &Path, folder: &str, name: &str, module: &[u8]) -> PathBuf
 
 /// The next event, within a generous deadline (a correctness check, not a
 /// timing one).
-async fn next(watch: &mut Watch) -> SourceEvent {
+async fn next(watch: &mut SourceEvents) -> SourceEvent {
     tokio::time::timeout(Duration::from_secs(20), watch.next())
         .await
         .expect("an event")
@@ -36,7 +36,7 @@ fn source(root: &Path) -> LocalSource {
 }
 
 #[tokio::test]
-async fn discover_reports_broken_neighbours_and_names_artifacts() {
+async fn discover_reports_broken_neighbours() {
     let root = tempfile::tempdir().unwrap();
     let dir = write_plugin(root.path(), "a", "alpha", WASM);
     std::fs::create_dir(root.path().join("b")).unwrap();
@@ -45,9 +45,14 @@ async fn discover_reports_broken_neighbours_and_names_artifacts() {
     let found = source.discover().await.unwrap();
     assert_eq!(found.plugins.len(), 1);
     assert_eq!(found.diagnostics.len(), 1);
-    assert!(found.diagnostics[0].path.ends_with("b/plugin.yaml"));
-    assert_eq!(source.artifact(&found.plugins[0]), Some(dir.join("m.wasm")));
-    assert_eq!(source.name(), format!("local:{}", root.path().display()));
+    assert_eq!(found.plugins[0].location, dir);
+    let broken = &found.diagnostics[0];
+    assert!(broken.location.ends_with("b/plugin.yaml"));
+    assert!(
+        broken.error.to_string().contains("b/plugin.yaml"),
+        "{}",
+        broken.error
+    );
 
     // An empty folder is a source with no plugins (yet), not an error.
     let empty = tempfile::tempdir().unwrap();
@@ -70,15 +75,13 @@ fn source_of(path: &Path) -> LocalSource {
 #[tokio::test]
 async fn sources_come_from_the_host_configuration() {
     let root = tempfile::tempdir().unwrap();
-    let local = SourceConfig {
-        kind: "local".into(),
-        path: Some(root.path().to_owned()),
-        ..SourceConfig::default()
-    };
-    assert!(from_config(&local).unwrap().name().starts_with("local:"));
+    let local = SourceConfig::local(root.path());
+    write_plugin(root.path(), "a", "alpha", WASM);
+    let found = from_config(&local).unwrap().discover().await.unwrap();
+    assert_eq!(found.plugins[0].manifest.name, "alpha");
     let git = SourceConfig {
         kind: "git".into(),
-        ..SourceConfig::default()
+        path: None,
     };
     let error = from_config(&git).err().unwrap();
     assert_eq!(
@@ -87,7 +90,7 @@ async fn sources_come_from_the_host_configuration() {
     );
     let no_path = SourceConfig {
         kind: "local".into(),
-        ..SourceConfig::default()
+        path: None,
     };
     assert_eq!(
         from_config(&no_path).err().unwrap().to_string(),
@@ -100,7 +103,7 @@ async fn watching_reports_added_updated_broken_and_removed() {
     let root = tempfile::tempdir().unwrap();
     let alpha = write_plugin(root.path(), "a", "alpha", WASM);
     let source = source(root.path());
-    let mut watch = source.watch().unwrap();
+    let mut watch = source.watch().await.unwrap();
 
     // A new plugin folder.
     write_plugin(root.path(), "b", "bravo", WASM);
@@ -141,17 +144,17 @@ async fn watching_reports_added_updated_broken_and_removed() {
 
     // A folder removed.
     std::fs::remove_dir_all(root.path().join("b")).unwrap();
-    let SourceEvent::Removed { name, dir } = next(&mut watch).await else {
+    let SourceEvent::Removed { name, location } = next(&mut watch).await else {
         panic!("want Removed")
     };
-    assert_eq!((name.as_str(), dir), ("bravo", root.path().join("b")));
+    assert_eq!((name.as_str(), location), ("bravo", root.path().join("b")));
 }
 
 #[tokio::test]
 async fn a_half_written_module_triggers_nothing_until_it_is_complete() {
     let root = tempfile::tempdir().unwrap();
     let alpha = write_plugin(root.path(), "a", "alpha", WASM);
-    let mut watch = source(root.path()).watch().unwrap();
+    let mut watch = source(root.path()).watch().await.unwrap();
 
     // The first bytes of a new module, then (after more than the quiet
     // period) the rest.
@@ -168,4 +171,35 @@ async fn a_half_written_module_triggers_nothing_until_it_is_complete() {
     };
     let module = updated.manifest.wasm.as_ref().unwrap().module.clone();
     assert_eq!(std::fs::read(module).unwrap(), complete);
+}
+
+#[tokio::test]
+async fn reread_reads_the_plugin_folder_again() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_plugin(root.path(), "a", "alpha", WASM);
+    let source = source(root.path());
+    let found = source.discover().await.unwrap().plugins.remove(0);
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        "name: alpha\nversion: 2.0.0\nruntime: wasm\nwasm: {module: m.wasm}\n",
+    )
+    .unwrap();
+    let again = source.reread(&found).await.unwrap();
+    assert_eq!(
+        (again.location.as_path(), again.manifest.version.as_str()),
+        (dir.as_path(), "2.0.0")
+    );
+
+    // A broken manifest: the error names the file and the field.
+    std::fs::write(dir.join("plugin.yaml"), "name: alpha\nruntime: wasm\n").unwrap();
+    let err = source.reread(&found).await.unwrap_err().to_string();
+    assert!(
+        err.contains("a/plugin.yaml") && err.contains("wasm: is required"),
+        "{err}"
+    );
+    // A folder gone.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = source.reread(&found).await.unwrap_err();
+    assert!(matches!(err, SourceError::Gone { .. }), "{err}");
+    assert!(err.to_string().contains("no longer there"), "{err}");
 }

@@ -96,45 +96,29 @@ impl Default for PluginConfig {
     }
 }
 
-/// One place plugins are distributed from.
+/// One place plugins are distributed from: an entry of `sources:`.
+///
+/// Only `type: local` is implemented; an embedder adds sources of its own
+/// as values (`PluginManagerBuilder::source` in `plugin-manager`), not here.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SourceConfig {
-    /// The source kind: `local`, `registry` or `git`.
+    /// The source type: `local`.
     #[serde(rename = "type")]
     pub kind: String,
     /// For `local`: the folder holding one sub-folder per plugin.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
-    /// For `registry`: the registry address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub registry: Option<String>,
-    /// For `git`: the repositories to follow.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub repos: Vec<GitRepoConfig>,
-    /// How often a remote source is polled for changes.
-    #[serde(
-        with = "crate::duration::serde_opt_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub poll_interval: Option<Duration>,
 }
 
-/// A git repository that plugins are taken from.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GitRepoConfig {
-    /// The clone URL.
-    pub url: String,
-    /// The branch, tag or commit to follow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub r#ref: Option<String>,
-    /// How often the repository is polled, overriding the source's interval.
-    #[serde(
-        with = "crate::duration::serde_opt_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub poll_interval: Option<Duration>,
+impl SourceConfig {
+    /// `type: local` at `path`: a folder holding one sub-folder per plugin.
+    pub fn local(path: impl Into<PathBuf>) -> Self {
+        Self {
+            kind: "local".into(),
+            path: Some(path.into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -157,21 +141,8 @@ mod tests {
         PluginConfig {
             enabled: true,
             sources: vec![
-                SourceConfig {
-                    kind: "local".into(),
-                    path: Some("plugins".into()),
-                    ..SourceConfig::default()
-                },
-                SourceConfig {
-                    kind: "git".into(),
-                    repos: vec![GitRepoConfig {
-                        url: "https://example.invalid/p.git".into(),
-                        r#ref: Some("main".into()),
-                        poll_interval: Some(Duration::from_secs(90)),
-                    }],
-                    poll_interval: Some(Duration::from_secs(300)),
-                    ..SourceConfig::default()
-                },
+                SourceConfig::local("plugins"),
+                SourceConfig::local("more-plugins"),
             ],
             config: BTreeMap::from([(
                 "echo".to_owned(),
@@ -243,6 +214,29 @@ wasm:
         let err = serde_json::from_str::<PluginConfig>(r#"{"hot_reloads": true}"#).unwrap_err();
         assert!(
             err.to_string().contains("unknown field `hot_reloads`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_git_or_registry_source_is_refused_naming_the_field() {
+        // Nothing implements them: their fields are not part of the format.
+        let yaml =
+            "sources:\n  - type: git\n    repos:\n      - url: https://example.invalid/p.git\n";
+        let err = serde_saphyr::from_str::<PluginConfig>(yaml).unwrap_err();
+        assert!(err.to_string().contains("unknown field `repos`"), "{err}");
+        let json = r#"{"sources": [{"type": "registry", "registry": "https://example.invalid"}]}"#;
+        let err = serde_json::from_str::<PluginConfig>(json).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `registry`"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<PluginConfig>(
+            r#"{"sources": [{"type": "local", "path": "p", "poll_interval": "5m"}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `poll_interval`"),
             "{err}"
         );
     }

@@ -24,7 +24,7 @@ pub mod module;
 pub mod permissions;
 pub mod size;
 
-pub use config::{GitRepoConfig, PluginConfig, SourceConfig, WasmPooling, WasmSettings};
+pub use config::{PluginConfig, SourceConfig, WasmPooling, WasmSettings};
 pub use confinement::{ConfinementReport, Measure};
 pub use cores::Cores;
 pub use event::DataEvent;

@@ -13,7 +13,7 @@ use super::limits::*;
 use super::network::NetworkPermission;
 use super::nullable;
 use super::wasm::FsPermission;
-use crate::size::ByteSize;
+use plugin_types::ByteSize;
 use plugin_types::Cores;
 
 /// How a gRPC plugin is launched.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::size::ByteSize;
+use plugin_types::ByteSize;
 
 /// Default `wasm.permissions.execution.timeout`: 30 seconds a call.
 pub const DEFAULT_EXECUTION_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,7 +1,7 @@
 //! `plugin.yaml`: what a plugin is, what it provides and how it runs.
 //!
 //! A manifest is plain data. [`Manifest::from_file`] (or [`Manifest::parse`]
-//! for text) reads it with the hardened YAML reader, applies the defaults of
+//! for text, or [`Manifest::builder`] in code) reads it with the hardened YAML reader, applies the defaults of
 //! [`limits`], checks every field and compiles the `config_schema`, so that a
 //! manifest that loads is one a runner can use as it is. Every error names the
 //! manifest and the field path:
@@ -22,6 +22,7 @@
 //! - abilities name a capability and at least one operation, and no
 //!   capability/operation pair is declared twice.
 
+mod builder;
 mod error;
 mod grpc;
 pub mod limits;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+pub use builder::ManifestBuilder;
 pub use error::{ManifestError, ManifestErrorKind};
 pub use grpc::{
     Checksum, GrpcConfig, GrpcTimeouts, ParseChecksumError, ProcessMemoryLimit, ProcessPermissions,

@@ -9,7 +9,7 @@ use super::error::FieldError;
 use super::limits::*;
 use super::network::NetworkPermission;
 use super::nullable;
-use crate::size::ByteSize;
+use plugin_types::ByteSize;
 pub use plugin_types::permissions::FsMode;
 
 /// How a wasm plugin is run.

@@ -3,6 +3,7 @@
 
 mod hot_reload;
 mod plugin;
+mod sources;
 mod supervise;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,7 +15,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use plugin_adapter::RunnerCell;
 use plugin_core::{HostGrants, Manifest, PluginState, Runner, RunnerSetup, Runtime};
-use plugin_source::{Source, from_config};
+use plugin_source::Source;
 use plugin_types::PluginConfig;
 use plugin_wasm::ModuleCache;
 use serde_json::Value;
@@ -29,13 +30,15 @@ use crate::registries::Registries;
 use crate::runtime::{Runtimes, default_grpc, default_wasm};
 use crate::status::{ManagerDiagnostic, PluginStatus};
 use plugin::{Active, Adapters, Managed, lock};
+use sources::Origin;
 
 /// Keeps a host's plugins loaded, configured, healthy and current.
 ///
 /// **Identity.** A plugin is identified by its manifest `name`. Sources are
-/// read in the order of `PluginConfig.sources`, and plugin folders within a
-/// source in path order; the first folder to provide a name wins, and any
-/// later one is a diagnostic ("already loaded from …"). Calls, reloads and
+/// read in the order of `PluginConfig.sources`, then those registered with
+/// [`PluginManagerBuilder::source`], and plugins within a source in its
+/// order (a folder's in path order); the first to provide a name wins, and
+/// any later one is a diagnostic ("already loaded from …"). Calls, reloads and
 /// the admin API address plugins by that name. The same order settles an
 /// ability operation (or provider) two plugins claim: plugins start
 /// concurrently and each serves as soon as it is up, but plugins with a
@@ -81,6 +84,7 @@ pub struct PluginManagerBuilder {
     registries: Registries,
     options: ManagerOptions,
     runtimes: Runtimes,
+    sources: Vec<Arc<dyn Source>>,
 }
 
 impl PluginManagerBuilder {
@@ -91,6 +95,15 @@ impl PluginManagerBuilder {
     /// your own).
     pub fn runtime(mut self, name: impl Into<String>, runtime: impl Runtime + 'static) -> Self {
         self.runtimes.register(name.into(), Arc::new(runtime));
+        self
+    }
+
+    /// Finds plugins in `source` too: [`PluginManager::start`] reads the
+    /// sources the configuration names, in order, then those registered
+    /// here, in registration order (the first to provide a name wins), and
+    /// with `hot_reload` follows the changes each reports.
+    pub fn source(mut self, source: Box<dyn Source>) -> Self {
+        self.sources.push(Arc::from(source));
         self
     }
 
@@ -159,6 +172,7 @@ impl PluginManagerBuilder {
                 grants,
                 runtimes,
                 config: self.config,
+                sources: self.sources,
                 host: self.host,
                 registries: self.registries,
                 options: self.options,
@@ -190,6 +204,8 @@ pub(crate) struct Inner {
     grants: HostGrants,
     runtimes: Runtimes,
     config: PluginConfig,
+    /// The sources registered with the builder.
+    sources: Vec<Arc<dyn Source>>,
     host: Arc<dyn HostServices>,
     registries: Registries,
     options: ManagerOptions,
@@ -224,10 +240,12 @@ impl PluginManager {
             registries: Registries::default(),
             options: ManagerOptions::default(),
             runtimes: Runtimes::default(),
+            sources: Vec::new(),
         }
     }
 
-    /// Discovers the plugins of every configured source and loads them;
+    /// Discovers the plugins of every source (configured, then registered)
+    /// and loads them;
     /// with `hot_reload`, keeps watching the sources. Plugins that fail to
     /// load are listed in state `error`; folders that could not be used are
     /// [`diagnostics`](Self::diagnostics). Fails only if a source itself is
@@ -238,40 +256,15 @@ impl PluginManager {
             tracing::info!("plugins are disabled (plugins.enabled is false)");
             return Ok(());
         }
-        let sources = inner
-            .config
-            .sources
-            .iter()
-            .map(from_config)
-            .collect::<Result<Vec<Box<dyn Source>>, _>>()?;
+        let sources = sources::all(&inner.config, &inner.sources)?;
         // Watching begins before discovery, so no change is missed between
         // the two; events wait in the watch until loading is done.
         let watches = if inner.config.hot_reload {
-            sources
-                .iter()
-                .map(|s| s.watch())
-                .collect::<Result<Vec<_>, _>>()?
+            sources::watch_all(&sources).await?
         } else {
             Vec::new()
         };
-        let mut diagnostics = Vec::new();
-        let mut reserved = Vec::new();
-        for source in &sources {
-            let found = source.discover().await?;
-            diagnostics.extend(found.diagnostics.into_iter().map(|d| ManagerDiagnostic {
-                path: d.path,
-                message: d.error.to_string(),
-            }));
-            for plugin in found.plugins {
-                match inner.reserve(&plugin.manifest, plugin.dir.clone()) {
-                    Ok(managed) => reserved.push((managed, plugin.manifest)),
-                    Err(e) => diagnostics.push(ManagerDiagnostic {
-                        path: plugin.dir,
-                        message: e.to_string(),
-                    }),
-                }
-            }
-        }
+        let (reserved, diagnostics) = sources::discover_and_reserve(inner, &sources).await?;
         for diagnostic in &diagnostics {
             tracing::warn!(path = %diagnostic.path.display(), "plugin not loaded: {}", diagnostic.message);
         }
@@ -279,8 +272,8 @@ impl PluginManager {
         inner.bring_up(&reserved).await;
 
         let mut tasks = lock(&inner.tasks);
-        for watch in watches {
-            tasks.push(hot_reload::spawn(Arc::downgrade(inner), watch));
+        for (source, events) in watches {
+            tasks.push(hot_reload::spawn(Arc::downgrade(inner), source, events));
         }
         if !inner.options.health_interval.is_zero() {
             tasks.push(supervise::spawn_health_poll(Arc::downgrade(inner)));
@@ -293,7 +286,7 @@ impl PluginManager {
     pub async fn load_dir(&self, dir: &Path) -> Result<PluginStatus, ManagerError> {
         let manifest = Manifest::from_file(dir)?;
         let folder = manifest.dir.clone().unwrap_or_else(|| dir.to_path_buf());
-        let managed = self.inner.reserve(&manifest, folder)?;
+        let managed = self.inner.reserve(&manifest, folder, Origin::Folder)?;
         let plugin = [(managed, manifest)];
         self.inner
             .bring_up(&plugin)
@@ -313,6 +306,34 @@ impl PluginManager {
         let managed = self.inner.get(plugin)?;
         let cell = managed.cell().ok_or_else(|| not_running(&managed))?;
         Ok(cell.call(function, params).await?)
+    }
+
+    /// Calls `function` of `plugin` with `params` serialized to JSON, and
+    /// deserializes its JSON result as `R`; an error says which side
+    /// failed, naming the plugin and the function.
+    pub async fn call_json<P, R>(
+        &self,
+        plugin: &str,
+        function: &str,
+        params: &P,
+    ) -> Result<R, ManagerError>
+    where
+        P: serde::Serialize + ?Sized,
+        R: serde::de::DeserializeOwned,
+    {
+        let params = serde_json::value::to_raw_value(params).map_err(|source| {
+            ManagerError::SerializeParams {
+                plugin: plugin.to_owned(),
+                function: function.to_owned(),
+                source,
+            }
+        })?;
+        let result = self.call(plugin, function, &params).await?;
+        serde_json::from_str(result.get()).map_err(|source| ManagerError::DeserializeResult {
+            plugin: plugin.to_owned(),
+            function: function.to_owned(),
+            source,
+        })
     }
 
     /// Every managed plugin, by name.
@@ -420,13 +441,14 @@ impl Inner {
             .collect()
     }
 
-    fn find_by_dir(&self, dir: &Path) -> Option<Arc<Managed>> {
-        self.all().into_iter().find(|m| m.dir == dir)
-    }
-
     /// Claims the plugin's name (identity rule, `max_plugins`), listing it
     /// as `loading`.
-    fn reserve(&self, manifest: &Manifest, dir: PathBuf) -> Result<Arc<Managed>, ManagerError> {
+    fn reserve(
+        &self,
+        manifest: &Manifest,
+        dir: PathBuf,
+        origin: Origin,
+    ) -> Result<Arc<Managed>, ManagerError> {
         let mut plugins = self.plugins.write().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = plugins.get(&manifest.name) {
             return Err(ManagerError::Duplicate {
@@ -441,7 +463,7 @@ impl Inner {
                 max: self.config.max_plugins,
             });
         }
-        let managed = Arc::new(Managed::new(manifest, dir));
+        let managed = Arc::new(Managed::new(manifest, dir, origin));
         plugins.insert(manifest.name.clone(), managed.clone());
         Ok(managed)
     }
@@ -642,13 +664,7 @@ impl Inner {
     async fn reload(self: &Arc<Self>, managed: &Arc<Managed>) -> Result<(), ManagerError> {
         let _op = managed.op.lock().await;
         let result = async {
-            let manifest = Manifest::from_file(&managed.dir)?;
-            if manifest.name != managed.name {
-                return Err(ManagerError::IdentityChanged {
-                    plugin: managed.name.clone(),
-                    found: manifest.name,
-                });
-            }
+            let manifest = managed.origin.reread(&managed.name, &managed.dir).await?;
             self.deploy(managed, &manifest).await
         }
         .await;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use plugin_adapter::{AdapterError, PluginAbilities, PluginModule, PluginProvider, RunnerCell};
 use plugin_core::{Condition, Manifest, PluginState, Provides, Report};
 
+use super::sources::Origin;
 use crate::registries::Registries;
 use crate::status::{PluginStatus, describe_provides};
 
@@ -108,6 +109,8 @@ struct Status {
 pub(crate) struct Managed {
     pub(crate) name: String,
     pub(crate) dir: PathBuf,
+    /// Where it came from, so where a reload reads it.
+    pub(crate) origin: Origin,
     pub(crate) op: tokio::sync::Mutex<()>,
     active: Mutex<Option<Active>>,
     status: Mutex<Status>,
@@ -115,11 +118,12 @@ pub(crate) struct Managed {
 }
 
 impl Managed {
-    /// A plugin about to be loaded from `dir`.
-    pub(crate) fn new(manifest: &Manifest, dir: PathBuf) -> Self {
+    /// A plugin about to be loaded from `dir`, found at `origin`.
+    pub(crate) fn new(manifest: &Manifest, dir: PathBuf, origin: Origin) -> Self {
         Self {
             name: manifest.name.clone(),
             dir,
+            origin,
             op: tokio::sync::Mutex::new(()),
             active: Mutex::new(None),
             status: Mutex::new(Status {

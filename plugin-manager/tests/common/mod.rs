@@ -49,11 +49,7 @@ impl Setup {
         PluginConfig {
             enabled: true,
             hot_reload,
-            sources: vec![SourceConfig {
-                kind: "local".into(),
-                path: Some(self.plugins.path().to_path_buf()),
-                ..SourceConfig::default()
-            }],
+            sources: vec![SourceConfig::local(self.plugins.path())],
             drain_timeout: Duration::from_secs(5),
             ..PluginConfig::default()
         }

@@ -4,24 +4,30 @@
 //!
 //! A broken manifest never hides the others: it becomes a [`Diagnostic`]
 //! naming its file, and scanning goes on. Results are in path order.
+//!
+//! [`Diagnostic`]: crate::Diagnostic
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use plugin_core::Manifest;
 
 use crate::error::SourceError;
-use crate::source::Source;
-use crate::watch::Watch;
+use crate::source::{Discovered, Discovery, Source, SourceEvents};
 
 pub mod scan;
+mod watch;
 
+pub use scan::scan;
 use scan::scan_folder;
-pub use scan::{Diagnostic, Discovered, Discovery, scan};
 
 /// A folder of plugin folders as a [`Source`]: each sub-folder holding a
-/// `plugin.yaml` is a plugin. Watching reports changes after a quiet period
-/// (250 ms by default) of file events; see [`crate::watch`].
+/// `plugin.yaml` is a plugin, its [`location`](Discovered::location) that
+/// folder. Watching reports changes after a quiet period (250 ms by
+/// default) of file events: a rescan compares each plugin's manifest and
+/// artifact with the last scan, and a half-written artifact is not
+/// reported until it is complete.
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     root: PathBuf,
@@ -51,10 +57,6 @@ impl LocalSource {
 
 #[async_trait]
 impl Source for LocalSource {
-    fn name(&self) -> String {
-        format!("local:{}", self.root.display())
-    }
-
     async fn discover(&self) -> Result<Discovery, SourceError> {
         let root = self.root.clone();
         if !root.is_dir() {
@@ -71,7 +73,27 @@ impl Source for LocalSource {
             })
     }
 
-    fn watch(&self) -> Result<Watch, SourceError> {
-        crate::watch::watch(&self.root, self.quiet)
+    /// Reads the `plugin.yaml` in the plugin's folder again.
+    async fn reread(&self, plugin: &Discovered) -> Result<Discovered, SourceError> {
+        if !plugin.location.is_dir() {
+            return Err(SourceError::Gone {
+                location: plugin.location.clone(),
+            });
+        }
+        let location = plugin.location.clone();
+        let read = tokio::task::spawn_blocking(move || Manifest::from_file(&location))
+            .await
+            .map_err(|e| SourceError::Io {
+                path: plugin.location.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Discovered {
+            location: plugin.location.clone(),
+            manifest: read?,
+        })
+    }
+
+    async fn watch(&self) -> Result<SourceEvents, SourceError> {
+        watch::watch(&self.root, self.quiet)
     }
 }

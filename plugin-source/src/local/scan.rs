@@ -13,34 +13,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use plugin_core::{MANIFEST_FILE_NAME, Manifest, ManifestError};
+use plugin_core::{MANIFEST_FILE_NAME, Manifest};
 
-/// The outcome of scanning one path.
-#[derive(Debug, Default)]
-pub struct Discovery {
-    /// Plugins whose manifest is valid.
-    pub plugins: Vec<Discovered>,
-    /// Manifests that could not be used, with why.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// A plugin found on disk with a valid manifest.
-#[derive(Debug, Clone)]
-pub struct Discovered {
-    /// The plugin's folder.
-    pub dir: PathBuf,
-    /// Its manifest, with artifact paths resolved against `dir`.
-    pub manifest: Manifest,
-}
-
-/// A manifest that could not be used.
-#[derive(Debug)]
-pub struct Diagnostic {
-    /// The manifest file.
-    pub path: PathBuf,
-    /// What is wrong with it (its message names the file and the field).
-    pub error: ManifestError,
-}
+use crate::source::{Diagnostic, Discovered, Discovery};
 
 /// Scans `path` for plugins; see the [module docs](self) for what a path may be.
 ///
@@ -50,9 +25,9 @@ pub fn scan(path: &Path) -> io::Result<Discovery> {
     let metadata = std::fs::metadata(path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     if metadata.is_file() {
-        discovery.add(path.to_path_buf());
+        read_into(&mut discovery, path.to_path_buf());
     } else if path.join(MANIFEST_FILE_NAME).is_file() {
-        discovery.add(path.join(MANIFEST_FILE_NAME));
+        read_into(&mut discovery, path.join(MANIFEST_FILE_NAME));
     } else {
         let manifests = plugin_manifests(path)?;
         if manifests.is_empty() {
@@ -65,7 +40,7 @@ pub fn scan(path: &Path) -> io::Result<Discovery> {
             ));
         }
         for manifest in manifests {
-            discovery.add(manifest);
+            read_into(&mut discovery, manifest);
         }
     }
     Ok(discovery)
@@ -91,23 +66,22 @@ fn plugin_manifests(dir: &Path) -> io::Result<Vec<PathBuf>> {
 pub(crate) fn scan_folder(dir: &Path) -> Discovery {
     let mut discovery = Discovery::default();
     for manifest in plugin_manifests(dir).unwrap_or_default() {
-        discovery.add(manifest);
+        read_into(&mut discovery, manifest);
     }
     discovery
 }
 
-impl Discovery {
-    fn add(&mut self, manifest_path: PathBuf) {
-        match Manifest::from_file(&manifest_path) {
-            Ok(manifest) => self.plugins.push(Discovered {
-                dir: manifest.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
-                manifest,
-            }),
-            Err(error) => self.diagnostics.push(Diagnostic {
-                path: manifest_path,
-                error,
-            }),
-        }
+/// Reads the manifest at `manifest_path` into `discovery`: a plugin at its
+/// folder, or a diagnostic naming the file.
+fn read_into(discovery: &mut Discovery, manifest_path: PathBuf) {
+    match Manifest::from_file(&manifest_path) {
+        Ok(manifest) => discovery.plugins.push(Discovered {
+            location: manifest.dir.clone().unwrap_or_else(|| PathBuf::from(".")),
+            manifest,
+        }),
+        Err(error) => discovery
+            .diagnostics
+            .push(Diagnostic::new(manifest_path, error)),
     }
 }
 
@@ -143,11 +117,11 @@ mod tests {
             .map(|p| p.manifest.name.as_str())
             .collect();
         assert_eq!(names, ["alpha", "bravo"]);
-        assert_eq!(found.plugins[0].dir, root.path().join("a"));
+        assert_eq!(found.plugins[0].location, root.path().join("a"));
         assert_eq!(found.diagnostics.len(), 1);
         let diagnostic = &found.diagnostics[0];
         assert_eq!(
-            diagnostic.path,
+            diagnostic.location,
             root.path().join("c").join(MANIFEST_FILE_NAME)
         );
         assert!(

@@ -44,13 +44,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             if let Some(first) = seen.get(&manifest.name) {
                 problems.push(format!(
                     "duplicate {}: plugin {} is already provided by {}",
-                    plugin.dir.display(),
+                    plugin.location.display(),
                     manifest.name,
                     first.display()
                 ));
                 continue;
             }
-            seen.insert(manifest.name.clone(), plugin.dir.clone());
+            seen.insert(manifest.name.clone(), plugin.location.clone());
             granted.push((
                 manifest.name.clone(),
                 match grants.check(manifest) {

@@ -67,14 +67,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => PluginConfig::default(),
     };
     config.enabled = true;
-    config.sources.insert(
-        0,
-        SourceConfig {
-            kind: "local".into(),
-            path: Some(args.dir.clone()),
-            ..SourceConfig::default()
-        },
-    );
+    config
+        .sources
+        .insert(0, SourceConfig::local(args.dir.clone()));
     let data_dir = crate::data_dir(args.data_dir.clone());
     crate::runtime()?.block_on(serve(config, &args.listen, data_dir))?;
     Ok(ExitCode::SUCCESS)

@@ -90,7 +90,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         };
         for plugin in found.plugins {
             let manifest = &plugin.manifest;
-            let file = plugin.dir.join(MANIFEST_FILE_NAME);
+            let file = plugin.location.join(MANIFEST_FILE_NAME);
             let granted = grants.check(manifest);
             let line = match (
                 config
@@ -128,7 +128,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         for diagnostic in found.diagnostics {
             failed = true;
-            lines.push((diagnostic.path, format!("error {}", diagnostic.error)));
+            lines.push((diagnostic.location, format!("error {}", diagnostic.error)));
         }
     }
     lines.sort();

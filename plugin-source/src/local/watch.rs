@@ -27,43 +27,17 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::scan::scan_folder;
 use crate::error::SourceError;
-use crate::local::scan::{Diagnostic, Discovered, scan_folder};
+use crate::source::{Discovered, SourceEvent, SourceEvents};
 
-/// A change in a source.
-#[derive(Debug)]
-pub enum SourceEvent {
-    /// A plugin appeared.
-    Added(Discovered),
-    /// A plugin's manifest or artifact changed.
-    Updated(Discovered),
-    /// A plugin's folder went away.
-    Removed {
-        /// The folder.
-        dir: PathBuf,
-        /// The plugin's name when it was last seen.
-        name: String,
-    },
-    /// A manifest became invalid; the plugin's last good version stands.
-    Broken(Diagnostic),
-}
-
-/// A running watch; events arrive through [`Watch::next`]. Dropping it stops
-/// watching.
-pub struct Watch {
-    events: mpsc::Receiver<SourceEvent>,
+/// What keeps a local watch going; dropping it stops the watching.
+struct Watching {
     task: JoinHandle<()>,
     _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
 }
 
-impl Watch {
-    /// The next change, or `None` if watching failed for good.
-    pub async fn next(&mut self) -> Option<SourceEvent> {
-        self.events.recv().await
-    }
-}
-
-impl Drop for Watch {
+impl Drop for Watching {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -85,7 +59,7 @@ struct Snapshot {
 
 /// Starts watching `root` (a folder of plugin folders), reporting changes
 /// after `quiet` without further file events.
-pub(crate) fn watch(root: &Path, quiet: Duration) -> Result<Watch, SourceError> {
+pub(super) fn watch(root: &Path, quiet: Duration) -> Result<SourceEvents, SourceError> {
     let io = |e: &dyn std::fmt::Display| SourceError::Io {
         path: root.to_owned(),
         message: e.to_string(),
@@ -127,11 +101,10 @@ pub(crate) fn watch(root: &Path, quiet: Duration) -> Result<Watch, SourceError> 
             }
         }
     });
-    Ok(Watch {
-        events,
+    Ok(SourceEvents::new(events).with_guard(Watching {
         task,
         _debouncer: debouncer,
-    })
+    }))
 }
 
 /// Scans `root` again and returns what changed since `snapshot`, updating it.
@@ -142,8 +115,8 @@ fn rescan(root: &Path, snapshot: &mut Snapshot) -> Vec<SourceEvent> {
     for plugin in discovery.plugins {
         let Some(fingerprint) = fingerprint(&plugin) else {
             // Artifact missing or half-written: keep the last state.
-            if let Some(seen) = snapshot.plugins.get(&plugin.dir) {
-                present.insert(plugin.dir.clone(), seen.clone());
+            if let Some(seen) = snapshot.plugins.get(&plugin.location) {
+                present.insert(plugin.location.clone(), seen.clone());
             }
             continue;
         };
@@ -151,17 +124,17 @@ fn rescan(root: &Path, snapshot: &mut Snapshot) -> Vec<SourceEvent> {
             name: plugin.manifest.name.clone(),
             fingerprint,
         };
-        match snapshot.plugins.get(&plugin.dir) {
+        match snapshot.plugins.get(&plugin.location) {
             None => changes.push(SourceEvent::Added(plugin.clone())),
             Some(old) if *old != seen => changes.push(SourceEvent::Updated(plugin.clone())),
             Some(_) => {}
         }
-        present.insert(plugin.dir, seen);
+        present.insert(plugin.location, seen);
     }
     let mut broken = BTreeMap::new();
     for diagnostic in discovery.diagnostics {
         let dir = diagnostic
-            .path
+            .location
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
@@ -169,7 +142,7 @@ fn rescan(root: &Path, snapshot: &mut Snapshot) -> Vec<SourceEvent> {
             present.insert(dir, seen.clone());
         }
         let message = diagnostic.error.to_string();
-        let path = diagnostic.path.clone();
+        let path = diagnostic.location.clone();
         if snapshot.broken.get(&path) != Some(&message) {
             changes.push(SourceEvent::Broken(diagnostic));
         }
@@ -178,7 +151,7 @@ fn rescan(root: &Path, snapshot: &mut Snapshot) -> Vec<SourceEvent> {
     for (dir, seen) in &snapshot.plugins {
         if !present.contains_key(dir) {
             changes.push(SourceEvent::Removed {
-                dir: dir.clone(),
+                location: dir.clone(),
                 name: seen.name.clone(),
             });
         }
@@ -219,7 +192,8 @@ impl std::io::Write for Digest {
 /// for long, `/dev/zero` never read: see [`plugin_core::Artifact`]).
 fn fingerprint(plugin: &Discovered) -> Option<[u8; 32]> {
     let manifest =
-        plugin_core::yaml::read_text(&plugin.dir.join(plugin_core::MANIFEST_FILE_NAME)).ok()?;
+        plugin_core::yaml::read_text(&plugin.location.join(plugin_core::MANIFEST_FILE_NAME))
+            .ok()?;
     let (artifact, is_wasm, field) = match (&plugin.manifest.wasm, &plugin.manifest.grpc) {
         (Some(wasm), _) => (&wasm.module, true, "wasm.module"),
         (None, Some(grpc)) => (&grpc.binary, false, "grpc.binary"),

@@ -1,0 +1,132 @@
+//! Where the manager's plugins come from: its sources (those the
+//! configuration names, in order, then those the embedder registered, in
+//! registration order), what they find at start, and reading a plugin
+//! again, for a reload, through the source that found it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use plugin_core::Manifest;
+use plugin_source::{Discovered, Source, SourceError, SourceEvents, from_config};
+use plugin_types::PluginConfig;
+
+use super::Inner;
+use super::plugin::{Managed, lock};
+use crate::error::ManagerError;
+use crate::status::ManagerDiagnostic;
+
+/// Where a plugin came from, and so where its new versions are read.
+pub(crate) enum Origin {
+    /// Found by a source: a reload reads it again through that source.
+    Source {
+        /// The source.
+        source: Arc<dyn Source>,
+        /// The plugin as the source last gave it.
+        last: Mutex<Box<Discovered>>,
+    },
+    /// Loaded with `load_dir`: a reload reads its folder again.
+    Folder,
+}
+
+impl Origin {
+    /// `plugin`, found by `source`.
+    pub(crate) fn found(source: &Arc<dyn Source>, plugin: &Discovered) -> Self {
+        Self::Source {
+            source: source.clone(),
+            last: Mutex::new(Box::new(plugin.clone())),
+        }
+    }
+
+    /// Whether the plugin came from `source`.
+    pub(crate) fn is(&self, source: &Arc<dyn Source>) -> bool {
+        matches!(self, Self::Source { source: own, .. } if Arc::ptr_eq(own, source))
+    }
+
+    /// The current manifest of the plugin `name` at `dir`, from where it
+    /// came; it must still be the plugin `name`.
+    pub(crate) async fn reread(&self, name: &str, dir: &Path) -> Result<Manifest, ManagerError> {
+        let manifest = match self {
+            Self::Folder => Manifest::from_file(dir)?,
+            Self::Source { source, last } => {
+                let before = lock(last).clone();
+                let now = source.reread(&before).await.map_err(|e| match e {
+                    // The same error a folder read gives.
+                    SourceError::Manifest(e) => ManagerError::Manifest(e),
+                    e => ManagerError::Source(e),
+                })?;
+                if now.manifest.name == name {
+                    **lock(last) = now.clone();
+                }
+                now.manifest
+            }
+        };
+        if manifest.name != name {
+            return Err(ManagerError::IdentityChanged {
+                plugin: name.to_owned(),
+                found: manifest.name,
+            });
+        }
+        Ok(manifest)
+    }
+}
+
+/// The sources `config` names, in order, then `registered`, in order.
+pub(crate) fn all(
+    config: &PluginConfig,
+    registered: &[Arc<dyn Source>],
+) -> Result<Vec<Arc<dyn Source>>, ManagerError> {
+    let mut sources = Vec::with_capacity(config.sources.len() + registered.len());
+    for entry in &config.sources {
+        sources.push(Arc::from(from_config(entry)?));
+    }
+    sources.extend(registered.iter().cloned());
+    Ok(sources)
+}
+
+/// Starts watching every source; the events of each wait in its stream.
+pub(crate) async fn watch_all(
+    sources: &[Arc<dyn Source>],
+) -> Result<Vec<(Arc<dyn Source>, SourceEvents)>, ManagerError> {
+    let mut watches = Vec::with_capacity(sources.len());
+    for source in sources {
+        watches.push((source.clone(), source.watch().await?));
+    }
+    Ok(watches)
+}
+
+/// Discovers the plugins of every source, then reserves them in that
+/// order (identity rule, `max_plugins`). A source that fails leaves
+/// nothing reserved: the error is the source's.
+pub(crate) async fn discover_and_reserve(
+    inner: &Inner,
+    sources: &[Arc<dyn Source>],
+) -> Result<(Vec<(Arc<Managed>, Manifest)>, Vec<ManagerDiagnostic>), ManagerError> {
+    let mut found = Vec::with_capacity(sources.len());
+    for source in sources {
+        found.push((source, source.discover().await?));
+    }
+    let mut diagnostics = Vec::new();
+    let mut reserved = Vec::new();
+    for (source, discovery) in found {
+        diagnostics.extend(
+            discovery
+                .diagnostics
+                .into_iter()
+                .map(|d| ManagerDiagnostic {
+                    path: d.location,
+                    message: d.error.to_string(),
+                }),
+        );
+        for plugin in discovery.plugins {
+            let origin = Origin::found(source, &plugin);
+            match inner.reserve(&plugin.manifest, plugin.location.clone(), origin) {
+                Ok(managed) => reserved.push((managed, plugin.manifest)),
+                Err(e) => diagnostics.push(ManagerDiagnostic {
+                    path: plugin.location,
+                    message: e.to_string(),
+                }),
+            }
+        }
+    }
+    Ok((reserved, diagnostics))
+}
