@@ -7,6 +7,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use plugin_types::DataEvent;
 pub use plugin_types::{HostHttpRequest, HostHttpResponse};
+use serde_json::value::RawValue;
 
 /// What a plugin may ask of its host: configuration, logging, a key-value
 /// store, outbound HTTP and event emission.
@@ -38,6 +39,21 @@ pub trait HostApi: Send + Sync {
 
     /// Publishes an event on the host's event bus.
     async fn emit_event(&self, event: DataEvent) -> Result<(), HostError>;
+
+    /// Calls the host function registered as `name` with JSON `input`
+    /// (see [`crate::host_functions`]). A host without a table knows no
+    /// function: the default fails [`HostError::UnknownFunction`].
+    async fn call_function(
+        &self,
+        name: &str,
+        input: &RawValue,
+    ) -> Result<Box<RawValue>, HostError> {
+        let _ = input;
+        Err(HostError::UnknownFunction {
+            name: crate::identity::cut(name, crate::host_functions::MAX_FUNCTION_NAME).to_owned(),
+            registered: String::new(),
+        })
+    }
 }
 
 /// Sends a plugin's log line to `tracing` at its level, tagged
@@ -124,6 +140,15 @@ pub enum HostError {
     /// The request itself is malformed (bad URL, key too long...).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// No host function has this name; `registered` lists (some of) the
+    /// names that exist.
+    #[error("no host function {name:?} (this host offers: {registered})")]
+    UnknownFunction {
+        /// The name asked for (cut to 128 bytes).
+        name: String,
+        /// The registered names, comma-separated (at most 32, then "and N more").
+        registered: String,
+    },
     /// The service exists but could not serve the request.
     #[error("{0}")]
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
