@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use plugin_adapter::RunnerCell;
-use plugin_core::{HostGrants, Manifest, PluginState, Runner};
+use plugin_core::{
+    HostCallContext, HostError, HostFunctions, HostGrants, Manifest, PluginState, Runner,
+};
 use plugin_grpc::PluginExit;
 use plugin_source::{Source, from_config};
 use plugin_types::PluginConfig;
@@ -74,9 +76,28 @@ pub struct PluginManagerBuilder {
     registries: Registries,
     options: ManagerOptions,
     wasm_engine: Option<WasmEngine>,
+    host_functions: HostFunctions,
 }
 
 impl PluginManagerBuilder {
+    /// Offers plugins the host function `name`: `f` gets the calling
+    /// plugin (named by the host) and the input as `In`, and answers `Out`
+    /// (JSON both ways, at most
+    /// [`MAX_HOST_CALL_SIZE`](plugin_core::host_functions::MAX_HOST_CALL_SIZE)).
+    /// Plugins reach it through each runtime's generic host import. A name
+    /// already registered (a [built-in](plugin_core::host_functions::builtin)
+    /// one too) is replaced.
+    pub fn host_function<In, Out, F, Fut>(mut self, name: &str, f: F) -> Self
+    where
+        In: serde::de::DeserializeOwned + Send + 'static,
+        Out: serde::Serialize + Send + 'static,
+        F: Fn(HostCallContext, In) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, HostError>> + Send + 'static,
+    {
+        self.host_functions = self.host_functions.with(name, f);
+        self
+    }
+
     /// Registers plugins' adapters into `registries` (default: in-memory).
     pub fn registries(mut self, registries: Registries) -> Self {
         self.registries = registries;
@@ -149,6 +170,7 @@ impl PluginManagerBuilder {
                 wasm,
                 config: self.config,
                 host: self.host,
+                host_functions: self.host_functions,
                 registries: self.registries,
                 options: self.options,
                 plugins: RwLock::new(BTreeMap::new()),
@@ -180,6 +202,7 @@ pub(crate) struct Inner {
     wasm: WasmSetup,
     config: PluginConfig,
     host: Arc<dyn HostServices>,
+    host_functions: HostFunctions,
     registries: Registries,
     options: ManagerOptions,
     plugins: RwLock<BTreeMap<String, Arc<Managed>>>,
@@ -214,6 +237,7 @@ impl PluginManager {
             registries: Registries::default(),
             options: ManagerOptions::default(),
             wasm_engine: None,
+            host_functions: HostFunctions::new(),
         }
     }
 
@@ -465,6 +489,7 @@ impl Inner {
                 plugin: manifest.name.clone(),
                 source,
             })?;
+        let host = crate::host::with_functions(&self.host_functions, &manifest.name, host);
         let max_artifact_size =
             plugin_core::artifact::limit_for(&self.config.permissions, &manifest.name);
         let NewRunner { runner, exits } =
