@@ -29,6 +29,8 @@
 //! [`MAX_EVENT_SIZE`] fails `emit-event`, a `fetch` body past
 //! [`MAX_HTTP_BODY`] fails, and log lines and their fields are cut by
 //! [`plugin_core::Identified`], which also sets an event's `source`.
+//! `call` reaches the host's function table by name, within the table's
+//! bounds (1 MiB of JSON each way).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -481,6 +483,20 @@ impl host::Host for &mut ComponentState {
             }
             .await;
             failed(p, "emit-event", result)
+        })
+        .await
+    }
+
+    async fn call(
+        &mut self,
+        name: String,
+        input_json: String,
+    ) -> wasmtime::Result<Result<String, String>> {
+        self.within(async |p| {
+            let result = plugin_core::host_functions::call_text(&*p.host, &name, &input_json)
+                .await
+                .map_err(|e| e.to_string());
+            failed(p, "call", result)
         })
         .await
     }
