@@ -171,19 +171,22 @@ impl pb::host_service_server::HostService for HostServiceImpl {
         request: Request<pb::HostCallRequest>,
     ) -> Result<Response<pb::HostCallResponse>, Status> {
         let request = request.get_ref();
-        let response =
-            match plugin_core::host_functions::call_text(&*self.host, &request.name, &request.input)
-                .await
-            {
-                Ok(output) => pb::HostCallResponse {
-                    output,
-                    error: String::new(),
-                },
-                Err(e) => pb::HostCallResponse {
-                    output: String::new(),
-                    error: e.to_string(),
-                },
-            };
+        let response = match plugin_core::host_functions::call_text(
+            &*self.host,
+            &request.name,
+            &request.input,
+        )
+        .await
+        {
+            Ok(output) => pb::HostCallResponse {
+                output,
+                error: String::new(),
+            },
+            Err(e) => pb::HostCallResponse {
+                output: String::new(),
+                error: e.to_string(),
+            },
+        };
         Ok(Response::new(response))
     }
 }
