@@ -65,13 +65,26 @@ pub fn log_to_tracing(
     message: &str,
     fields: &BTreeMap<String, String>,
 ) {
-    match level {
-        LogLevel::Trace => tracing::trace!(plugin, ?fields, "{message}"),
-        LogLevel::Debug => tracing::debug!(plugin, ?fields, "{message}"),
-        LogLevel::Info => tracing::info!(plugin, ?fields, "{message}"),
-        LogLevel::Warn => tracing::warn!(plugin, ?fields, "{message}"),
-        LogLevel::Error => tracing::error!(plugin, ?fields, "{message}"),
-    }
+    crate::trace_at!(level, plugin, ?fields, "{message}");
+}
+
+#[doc(hidden)]
+pub use tracing as __tracing;
+
+/// A `tracing` event at a plugin's [`LogLevel`] (a runtime value; tracing's
+/// macros want a constant): the one mapping of plugin levels onto
+/// tracing's. The arguments after the level are `tracing::event!`'s.
+#[macro_export]
+macro_rules! trace_at {
+    ($level:expr, $($arg:tt)+) => {
+        match $level {
+            $crate::LogLevel::Trace => $crate::host::__tracing::trace!($($arg)+),
+            $crate::LogLevel::Debug => $crate::host::__tracing::debug!($($arg)+),
+            $crate::LogLevel::Info => $crate::host::__tracing::info!($($arg)+),
+            $crate::LogLevel::Warn => $crate::host::__tracing::warn!($($arg)+),
+            $crate::LogLevel::Error => $crate::host::__tracing::error!($($arg)+),
+        }
+    };
 }
 
 /// Severity of a plugin's log line.
@@ -99,6 +112,20 @@ impl LogLevel {
             Self::Info => "info",
             Self::Warn => "warn",
             Self::Error => "error",
+        }
+    }
+}
+
+impl LogLevel {
+    /// The level of a numeric code, as the core ABI's `log` import and the
+    /// component world's `level` enum (in its declared order) number
+    /// them: 0 debug, 1 info, 2 warn, 3 error; any other code is info.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            0 => Self::Debug,
+            2 => Self::Warn,
+            3 => Self::Error,
+            _ => Self::Info,
         }
     }
 }

@@ -391,12 +391,8 @@ impl host::Host for &mut ComponentState {
         message: String,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
-        let level = match level {
-            host::Level::Debug => LogLevel::Debug,
-            host::Level::Info => LogLevel::Info,
-            host::Level::Warn => LogLevel::Warn,
-            host::Level::Error => LogLevel::Error,
-        };
+        // The world's enum is declared in the order of the ABI's codes.
+        let level = LogLevel::from_code(level as i32);
         let fields: BTreeMap<String, String> = fields.into_iter().collect();
         self.watch.plugin.host.log(level, &message, &fields);
         Ok(())
@@ -511,6 +507,27 @@ pub(crate) fn is_component(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `log` maps the world's levels by their order: it must be the ABI's.
+    #[test]
+    fn the_worlds_levels_are_numbered_as_the_abis() {
+        let levels = [
+            host::Level::Debug,
+            host::Level::Info,
+            host::Level::Warn,
+            host::Level::Error,
+        ];
+        let mapped = levels.map(|level| LogLevel::from_code(level as i32));
+        assert_eq!(
+            mapped,
+            [
+                LogLevel::Debug,
+                LogLevel::Info,
+                LogLevel::Warn,
+                LogLevel::Error
+            ]
+        );
+    }
 
     #[test]
     fn headers_tell_components_from_modules() {

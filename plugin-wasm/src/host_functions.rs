@@ -85,12 +85,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                     return;
                 }
             };
-            let level = match level {
-                0 => LogLevel::Debug,
-                2 => LogLevel::Warn,
-                3 => LogLevel::Error,
-                _ => LogLevel::Info,
-            };
+            let level = LogLevel::from_code(level);
             let mut fields = BTreeMap::new();
             if kept < len {
                 fields.insert(
