@@ -177,6 +177,6 @@ impl HostFunctions {
     /// [`HostApi::call_function`] from this table, with `plugin` the
     /// caller every function is told of.
     pub fn serve(&self, plugin: &str, host: Arc<dyn HostApi>) -> Arc<dyn HostApi> {
-        served::Served::new(self.clone(), plugin, host)
+        served::Served::wrap(self.clone(), plugin, host)
     }
 }

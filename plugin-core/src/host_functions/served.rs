@@ -21,7 +21,7 @@ pub(super) struct Served {
 
 impl Served {
     /// `host` for `plugin`, calling `functions` by name.
-    pub(super) fn new(
+    pub(super) fn wrap(
         functions: HostFunctions,
         plugin: &str,
         host: Arc<dyn HostApi>,
