@@ -51,7 +51,7 @@ pub trait HostApi: Send + Sync {
         let _ = input;
         Err(HostError::UnknownFunction {
             name: crate::identity::cut(name, crate::host_functions::MAX_FUNCTION_NAME).to_owned(),
-            registered: String::new(),
+            registered: "none".to_owned(),
         })
     }
 }
