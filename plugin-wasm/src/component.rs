@@ -29,7 +29,7 @@
 //! [`MAX_EVENT_SIZE`] fails `emit-event`, a `fetch` body past
 //! [`MAX_HTTP_BODY`] fails, and log lines and their fields are cut by
 //! [`plugin_core::Identified`], which also sets an event's `source`.
-//! `call` reaches the host's function table by name, within the table's
+//! `call-function` reaches the host's function table by name, within the table's
 //! bounds (1 MiB of JSON each way).
 
 use std::collections::BTreeMap;
@@ -483,7 +483,7 @@ impl host::Host for &mut ComponentState {
         .await
     }
 
-    async fn call(
+    async fn call_function(
         &mut self,
         name: String,
         input_json: String,
@@ -492,7 +492,7 @@ impl host::Host for &mut ComponentState {
             let result = plugin_core::host_functions::call_text(&*p.host, &name, &input_json)
                 .await
                 .map_err(|e| e.to_string());
-            failed(p, "call", result)
+            failed(p, "call-function", result)
         })
         .await
     }

@@ -55,11 +55,11 @@ async function fetchUrl(params) {
 // The round trip, for measuring.
 const echo = (params) => params;
 
-// Calls a host function by name (the world's `call`): one the host
+// Calls a host function by name (the world's `call-function`): one the host
 // registered, such as an embedder's `weather.lookup`, or a built-in such as
 // `kv.get`.
 function callHost(params) {
-  return JSON.parse(host.call(params.name, JSON.stringify(params.input ?? null)));
+  return JSON.parse(host.callFunction(params.name, JSON.stringify(params.input ?? null)));
 }
 
 const functions = {

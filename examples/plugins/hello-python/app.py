@@ -68,11 +68,11 @@ def fetch(params):
 
 
 def call_host(params):
-    """Calls a host function by name (the world's `call`): one the host
+    """Calls a host function by name (the world's `call-function`): one the host
     registered, such as an embedder's `weather.lookup`, or a built-in such
     as `kv.get`."""
     params = params or {}
-    return json.loads(host.call(params["name"], json.dumps(params.get("input"))))
+    return json.loads(host.call_function(params["name"], json.dumps(params.get("input"))))
 
 
 FUNCTIONS = {

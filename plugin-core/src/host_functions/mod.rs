@@ -2,7 +2,7 @@
 //! JSON in and JSON out, in one table.
 //!
 //! Every transport reaches the table through one generic import (the core
-//! ABI's `host_call`, the component world's `host.call`, gRPC
+//! ABI's `host_call`, the component world's `host.call-function`, gRPC
 //! `HostService.Call`), by way of [`HostApi::call_function`]; the typed
 //! imports (`get_config`, `kv_get`...) are registrations in the same table
 //! too ([`builtin`]), so each is callable by name as well.

@@ -36,7 +36,7 @@ where
     Out: DeserializeOwned,
 {
     let input = serde_json::to_string(input).map_err(|e| format!("encoding: {e}"))?;
-    let answer = host::call(name, &input)?;
+    let answer = host::call_function(name, &input)?;
     serde_json::from_str(&answer).map_err(|e| format!("the answer of {name}: {e}"))
 }
 
