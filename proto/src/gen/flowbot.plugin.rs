@@ -269,7 +269,7 @@ pub struct EmitEventRequest {
     pub source: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub event_type: ::prost::alloc::string::String,
-    /// JSON: the whole event, as flowbot's DataEvent (extension: flowbot sends nothing here); source and event_type fill in its empty fields
+    /// JSON: the whole event, as flowbot's DataEvent (extension: flowbot sends nothing here); event_type fills in an empty event_type; the event's source is always the plugin's name (the host sets it)
     #[prost(string, tag = "3")]
     pub payload: ::prost::alloc::string::String,
 }
