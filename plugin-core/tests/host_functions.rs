@@ -155,3 +155,33 @@ async fn inputs_and_answers_are_bounded() {
         .to_string();
     assert!(error.contains("not JSON"), "{error}");
 }
+
+#[tokio::test]
+async fn an_unknown_name_lists_at_most_32_registered_names() {
+    let mut functions = HostFunctions::empty();
+    for i in 0..40 {
+        functions = functions.with(&format!("f{i:02}"), async |_cx, (): ()| Ok(()));
+    }
+    let host = functions.serve(
+        "alpha",
+        Arc::new(MemoryHost::new("alpha", serde_json::json!({}))),
+    );
+    let long = "y".repeat(500);
+    let error = call_text(&*host, &long, "null")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("at most 128 bytes, not 500"), "{error}");
+    let null = serde_json::value::RawValue::from_string("null".into()).unwrap();
+    let error = host
+        .call_function(&long, &null)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("f00, f01") && error.contains("f31, and 8 more"),
+        "{error}"
+    );
+    assert!(!error.contains("f32"), "{error}");
+    assert!(error.len() < 600, "{error}");
+}

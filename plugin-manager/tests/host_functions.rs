@@ -20,6 +20,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::{Setup, raw, status};
+use plugin_core::host_functions::MAX_HOST_CALL_SIZE;
 use plugin_core::{HostError, PluginState};
 use plugin_dirs::copy_example;
 use plugin_manager::PluginManager;
@@ -138,6 +139,18 @@ async fn an_embedders_host_function_is_called_from_every_runtime_as_the_calling_
                 && unknown.contains("weather.lookup")
                 && unknown.contains("kv.get"),
             "{plugin}: {unknown}"
+        );
+    }
+    // Input past the bound is refused before the host reads it, on the
+    // core ABI (Rust, Go) and over gRPC alike.
+    let city = "x".repeat(MAX_HOST_CALL_SIZE);
+    for plugin in ["hello-wasm", "hello-go", "hello-grpc"] {
+        let refused = call_host(&manager, plugin, "weather.lookup", json!({ "city": city }))
+            .await
+            .unwrap_err();
+        assert!(
+            refused.contains("more than the 1048576"),
+            "{plugin}: {refused}"
         );
     }
     // Each plugin wrote `owner` in its own KV namespace: none wrote as
