@@ -7,6 +7,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use plugin_types::DataEvent;
 pub use plugin_types::{HostHttpRequest, HostHttpResponse};
+use serde_json::value::RawValue;
 
 /// What a plugin may ask of its host: configuration, logging, a key-value
 /// store, outbound HTTP and event emission.
@@ -38,6 +39,21 @@ pub trait HostApi: Send + Sync {
 
     /// Publishes an event on the host's event bus.
     async fn emit_event(&self, event: DataEvent) -> Result<(), HostError>;
+
+    /// Calls the host function registered as `name` with JSON `input`
+    /// (see [`crate::host_functions`]). A host without a table knows no
+    /// function: the default fails [`HostError::UnknownFunction`].
+    async fn call_function(
+        &self,
+        name: &str,
+        input: &RawValue,
+    ) -> Result<Box<RawValue>, HostError> {
+        let _ = input;
+        Err(HostError::UnknownFunction {
+            name: crate::identity::cut(name, crate::host_functions::MAX_FUNCTION_NAME).to_owned(),
+            registered: "none".to_owned(),
+        })
+    }
 }
 
 /// Sends a plugin's log line to `tracing` at its level, tagged
@@ -49,13 +65,26 @@ pub fn log_to_tracing(
     message: &str,
     fields: &BTreeMap<String, String>,
 ) {
-    match level {
-        LogLevel::Trace => tracing::trace!(plugin, ?fields, "{message}"),
-        LogLevel::Debug => tracing::debug!(plugin, ?fields, "{message}"),
-        LogLevel::Info => tracing::info!(plugin, ?fields, "{message}"),
-        LogLevel::Warn => tracing::warn!(plugin, ?fields, "{message}"),
-        LogLevel::Error => tracing::error!(plugin, ?fields, "{message}"),
-    }
+    crate::trace_at!(level, plugin, ?fields, "{message}");
+}
+
+#[doc(hidden)]
+pub use tracing as __tracing;
+
+/// A `tracing` event at a plugin's [`LogLevel`] (a runtime value; tracing's
+/// macros want a constant): the one mapping of plugin levels onto
+/// tracing's. The arguments after the level are `tracing::event!`'s.
+#[macro_export]
+macro_rules! trace_at {
+    ($level:expr, $($arg:tt)+) => {
+        match $level {
+            $crate::LogLevel::Trace => $crate::host::__tracing::trace!($($arg)+),
+            $crate::LogLevel::Debug => $crate::host::__tracing::debug!($($arg)+),
+            $crate::LogLevel::Info => $crate::host::__tracing::info!($($arg)+),
+            $crate::LogLevel::Warn => $crate::host::__tracing::warn!($($arg)+),
+            $crate::LogLevel::Error => $crate::host::__tracing::error!($($arg)+),
+        }
+    };
 }
 
 /// Severity of a plugin's log line.
@@ -83,6 +112,20 @@ impl LogLevel {
             Self::Info => "info",
             Self::Warn => "warn",
             Self::Error => "error",
+        }
+    }
+}
+
+impl LogLevel {
+    /// The level of a numeric code, as the core ABI's `log` import and the
+    /// component world's `level` enum (in its declared order) number
+    /// them: 0 debug, 1 info, 2 warn, 3 error; any other code is info.
+    pub fn from_code(code: i32) -> Self {
+        match code {
+            0 => Self::Debug,
+            2 => Self::Warn,
+            3 => Self::Error,
+            _ => Self::Info,
         }
     }
 }
@@ -124,6 +167,15 @@ pub enum HostError {
     /// The request itself is malformed (bad URL, key too long...).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// No host function has this name; `registered` lists (some of) the
+    /// names that exist.
+    #[error("no host function {name:?} (this host offers: {registered})")]
+    UnknownFunction {
+        /// The name asked for (cut to 128 bytes).
+        name: String,
+        /// The registered names, comma-separated (at most 32, then "and N more").
+        registered: String,
+    },
     /// The service exists but could not serve the request.
     #[error("{0}")]
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),

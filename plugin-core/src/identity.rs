@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use plugin_types::DataEvent;
+use serde_json::value::RawValue;
 
 use crate::host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
 
@@ -157,6 +158,16 @@ impl HostApi for Identified {
         }
         stamp_event(&self.plugin, &mut event);
         self.host.emit_event(event).await
+    }
+
+    /// The host's table: it names the caller itself (see
+    /// [`crate::host_functions`]).
+    async fn call_function(
+        &self,
+        name: &str,
+        input: &RawValue,
+    ) -> Result<Box<RawValue>, HostError> {
+        self.host.call_function(name, input).await
     }
 }
 

@@ -17,7 +17,8 @@
 //! - the [`HostApi`] trait a host implements to serve plugin callbacks, and
 //!   [`MemoryHost`], a complete in-memory one; [`Identified`], what every
 //!   runner serves its plugin's host calls through (the identity fields
-//!   the host sets, the bounds it holds them to);
+//!   the host sets, the bounds it holds them to); [`HostFunctions`], the
+//!   table of host functions a plugin calls by name (JSON in, JSON out);
 //! - [`Artifact`]: a plugin's code read as a bounded regular file
 //!   ([`artifact`]);
 //! - [`HostGrants`]: the manifest asks, the host grants ([`grant`]): what a
@@ -55,6 +56,7 @@ pub mod fn_runtime;
 pub mod grant;
 pub mod granted_dir;
 pub mod host;
+pub mod host_functions;
 pub mod http_allowlist;
 pub mod http_request_rule;
 pub mod identity;
@@ -74,6 +76,7 @@ pub use fn_runtime::{FnPlugin, FnRuntime};
 pub use grant::{GrantError, Granted, HostGrants, Preopen, ProcessGrant};
 pub use granted_dir::GrantedDir;
 pub use host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel, log_to_tracing};
+pub use host_functions::{HostCallContext, HostFunction, HostFunctions};
 pub use http_allowlist::HttpAllowlist;
 pub use http_request_rule::{HttpRefusal, HttpRequestRule};
 pub use identity::{Identified, stamp_event};

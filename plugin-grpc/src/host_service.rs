@@ -15,6 +15,10 @@
 //! [`plugin_core::Identified`], which the runner's host is: an event past
 //! 1 MiB is refused, a log line past 64 KiB is cut, and an event's
 //! `source` is the plugin's name whatever the request says.
+//!
+//! `Call` reaches the host's function table by name
+//! ([`plugin_core::HostFunctions`]), within its bounds (1 MiB of JSON each
+//! way); failures travel in the response's `error`.
 
 use std::sync::Arc;
 
@@ -160,6 +164,30 @@ impl pb::host_service_server::HostService for HostServiceImpl {
         // host is `plugin_core::Identified`).
         self.host.emit_event(event).await.map_err(status)?;
         Ok(Response::new(()))
+    }
+
+    async fn call(
+        &self,
+        request: Request<pb::HostCallRequest>,
+    ) -> Result<Response<pb::HostCallResponse>, Status> {
+        let request = request.get_ref();
+        let response = match plugin_core::host_functions::call_text(
+            &*self.host,
+            &request.name,
+            &request.input,
+        )
+        .await
+        {
+            Ok(output) => pb::HostCallResponse {
+                output,
+                error: String::new(),
+            },
+            Err(e) => pb::HostCallResponse {
+                output: String::new(),
+                error: e.to_string(),
+            },
+        };
+        Ok(Response::new(response))
     }
 }
 

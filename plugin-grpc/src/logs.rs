@@ -81,13 +81,7 @@ pub(crate) fn forward_line(plugin: &str, stream: Stream, line: &str) {
     }
     let (level, message, fields) = parse_line(line);
     let stream = stream.as_str();
-    match level {
-        LogLevel::Trace => tracing::trace!(plugin, stream, fields, "{message}"),
-        LogLevel::Debug => tracing::debug!(plugin, stream, fields, "{message}"),
-        LogLevel::Info => tracing::info!(plugin, stream, fields, "{message}"),
-        LogLevel::Warn => tracing::warn!(plugin, stream, fields, "{message}"),
-        LogLevel::Error => tracing::error!(plugin, stream, fields, "{message}"),
-    }
+    plugin_core::trace_at!(level, plugin, stream, fields, "{message}");
 }
 
 /// Splits a line into its level, message and (for JSON lines) the remaining

@@ -29,6 +29,8 @@
 //! [`MAX_EVENT_SIZE`] fails `emit-event`, a `fetch` body past
 //! [`MAX_HTTP_BODY`] fails, and log lines and their fields are cut by
 //! [`plugin_core::Identified`], which also sets an event's `source`.
+//! `call-function` reaches the host's function table by name, within the table's
+//! bounds (1 MiB of JSON each way).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -389,12 +391,8 @@ impl host::Host for &mut ComponentState {
         message: String,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
-        let level = match level {
-            host::Level::Debug => LogLevel::Debug,
-            host::Level::Info => LogLevel::Info,
-            host::Level::Warn => LogLevel::Warn,
-            host::Level::Error => LogLevel::Error,
-        };
+        // The world's enum is declared in the order of the ABI's codes.
+        let level = LogLevel::from_code(level as i32);
         let fields: BTreeMap<String, String> = fields.into_iter().collect();
         self.watch.plugin.host.log(level, &message, &fields);
         Ok(())
@@ -484,6 +482,20 @@ impl host::Host for &mut ComponentState {
         })
         .await
     }
+
+    async fn call_function(
+        &mut self,
+        name: String,
+        input_json: String,
+    ) -> wasmtime::Result<Result<String, String>> {
+        self.within(async |p| {
+            let result = plugin_core::host_functions::call_text(&*p.host, &name, &input_json)
+                .await
+                .map_err(|e| e.to_string());
+            failed(p, "call-function", result)
+        })
+        .await
+    }
 }
 
 /// Whether `bytes` are a component (rather than a core module): the
@@ -495,6 +507,27 @@ pub(crate) fn is_component(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `log` maps the world's levels by their order: it must be the ABI's.
+    #[test]
+    fn the_worlds_levels_are_numbered_as_the_abis() {
+        let levels = [
+            host::Level::Debug,
+            host::Level::Info,
+            host::Level::Warn,
+            host::Level::Error,
+        ];
+        let mapped = levels.map(|level| LogLevel::from_code(level as i32));
+        assert_eq!(
+            mapped,
+            [
+                LogLevel::Debug,
+                LogLevel::Info,
+                LogLevel::Warn,
+                LogLevel::Error
+            ]
+        );
+    }
 
     #[test]
     fn headers_tell_components_from_modules() {

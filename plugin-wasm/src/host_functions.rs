@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use plugin_core::host_functions::{MAX_FUNCTION_NAME, MAX_HOST_CALL_SIZE, call_text};
 use plugin_core::identity::{MAX_EVENT_SIZE, MAX_LOG_LINE, TRUNCATED_FIELD, truncation_note};
 use plugin_core::{HostHttpRequest, LogLevel};
 use plugin_types::DataEvent;
@@ -84,12 +85,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                     return;
                 }
             };
-            let level = match level {
-                0 => LogLevel::Debug,
-                2 => LogLevel::Warn,
-                3 => LogLevel::Error,
-                _ => LogLevel::Info,
-            };
+            let level = LogLevel::from_code(level);
             let mut fields = BTreeMap::new();
             if kept < len {
                 fields.insert(
@@ -216,6 +212,38 @@ pub(crate) fn add_to_linker(linker: &mut Linker<InstanceState>) -> wasmtime::Res
                     }
                     .await;
                     Ok(status(cx, "emit_event", result))
+                })
+                .await
+            })
+        },
+    )?;
+
+    linker.func_wrap_async(
+        MODULE,
+        "host_call",
+        |mut cx: Ctx<'_>, (name_ptr, name_len, ptr, len): (i32, i32, i32, i32)| {
+            Box::new(async move {
+                within(&mut cx, async |cx| {
+                    let result = async {
+                        at_most(name_len, MAX_FUNCTION_NAME, "the function name")?;
+                        at_most(len, MAX_HOST_CALL_SIZE, "the input")?;
+                        let name = read_string(cx, name_ptr, name_len)?;
+                        let input = read_string(cx, ptr, len)?;
+                        let host = cx.data().watch.plugin.host.clone();
+                        call_text(&*host, &name, &input)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                    .await;
+                    // The guest always gets an envelope, so it can read why a call failed.
+                    let envelope = match result {
+                        Ok(output) => format!(r#"{{"data":{output}}}"#),
+                        Err(error) => {
+                            tracing::debug!(plugin = %cx.data().watch.plugin.name, "host_call refused: {error}");
+                            serde_json::json!({ "error": error }).to_string()
+                        }
+                    };
+                    Ok(write_result(cx, "host_call", envelope.as_bytes()).await)
                 })
                 .await
             })

@@ -36,6 +36,9 @@ func fetchExport(ptr, size uint32) uint64 { return plugin.Call(ptr, size, fetch)
 //go:wasmexport echo
 func echoExport(ptr, size uint32) uint64 { return plugin.Call(ptr, size, echo) }
 
+//go:wasmexport call_host
+func callHostExport(ptr, size uint32) uint64 { return plugin.Call(ptr, size, callHost) }
+
 func main() {} // a reactor: the host calls the exports above
 
 type greetParams struct {
@@ -151,3 +154,14 @@ func fetch(p fetchParams) (fetched, error) {
 }
 
 func echo(v any) (any, error) { return v, nil }
+
+type callHostParams struct {
+	Name  string `json:"name"`
+	Input any    `json:"input"`
+}
+
+// callHost calls a host function by name: one the host registered, such as
+// an embedder's `weather.lookup`, or a built-in such as `kv.get`.
+func callHost(p callHostParams) (any, error) {
+	return plugin.CallHost[any](p.Name, p.Input)
+}

@@ -55,7 +55,16 @@ async function fetchUrl(params) {
 // The round trip, for measuring.
 const echo = (params) => params;
 
-const functions = { greet, help, command, ability_call: abilityCall, fetch: fetchUrl, echo };
+// Calls a host function by name (the world's `call-function`): one the host
+// registered, such as an embedder's `weather.lookup`, or a built-in such as
+// `kv.get`.
+function callHost(params) {
+  return JSON.parse(host.callFunction(params.name, JSON.stringify(params.input ?? null)));
+}
+
+const functions = {
+  greet, help, command, ability_call: abilityCall, fetch: fetchUrl, echo, call_host: callHost,
+};
 
 export const guest = {
   init(configJson) {

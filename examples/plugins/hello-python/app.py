@@ -67,6 +67,14 @@ def fetch(params):
     return {"status": response.status, "body": response.body.decode("utf-8", "replace")}
 
 
+def call_host(params):
+    """Calls a host function by name (the world's `call-function`): one the host
+    registered, such as an embedder's `weather.lookup`, or a built-in such
+    as `kv.get`."""
+    params = params or {}
+    return json.loads(host.call_function(params["name"], json.dumps(params.get("input"))))
+
+
 FUNCTIONS = {
     "greet": greet,
     "help": help_,
@@ -74,6 +82,7 @@ FUNCTIONS = {
     "ability_call": ability_call,
     "fetch": fetch,
     "echo": lambda params: params,  # the round trip, for measuring
+    "call_host": call_host,
 }
 
 

@@ -7,6 +7,7 @@
 //! [`HostServices`] itself, typically wrapping a [`DefaultHost`].
 
 mod events;
+mod functions;
 mod http;
 mod kv;
 
@@ -23,6 +24,7 @@ use plugin_types::DataEvent;
 use serde_json::Value;
 
 pub use events::{EmittedEvent, EventBus};
+pub use functions::with_functions;
 pub use http::{HttpClient, HttpOptions};
 pub use kv::{KV_FILE_NAME, KvLimits, KvOpenError, KvStore};
 

@@ -14,7 +14,10 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use plugin_adapter::RunnerCell;
-use plugin_core::{HostGrants, Manifest, PluginState, Runner, RunnerSetup, Runtime};
+use plugin_core::{
+    HostCallContext, HostError, HostFunctions, HostGrants, Manifest, PluginState, Runner,
+    RunnerSetup, Runtime,
+};
 use plugin_source::Source;
 use plugin_types::PluginConfig;
 use plugin_wasm::ModuleCache;
@@ -85,6 +88,7 @@ pub struct PluginManagerBuilder {
     options: ManagerOptions,
     runtimes: Runtimes,
     sources: Vec<Arc<dyn Source>>,
+    host_functions: HostFunctions,
 }
 
 impl PluginManagerBuilder {
@@ -104,6 +108,24 @@ impl PluginManagerBuilder {
     /// with `hot_reload` follows the changes each reports.
     pub fn source(mut self, source: Box<dyn Source>) -> Self {
         self.sources.push(Arc::from(source));
+        self
+    }
+
+    /// Offers plugins the host function `name`: `f` gets the calling
+    /// plugin (named by the host) and the input as `In`, and answers `Out`
+    /// (JSON both ways, at most
+    /// [`MAX_HOST_CALL_SIZE`](plugin_core::host_functions::MAX_HOST_CALL_SIZE)).
+    /// Plugins reach it through each runtime's generic host import. A name
+    /// already registered (a [built-in](plugin_core::host_functions::builtin)
+    /// one too) is replaced.
+    pub fn host_function<In, Out, F, Fut>(mut self, name: &str, f: F) -> Self
+    where
+        In: serde::de::DeserializeOwned + Send + 'static,
+        Out: serde::Serialize + Send + 'static,
+        F: Fn(HostCallContext, In) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Out, HostError>> + Send + 'static,
+    {
+        self.host_functions = self.host_functions.with(name, f);
         self
     }
 
@@ -174,6 +196,7 @@ impl PluginManagerBuilder {
                 config: self.config,
                 sources: self.sources,
                 host: self.host,
+                host_functions: self.host_functions,
                 registries: self.registries,
                 options: self.options,
                 plugins: RwLock::new(BTreeMap::new()),
@@ -207,6 +230,7 @@ pub(crate) struct Inner {
     /// The sources registered with the builder.
     sources: Vec<Arc<dyn Source>>,
     host: Arc<dyn HostServices>,
+    host_functions: HostFunctions,
     registries: Registries,
     options: ManagerOptions,
     plugins: RwLock<BTreeMap<String, Arc<Managed>>>,
@@ -241,6 +265,7 @@ impl PluginManager {
             options: ManagerOptions::default(),
             runtimes: Runtimes::default(),
             sources: Vec::new(),
+            host_functions: HostFunctions::new(),
         }
     }
 
@@ -499,6 +524,7 @@ impl Inner {
                 plugin: manifest.name.clone(),
                 source,
             })?;
+        let host = crate::host::with_functions(&self.host_functions, &manifest.name, host);
         let max_artifact_size =
             plugin_core::artifact::limit_for(&self.config.permissions, &manifest.name);
         let runner = runtime.runner(

@@ -4,7 +4,8 @@
 // `runtime: wasm`.
 //
 // The package exports the ABI's `alloc`, `free`, `init` and `is_ready`, and
-// wraps the host's `flowbot` imports (config, log, KV, HTTP, events). Each
+// wraps the host's `flowbot` imports (config, log, KV, HTTP, events, and
+// [CallHost] for any host function by name). Each
 // plugin function is an export of its own, one line that hands the call to
 // [Call] with a typed handler:
 //

@@ -30,6 +30,9 @@ func hostHTTPRequest(request unsafe.Pointer, requestLen uint32) int64
 //go:wasmimport flowbot emit_event
 func hostEmitEvent(event unsafe.Pointer, eventLen uint32) int32
 
+//go:wasmimport flowbot host_call
+func hostCall(name unsafe.Pointer, nameLen uint32, input unsafe.Pointer, inputLen uint32) int64
+
 // HostError is a host import that failed; the host logged why under the
 // plugin's name.
 type HostError struct {
@@ -132,7 +135,44 @@ func HTTP(request HTTPRequest) (HTTPResponse, error) {
 	return *envelope.Data, nil
 }
 
-// EmitEvent publishes `event`; an empty Source becomes the plugin's name.
+// CallHost calls the host function `name` (one the host registered, or a
+// built-in such as "kv.get") with `input` as JSON, and decodes its answer
+// as Out. Input and answer are at most 1 MiB of JSON each; the host tells
+// the function which plugin calls.
+func CallHost[Out any](name string, input any) (Out, error) {
+	var out Out
+	encoded, err := json.Marshal(input)
+	if err != nil {
+		return out, err
+	}
+	namePtr, nameSize := ptrLen(name)
+	bytes, _, err := received(hostCall(namePtr, nameSize, unsafe.Pointer(unsafe.SliceData(encoded)), uint32(len(encoded))), "host_call")
+	runtime.KeepAlive(name)
+	runtime.KeepAlive(encoded)
+	if err != nil {
+		return out, err
+	}
+	var envelope struct {
+		Data  json.RawMessage `json:"data"`
+		Error string          `json:"error"`
+	}
+	if err := json.Unmarshal(bytes, &envelope); err != nil {
+		return out, fmt.Errorf("host host_call answered malformed JSON: %w", err)
+	}
+	if envelope.Error != "" {
+		return out, fmt.Errorf("%s", envelope.Error)
+	}
+	if len(envelope.Data) == 0 {
+		envelope.Data = json.RawMessage("null")
+	}
+	if err := json.Unmarshal(envelope.Data, &out); err != nil {
+		return out, fmt.Errorf("the answer of %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// EmitEvent publishes `event`; the host sets its Source to the plugin's
+// name, whatever it says.
 func EmitEvent(event DataEvent) error {
 	encoded, err := json.Marshal(event)
 	if err != nil {

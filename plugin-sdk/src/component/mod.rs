@@ -26,6 +26,20 @@ pub fn get_config(key: &str) -> Result<Option<String>, String> {
     host::get_config(key)
 }
 
+/// Calls the host function `name` (one the host registered, or a built-in
+/// such as `kv.get`) with `input` as JSON, and reads its answer as `Out`.
+/// Input and answer are at most 1 MiB of JSON each; the host tells the
+/// function which plugin calls.
+pub fn call_host<In, Out>(name: &str, input: &In) -> Result<Out, String>
+where
+    In: Serialize + ?Sized,
+    Out: DeserializeOwned,
+{
+    let input = serde_json::to_string(input).map_err(|e| format!("encoding: {e}"))?;
+    let answer = host::call_function(name, &input)?;
+    serde_json::from_str(&answer).map_err(|e| format!("the answer of {name}: {e}"))
+}
+
 /// Writes a log line through the host, tagged with the plugin's name.
 pub fn log(level: Level, message: &str) {
     let level = match level {

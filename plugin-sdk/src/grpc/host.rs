@@ -61,6 +61,30 @@ pub fn host() -> Result<HostClient, HostCallError> {
 }
 
 impl HostClient {
+    /// Calls the host function `name` (one the host registered, or a
+    /// built-in such as `kv.get`) with `input` as JSON, and reads its
+    /// answer as `Out`. Input and answer are at most 1 MiB of JSON each.
+    pub async fn call_host<In, Out>(&self, name: &str, input: &In) -> Result<Out, HostCallError>
+    where
+        In: serde::Serialize + ?Sized,
+        Out: serde::de::DeserializeOwned,
+    {
+        let input = serde_json::to_string(input)
+            .map_err(|e| HostCallError::Host(format!("encoding the input of {name}: {e}")))?;
+        let r = self
+            .client
+            .clone()
+            .call(pb::HostCallRequest {
+                name: name.to_owned(),
+                input,
+            })
+            .await?
+            .into_inner();
+        answer(r.error)?;
+        serde_json::from_str(&r.output)
+            .map_err(|e| HostCallError::Host(format!("the answer of {name}: {e}")))
+    }
+
     /// A value of the plugin's configuration by dotted key; `None` when
     /// absent (or empty).
     pub async fn get_config(&self, key: &str) -> Result<Option<String>, HostCallError> {

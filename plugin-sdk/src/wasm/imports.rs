@@ -22,6 +22,8 @@ unsafe extern "C" {
     fn host_http_request(ptr: i32, len: i32) -> i64;
     #[link_name = "emit_event"]
     fn host_emit_event(ptr: i32, len: i32) -> i32;
+    #[link_name = "host_call"]
+    fn host_host_call(name_ptr: i32, name_len: i32, ptr: i32, len: i32) -> i64;
 }
 
 const ABSENT: i64 = -1;
@@ -108,6 +110,27 @@ pub(super) fn http_request(request: &HttpRequest) -> Result<HttpResponse, String
         (Some(error), _) => Err(error),
         (None, Some(response)) => Ok(response),
         (None, None) => Err("host http_request returned nothing".into()),
+    }
+}
+
+/// Calls host function `name` with JSON `input`; its JSON answer.
+pub(super) fn host_call(name: &str, input: &[u8]) -> Result<Vec<u8>, String> {
+    let (name_ptr, name_len) = raw(name.as_bytes());
+    let (ptr, len) = raw(input);
+    // SAFETY: as above, for both buffers.
+    let packed = unsafe { host_host_call(name_ptr, name_len, ptr, len) };
+    let bytes = owned(packed, "host_call")?.unwrap_or_default();
+    #[derive(Deserialize)]
+    struct Envelope {
+        data: Option<Box<serde_json::value::RawValue>>,
+        error: Option<String>,
+    }
+    let envelope: Envelope =
+        serde_json::from_slice(&bytes).map_err(|e| format!("host host_call answer: {e}"))?;
+    match (envelope.error, envelope.data) {
+        (Some(error), _) => Err(error),
+        (None, Some(data)) => Ok(data.get().as_bytes().to_vec()),
+        (None, None) => Ok(b"null".to_vec()),
     }
 }
 

@@ -58,7 +58,20 @@ pub fn emit_event(event: &DataEvent) -> Result<(), String> {
     imports::emit_event(event)
 }
 
+/// Calls the host function `name` (one the host registered, or a built-in
+/// such as `kv.get`) with `input` as JSON, and reads its answer as `Out`.
+/// Input and answer are at most 1 MiB of JSON each; the host tells the
+/// function which plugin calls.
+pub fn call_host<In, Out>(name: &str, input: &In) -> Result<Out, String>
+where
+    In: Serialize + ?Sized,
+    Out: serde::de::DeserializeOwned,
+{
+    let answer = imports::host_call(name, &to_json(input)?)?;
+    serde_json::from_slice(&answer).map_err(|e| format!("the answer of {name}: {e}"))
+}
+
 /// Encodes `value` as JSON for a host call.
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {
+fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
     serde_json::to_vec(value).map_err(|e| format!("encoding: {e}"))
 }

@@ -245,12 +245,31 @@ pub struct HttpCallResponse {
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct HostCallRequest {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    /// JSON: the function's input; empty means null
+    #[prost(string, tag = "2")]
+    pub input: ::prost::alloc::string::String,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct HostCallResponse {
+    /// JSON: the function's answer
+    #[prost(string, tag = "1")]
+    pub output: ::prost::alloc::string::String,
+    /// why it failed; empty on success
+    #[prost(string, tag = "2")]
+    pub error: ::prost::alloc::string::String,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct EmitEventRequest {
     #[prost(string, tag = "1")]
     pub source: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub event_type: ::prost::alloc::string::String,
-    /// JSON: the whole event, as flowbot's DataEvent (extension: flowbot sends nothing here); source and event_type fill in its empty fields
+    /// JSON: the whole event, as flowbot's DataEvent (extension: flowbot sends nothing here); event_type fills in an empty event_type; the event's source is always the plugin's name (the host sets it)
     #[prost(string, tag = "3")]
     pub payload: ::prost::alloc::string::String,
 }
@@ -1656,6 +1675,33 @@ pub mod host_service_client {
                 .insert(GrpcMethod::new("flowbot.plugin.HostService", "EmitEvent"));
             self.inner.unary(req, path, codec).await
         }
+        /// Extension: calls the host function `name` of the host's table (one
+        /// the host registered, or a built-in such as `kv.get`) with JSON input;
+        /// the host names the caller. Input and output are at most 1 MiB.
+        pub async fn call(
+            &mut self,
+            request: impl tonic::IntoRequest<super::HostCallRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::HostCallResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/flowbot.plugin.HostService/Call",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("flowbot.plugin.HostService", "Call"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1705,6 +1751,16 @@ pub mod host_service_server {
             &self,
             request: tonic::Request<super::EmitEventRequest>,
         ) -> std::result::Result<tonic::Response<()>, tonic::Status>;
+        /// Extension: calls the host function `name` of the host's table (one
+        /// the host registered, or a built-in such as `kv.get`) with JSON input;
+        /// the host names the caller. Input and output are at most 1 MiB.
+        async fn call(
+            &self,
+            request: tonic::Request<super::HostCallRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::HostCallResponse>,
+            tonic::Status,
+        >;
     }
     /// Served by the host (through the go-plugin broker); called by the plugin.
     #[derive(Debug)]
@@ -2077,6 +2133,51 @@ pub mod host_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = EmitEventSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/flowbot.plugin.HostService/Call" => {
+                    #[allow(non_camel_case_types)]
+                    struct CallSvc<T: HostService>(pub Arc<T>);
+                    impl<
+                        T: HostService,
+                    > tonic::server::UnaryService<super::HostCallRequest>
+                    for CallSvc<T> {
+                        type Response = super::HostCallResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::HostCallRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as HostService>::call(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CallSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

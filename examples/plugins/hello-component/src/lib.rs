@@ -19,4 +19,5 @@ plugin_sdk::component_plugin!(
     handlers::ability_call as "ability_call",
     handlers::fetch as "fetch",
     handlers::echo as "echo",
+    handlers::call_host as "call_host",
 );

@@ -137,6 +137,16 @@ impl Module for Hello {
             "greet" => self.greet(&params).await,
             // Answers its params: the round trip, for measuring.
             "echo" => Ok(params),
+            // Calls a host function by name: `{"name": ..., "input": ...}`.
+            "call_host" => {
+                let name = params
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let input = params.get("input").cloned().unwrap_or(Value::Null);
+                let host = grpc::host().map_err(failed)?;
+                host.call_host(name, &input).await.map_err(failed)
+            }
             _ => Err(ModuleError::Unsupported),
         }
     }

@@ -123,6 +123,20 @@ pub(crate) fn fetch(params: Fetch) -> Result<Value, String> {
     }))
 }
 
+#[derive(Deserialize)]
+pub(crate) struct CallHost {
+    name: String,
+    #[serde(default)]
+    input: Value,
+}
+
+/// `call_host`: calls the host function `name` (one the host registered,
+/// such as an embedder's `weather.lookup`, or a built-in such as `kv.get`)
+/// with `input`; answers what it answered.
+pub(crate) fn call_host(params: CallHost) -> Result<Value, String> {
+    sdk::call_host(&params.name, &params.input)
+}
+
 /// `echo`: answers its params (the round trip, for measuring).
 pub(crate) fn echo(params: Value) -> Result<Value, String> {
     Ok(params)

@@ -18,3 +18,4 @@ plugin_sdk::export!(handlers::greet as greet);
 plugin_sdk::export!(handlers::ability_call as ability_call);
 plugin_sdk::export!(handlers::fetch as fetch);
 plugin_sdk::export!(handlers::echo as echo);
+plugin_sdk::export!(handlers::call_host as call_host);
