@@ -19,10 +19,12 @@ pub(crate) struct Built {
     pub(crate) host: PathBuf,
 }
 
-/// The workspace root.
+/// The workspace root: the nearest folder above the crate holding
+/// `Cargo.lock` (crates sit one or two levels down).
 pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
         .unwrap()
         .to_path_buf()
 }
