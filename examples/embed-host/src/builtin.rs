@@ -1,30 +1,48 @@
 //! The host's built-in plugins: Rust closures run in-process by a runtime
-//! of our own ([`FnRuntime`], registered as `runtime: builtin`). To the
-//! manager and the registries they are plugins like any other: a manifest
-//! says what they provide, the manager loads, starts, supervises and
-//! registers them, and they reach the host through the same host services
-//! (here the KV store).
+//! of our own ([`FnRuntime`], registered as `runtime: builtin`), found by a
+//! source of our own ([`Builtins`]). To the manager and the registries they
+//! are plugins like any other: a manifest says what they provide, the
+//! manager loads, starts, supervises and registers them, and they reach
+//! the host through the same host services (here the KV store and the
+//! host's own `embed.motd` function).
 
-use std::path::{Path, PathBuf};
-
+use async_trait::async_trait;
+use plugin_core::Manifest;
 use plugin_core::fn_runtime::{FnCall, FnError, FnPlugin, FnRuntime};
+use plugin_source::{Discovered, Discovery, Source, SourceError};
 use serde_json::json;
 
 /// The name manifests use for this runtime (`runtime: builtin`).
 pub(crate) const RUNTIME: &str = "builtin";
 
-/// `shout`'s manifest: a chat module, and the ability `text/shout`.
-const SHOUT_MANIFEST: &str = "\
-name: shout
-version: 0.1.0
-description: Shouts back; built into embed-host.
-runtime: builtin
-provides:
-  module: true
-  abilities:
-    - capability: text
-      operations: [shout]
-";
+/// `shout`'s manifest, built in code: a chat module, and the ability
+/// `text/shout`.
+fn shout_manifest() -> Result<Manifest, plugin_core::ManifestError> {
+    Manifest::builder("shout", "0.1.0")
+        .description("Shouts back; built into embed-host.")
+        .runtime(RUNTIME, json!({}))
+        .provides_module()
+        .ability("text", ["shout"])
+        .build()
+}
+
+/// The source of the built-in plugins: their manifests, from memory. It
+/// never changes, so it reports no changes (the default `watch`).
+pub(crate) struct Builtins;
+
+#[async_trait]
+impl Source for Builtins {
+    async fn discover(&self) -> Result<Discovery, SourceError> {
+        let manifest = shout_manifest().map_err(SourceError::other)?;
+        Ok(Discovery {
+            plugins: vec![Discovered {
+                location: "builtin/shout".into(),
+                manifest,
+            }],
+            diagnostics: Vec::new(),
+        })
+    }
+}
 
 /// The built-in plugins, by name.
 pub(crate) fn runtime() -> FnRuntime {
@@ -36,6 +54,9 @@ pub(crate) fn runtime() -> FnRuntime {
         // in, a message payload out.
         .function("command", async |call: FnCall| {
             let text = call.params["content"].as_str().unwrap_or_default();
+            if text.trim() == "motd" {
+                return motd(&call).await;
+            }
             let text = text.strip_prefix("shout").unwrap_or(text).trim();
             let total = count(&call).await?;
             Ok(json!({ "text": format!("{}! (shout #{total})", text.to_uppercase()) }))
@@ -71,10 +92,17 @@ async fn count(call: &FnCall) -> Result<u64, FnError> {
     Ok(total)
 }
 
-/// Writes the built-in plugins' manifest folder under `root`; returns it.
-pub(crate) fn write_manifest(root: &Path) -> std::io::Result<PathBuf> {
-    let dir = root.join("shout");
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("plugin.yaml"), SHOUT_MANIFEST)?;
-    Ok(dir)
+/// The host's message of the day, through the host function `embed.motd`
+/// (the same call a wasm or process plugin makes by name).
+async fn motd(call: &FnCall) -> Result<serde_json::Value, FnError> {
+    let input = serde_json::value::RawValue::from_string("{}".to_owned())
+        .map_err(|e| FnError::Failed(e.to_string()))?;
+    let answer = call
+        .host
+        .call_function("embed.motd", &input)
+        .await
+        .map_err(|e| FnError::Failed(e.to_string()))?;
+    let answer: serde_json::Value =
+        serde_json::from_str(answer.get()).map_err(|e| FnError::Failed(e.to_string()))?;
+    Ok(json!({ "text": answer["motd"] }))
 }

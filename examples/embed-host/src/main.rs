@@ -15,10 +15,13 @@
 //!    plugins come from (here one local folder of plugin folders, watched
 //!    for changes), each plugin's configuration (checked against its
 //!    `config_schema`), and what the host grants them.
-//! 4. **Runtimes.** `wasm` and `grpc` are registered by default. This host
-//!    adds its own, `builtin`: plugins written as Rust closures in this
-//!    binary ([`builtin`]), loaded, supervised and called exactly like the
-//!    others.
+//! 4. **Runtimes, sources, host functions.** `wasm` and `grpc` are
+//!    registered by default. This host adds its own runtime, `builtin`:
+//!    plugins written as Rust closures in this binary ([`builtin`]),
+//!    loaded, supervised and called exactly like the others; its own
+//!    source, which yields their manifests from memory; and its own host
+//!    function, `embed.motd`, which any plugin (wasm, process or built-in)
+//!    calls by name.
 //! 5. **Start**, serve, and on Ctrl-C or SIGTERM stop serving and shut the
 //!    manager down (calls in flight finish, processes are stopped).
 //!
@@ -42,10 +45,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use plugin_adapter::{InMemoryAbilityRegistry, InMemoryModuleRegistry, InMemoryProviderRegistry};
+use plugin_core::HostCallContext;
 use plugin_manager::host::DefaultHost;
 use plugin_manager::{PluginManager, Registries};
 use plugin_types::{PluginConfig, SourceConfig};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Serve chat over HTTP, answered by the plugins in PLUGINS and the
 /// built-in ones.
@@ -103,26 +107,21 @@ async fn main() -> anyhow::Result<()> {
     let manager = PluginManager::builder(config, Arc::new(host))
         .registries(registries.clone())
         .runtime(builtin::RUNTIME, builtin::runtime())
-        // TODO(lead): host_function — our own host function, callable by
-        // every plugin with JSON in and out, e.g.
-        //   .host_function("embed.motd", |_: serde_json::Value| async {
-        //       Ok(json!({ "motd": "be kind" }))
-        //   })
-        // plus a `motd` chat command in `builtin.rs` (and a test line)
-        // that reaches it through the plugin's host.
+        // Our own host function, offered to every plugin (JSON in and
+        // out; the context names the calling plugin, as the host knows it).
+        .host_function("embed.motd", async |cx: HostCallContext, _: Value| {
+            Ok(json!({ "motd": format!("be kind, {}", cx.plugin()) }))
+        })
+        // Our own source: the built-in plugins' manifests, from memory.
+        .source(Box::new(builtin::Builtins))
         .wasm_cache_dir(args.data_dir.join("wasm-cache"))
         .data_dir(&args.data_dir)
         .build();
 
-    // 5. Start: discover and load the source's plugins, then the built-in
-    // ones. A plugin that fails is listed as `error`; the others serve.
+    // 5. Start: discover and load the plugins of every source (the
+    // folder, then ours). A plugin that fails is listed as `error`; the
+    // others serve.
     manager.start().await.context("starting the plugins")?;
-    // TODO(lead): source — with `builder.source(Box::new(builtin::Source))`
-    // (a `plugin_source::Source` of our own yielding the built-in
-    // plugins' manifests from memory), these two lines go: no folder is
-    // written, and the manager discovers built-in plugins like any other.
-    let builtin_dir = builtin::write_manifest(&args.data_dir.join("builtin"))?;
-    manager.load_dir(&builtin_dir).await?;
     for plugin in manager.list() {
         let error = plugin.last_error.map(|e| format!(": {e}"));
         println!(

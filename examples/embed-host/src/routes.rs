@@ -7,6 +7,7 @@
 //! | `GET /plugins` | every plugin's status, the modules and abilities registered |
 //! | `POST /chat` `{"module", "text", "user"?}` | `{"module", "reply"}`: the module's message payload |
 //! | `POST /abilities/{capability}/{operation}` (params object) | the `InvokeResult` |
+//! | `POST /plugins/{name}/{function}` (params) | the function's answer, called by name (`call_json`) |
 //!
 //! Errors are `{"error": "..."}`: 404 for a module or ability nobody
 //! registered (naming those that are), 502 for a plugin's failure.
@@ -35,6 +36,7 @@ pub(crate) fn router(app: App) -> Router {
         .route("/plugins", get(plugins))
         .route("/chat", post(chat))
         .route("/abilities/{capability}/{operation}", post(ability))
+        .route("/plugins/{name}/{function}", post(call))
         .with_state(app)
 }
 
@@ -98,6 +100,26 @@ async fn ability(
     };
     match invoker.invoke(params).await {
         Ok(result) => (StatusCode::OK, Json(json!(result))),
+        Err(e) => error(StatusCode::BAD_GATEWAY, e),
+    }
+}
+
+/// Calls one function of one plugin by name, typed on our side as JSON
+/// values (any serde types would do).
+async fn call(
+    State(app): State<App>,
+    Path((name, function)): Path<(String, String)>,
+    Json(params): Json<Value>,
+) -> Answer {
+    match app
+        .manager
+        .call_json::<Value, Value>(&name, &function, &params)
+        .await
+    {
+        Ok(answer) => (StatusCode::OK, Json(answer)),
+        Err(plugin_manager::ManagerError::NotFound(name)) => {
+            error(StatusCode::NOT_FOUND, format!("no plugin {name:?}"))
+        }
         Err(e) => error(StatusCode::BAD_GATEWAY, e),
     }
 }

@@ -143,6 +143,20 @@ async fn the_host_answers_chat_and_abilities_from_every_runtime_and_stops_cleanl
     let count = host.chat("hello-wasm", "count").await;
     assert_eq!(count["text"], "1 greetings so far");
 
+    // Our host function, from each runtime, answering the caller by name.
+    let motd = host.chat("shout", "motd").await;
+    assert_eq!(motd["text"], "be kind, shout");
+    for plugin in ["hello-wasm", "hello-grpc"] {
+        let (status, answer) = host
+            .post(
+                &format!("/plugins/{plugin}/call_host"),
+                json!({ "name": "embed.motd", "input": {} }),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer, json!({ "motd": format!("be kind, {plugin}") }));
+    }
+
     // Abilities, by capability and operation.
     let (status, greet) = host
         .post("/abilities/greeting/greet", json!({ "name": "Bob" }))
