@@ -89,11 +89,7 @@ async fn main() -> anyhow::Result<()> {
     // `plugin_manager::host_config`).
     let mut config = PluginConfig {
         enabled: true,
-        sources: vec![SourceConfig {
-            kind: "local".into(),
-            path: Some(args.plugins.clone()),
-            ..SourceConfig::default()
-        }],
+        sources: vec![SourceConfig::local(args.plugins.clone())],
         ..PluginConfig::default()
     };
     config
