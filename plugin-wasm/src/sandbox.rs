@@ -157,7 +157,7 @@ pub(crate) fn classify<T: Guarded>(
     } else if deadline.expired() {
         RunnerErrorKind::Timeout(deadline.timeout())
     } else {
-        RunnerErrorKind::Protocol(format!("guest trapped in {during}: {error}"))
+        RunnerErrorKind::Protocol(format!("guest trapped in {during}: {error:#}"))
     };
     Failure::poisoned(kind)
 }

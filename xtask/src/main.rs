@@ -210,7 +210,7 @@ const JS_EXAMPLES: [(&str, &str, &str); 1] =
     [("examples/plugins/hello-js", "app.js", "hello_js.wasm")];
 
 /// componentize-js, pinned; installed from npm into `target/componentize-js`.
-const COMPONENTIZE_JS: &str = "@bytecodealliance/componentize-js@0.18.4";
+const COMPONENTIZE_JS: &str = "@bytecodealliance/componentize-js@0.23.0";
 
 /// The build script componentize-js is driven by: `node build.mjs SOURCE
 /// WIT_DIR OUTPUT`.
@@ -335,9 +335,21 @@ fn componentize_js(target_dir: &Path) -> Result<PathBuf> {
     let script = dir.join("build.mjs");
     let marker = dir.join("installed.txt");
     if std::fs::read_to_string(&marker).ok().as_deref() != Some(COMPONENTIZE_JS) {
+        // Another version's tree, upgraded in place, can lose packages:
+        // install afresh.
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
         std::fs::create_dir_all(&dir)?;
         let status = std::process::Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--save-exact",
+                "--prefix",
+            ])
             .arg(&dir)
             .arg(COMPONENTIZE_JS)
             .status()

@@ -7,8 +7,8 @@ use std::sync::{Arc, Weak};
 use plugin_source::{Discovered, Source, SourceEvent, SourceEvents};
 use tokio::task::JoinHandle;
 
-use super::Inner;
-use super::plugin::{Managed, lock};
+use super::Shared;
+use super::plugin::Managed;
 use super::sources::Origin;
 use crate::status::ManagerDiagnostic;
 
@@ -22,7 +22,7 @@ use crate::status::ManagerDiagnostic;
 /// - a plugin that broke is a diagnostic, and the plugin's last error
 ///   says its new version was not loaded.
 pub(super) fn spawn(
-    inner: Weak<Inner>,
+    inner: Weak<Shared>,
     source: Arc<dyn Source>,
     mut events: SourceEvents,
 ) -> JoinHandle<()> {
@@ -31,93 +31,83 @@ pub(super) fn spawn(
             let Some(inner) = inner.upgrade() else {
                 return;
             };
-            inner.apply(&source, event).await;
+            apply(&inner, &source, event).await;
         }
     })
 }
 
-impl Inner {
-    async fn apply(self: &Arc<Self>, source: &Arc<dyn Source>, event: SourceEvent) {
-        match event {
-            SourceEvent::Added(plugin) | SourceEvent::Updated(plugin) => {
-                self.forget_diagnostics(&plugin.location);
-                match self.found_at(source, &plugin.location) {
-                    Some(managed) if managed.name == plugin.manifest.name => {
-                        tracing::info!(plugin = %managed.name, "plugin changed on disk; reloading");
-                        // A failure is recorded on the plugin.
-                        let _ = self.reload(&managed).await;
-                    }
-                    Some(managed) => {
-                        tracing::info!(plugin = %managed.name, new = %plugin.manifest.name, "the plugin's place in its source now holds another plugin");
-                        if let Err(e) = self.unload(&managed).await {
-                            tracing::warn!(plugin = %managed.name, "unload failed: {e}");
-                        }
-                        self.add(source, plugin).await;
-                    }
-                    None => self.add(source, plugin).await,
+/// Applies one change `source` reported.
+async fn apply(shared: &Arc<Shared>, source: &Arc<dyn Source>, event: SourceEvent) {
+    match event {
+        SourceEvent::Added(plugin) | SourceEvent::Updated(plugin) => {
+            shared.forget_diagnostics(&plugin.location);
+            match found_at(shared, source, &plugin.location) {
+                Some(managed) if managed.name == plugin.manifest.name => {
+                    tracing::info!(plugin = %managed.name, "plugin changed on disk; reloading");
+                    // A failure is recorded on the plugin.
+                    let _ = shared.reload(&managed).await;
                 }
-            }
-            SourceEvent::Removed { location, name } => {
-                if let Some(managed) = self.found_at(source, &location) {
-                    tracing::info!(plugin = %name, "plugin removed from its source; unloading");
-                    if let Err(e) = self.unload(&managed).await {
-                        tracing::warn!(plugin = %name, "unload failed: {e}");
+                Some(managed) => {
+                    tracing::info!(plugin = %managed.name, new = %plugin.manifest.name, "the plugin's place in its source now holds another plugin");
+                    if let Err(e) = shared.unload(&managed).await {
+                        tracing::warn!(plugin = %managed.name, "unload failed: {e}");
                     }
+                    add(shared, source, plugin).await;
                 }
-                self.forget_diagnostics(&location);
-            }
-            SourceEvent::Broken(diagnostic) => {
-                let message = diagnostic.error.to_string();
-                tracing::warn!(path = %diagnostic.location.display(), "plugin broken: {message}");
-                if let Some(managed) = self
-                    .all()
-                    .into_iter()
-                    .find(|m| m.origin.is(source) && diagnostic.location.starts_with(&m.dir))
-                {
-                    managed.record(format!(
-                        "new version not loaded, the previous version keeps serving: {message}"
-                    ));
-                }
-                self.note(ManagerDiagnostic {
-                    path: diagnostic.location,
-                    message,
-                });
+                None => add(shared, source, plugin).await,
             }
         }
-    }
-
-    /// The plugin `source` found at `location`, if it is loaded.
-    fn found_at(&self, source: &Arc<dyn Source>, location: &Path) -> Option<Arc<Managed>> {
-        self.all()
-            .into_iter()
-            .find(|m| m.dir == location && m.origin.is(source))
-    }
-
-    /// Loads a plugin that appeared; a refusal becomes a diagnostic.
-    async fn add(self: &Arc<Self>, source: &Arc<dyn Source>, plugin: Discovered) {
-        let origin = Origin::found(source, &plugin);
-        match self.reserve(&plugin.manifest, plugin.location.clone(), origin) {
-            Ok(managed) => {
-                tracing::info!(plugin = %managed.name, "new plugin found; loading");
-                self.bring_up(&[(managed, plugin.manifest)]).await;
+        SourceEvent::Removed { location, name } => {
+            if let Some(managed) = found_at(shared, source, &location) {
+                tracing::info!(plugin = %name, "plugin removed from its source; unloading");
+                if let Err(e) = shared.unload(&managed).await {
+                    tracing::warn!(plugin = %name, "unload failed: {e}");
+                }
             }
-            Err(e) => {
-                tracing::warn!(path = %plugin.location.display(), "plugin not loaded: {e}");
-                self.note(ManagerDiagnostic {
-                    path: plugin.location,
-                    message: e.to_string(),
-                });
+            shared.forget_diagnostics(&location);
+        }
+        SourceEvent::Broken(diagnostic) => {
+            let message = diagnostic.error.to_string();
+            tracing::warn!(path = %diagnostic.location.display(), "plugin broken: {message}");
+            if let Some(managed) = shared
+                .all()
+                .into_iter()
+                .find(|m| m.origin.is(source) && diagnostic.location.starts_with(&m.dir))
+            {
+                managed.record(format!(
+                    "new version not loaded, the previous version keeps serving: {message}"
+                ));
             }
+            shared.note(ManagerDiagnostic {
+                path: diagnostic.location,
+                message,
+            });
         }
     }
+}
 
-    fn note(&self, diagnostic: ManagerDiagnostic) {
-        let mut diagnostics = lock(&self.diagnostics);
-        diagnostics.retain(|d| d.path != diagnostic.path);
-        diagnostics.push(diagnostic);
-    }
+/// The plugin `source` found at `location`, if it is loaded.
+fn found_at(shared: &Shared, source: &Arc<dyn Source>, location: &Path) -> Option<Arc<Managed>> {
+    shared
+        .all()
+        .into_iter()
+        .find(|m| m.dir == location && m.origin.is(source))
+}
 
-    fn forget_diagnostics(&self, dir: &Path) {
-        lock(&self.diagnostics).retain(|d| !d.path.starts_with(dir));
+/// Loads a plugin that appeared; a refusal becomes a diagnostic.
+async fn add(shared: &Arc<Shared>, source: &Arc<dyn Source>, plugin: Discovered) {
+    let origin = Origin::found(source, &plugin);
+    match shared.reserve(&plugin.manifest, plugin.location.clone(), origin) {
+        Ok(managed) => {
+            tracing::info!(plugin = %managed.name, "new plugin found; loading");
+            shared.bring_up(&[(managed, plugin.manifest)]).await;
+        }
+        Err(e) => {
+            tracing::warn!(path = %plugin.location.display(), "plugin not loaded: {e}");
+            shared.note(ManagerDiagnostic {
+                path: plugin.location,
+                message: e.to_string(),
+            });
+        }
     }
 }

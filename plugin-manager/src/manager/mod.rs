@@ -77,7 +77,7 @@ use sources::Origin;
 /// [`reload`]: Self::reload
 #[derive(Clone)]
 pub struct PluginManager {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
 }
 
 /// Builds a [`PluginManager`].
@@ -190,7 +190,7 @@ impl PluginManagerBuilder {
             runtimes.register(plugin_core::GRPC_RUNTIME.into(), Arc::new(default_grpc()));
         }
         PluginManager {
-            inner: Arc::new(Inner {
+            inner: Arc::new(Shared {
                 grants,
                 runtimes,
                 config: self.config,
@@ -223,7 +223,10 @@ fn host_grants(config: &PluginConfig, options: &ManagerOptions) -> HostGrants {
     grants
 }
 
-pub(crate) struct Inner {
+/// What the manager's clones and background tasks share: its settings,
+/// registrations and plugins. Everything the manager knows is kept here
+/// once.
+pub(crate) struct Shared {
     grants: HostGrants,
     runtimes: Runtimes,
     config: PluginConfig,
@@ -239,7 +242,7 @@ pub(crate) struct Inner {
     closing: AtomicBool,
 }
 
-impl Drop for Inner {
+impl Drop for Shared {
     fn drop(&mut self) {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
@@ -447,7 +450,28 @@ fn not_running(managed: &Managed) -> ManagerError {
     }
 }
 
-impl Inner {
+impl Shared {
+    /// Records a diagnostic, replacing any earlier one of the same place.
+    fn note(&self, diagnostic: ManagerDiagnostic) {
+        let mut diagnostics = lock(&self.diagnostics);
+        diagnostics.retain(|d| d.path != diagnostic.path);
+        diagnostics.push(diagnostic);
+    }
+
+    /// Forgets the diagnostics of a place and what is inside it.
+    fn forget_diagnostics(&self, dir: &Path) {
+        lock(&self.diagnostics).retain(|d| !d.path.starts_with(dir));
+    }
+
+    /// Whether `managed` is still managed and still at `generation`.
+    fn still_serves(&self, managed: &Arc<Managed>, generation: u64) -> bool {
+        !self.closing.load(Ordering::Acquire)
+            && managed.generation() == generation
+            && self
+                .get(&managed.name)
+                .is_ok_and(|current| Arc::ptr_eq(&current, managed))
+    }
+
     fn get(&self, plugin: &str) -> Result<Arc<Managed>, ManagerError> {
         self.plugins
             .read()

@@ -10,7 +10,7 @@ use plugin_core::Manifest;
 use plugin_source::{Discovered, Source, SourceError, SourceEvents, from_config};
 use plugin_types::PluginConfig;
 
-use super::Inner;
+use super::Shared;
 use super::plugin::{Managed, lock};
 use crate::error::ManagerError;
 use crate::status::ManagerDiagnostic;
@@ -98,7 +98,7 @@ pub(crate) async fn watch_all(
 /// order (identity rule, `max_plugins`). A source that fails leaves
 /// nothing reserved: the error is the source's.
 pub(crate) async fn discover_and_reserve(
-    inner: &Inner,
+    inner: &Shared,
     sources: &[Arc<dyn Source>],
 ) -> Result<(Vec<(Arc<Managed>, Manifest)>, Vec<ManagerDiagnostic>), ManagerError> {
     let mut found = Vec::with_capacity(sources.len());

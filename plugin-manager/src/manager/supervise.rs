@@ -1,13 +1,12 @@
 //! Supervision, for any runtime: a version's reports turned into its
 //! status, a crashed version restarted, and health asked for.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use plugin_core::{Condition, LifecycleEvents, Report};
 use tokio::task::JoinHandle;
 
-use super::Inner;
+use super::Shared;
 use super::plugin::Managed;
 
 /// Follows the reports of version `generation` of a plugin: each is
@@ -19,7 +18,7 @@ use super::plugin::Managed;
 /// (a reload, a successful restart), the plugin is unloaded, or the
 /// manager shuts down; it holds only weak references meanwhile.
 pub(super) fn spawn_supervisor(
-    inner: Weak<Inner>,
+    inner: Weak<Shared>,
     managed: Weak<Managed>,
     mut events: LifecycleEvents,
     generation: u64,
@@ -56,7 +55,7 @@ fn why(plugin: &str, crash: &Report) -> String {
 
 /// Restarts the plugin whose version `generation` crashed, with backoff,
 /// until a restart succeeds or that version no longer serves.
-async fn restart(inner: Weak<Inner>, managed: Weak<Managed>, generation: u64, crash: &Report) {
+async fn restart(inner: Weak<Shared>, managed: Weak<Managed>, generation: u64, crash: &Report) {
     let mut attempt = 0u32;
     // Why the plugin is down: the crash, then the last failed restart.
     let mut why_down = String::new();
@@ -108,21 +107,10 @@ async fn restart(inner: Weak<Inner>, managed: Weak<Managed>, generation: u64, cr
     }
 }
 
-impl Inner {
-    /// Whether `managed` is still managed and still at `generation`.
-    fn still_serves(&self, managed: &Arc<Managed>, generation: u64) -> bool {
-        !self.closing.load(Ordering::Acquire)
-            && managed.generation() == generation
-            && self
-                .get(&managed.name)
-                .is_ok_and(|current| Arc::ptr_eq(&current, managed))
-    }
-}
-
 /// Asks every running plugin for its health each `health_interval`. The
 /// answer reaches the status through the runner's reports; a plugin that
 /// does not answer in time is recorded as not ready.
-pub(super) fn spawn_health_poll(inner: Weak<Inner>) -> JoinHandle<()> {
+pub(super) fn spawn_health_poll(inner: Weak<Shared>) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let (interval, timeout) = match inner.upgrade() {
