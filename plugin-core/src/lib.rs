@@ -77,8 +77,8 @@ pub use in_flight::{InFlight, Pass};
 pub use lifecycle::{Lifecycle, Phase};
 pub use manifest::{
     AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GrpcConfig, HttpPermission,
-    MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind, MemoryLimit, ProviderDecl,
-    Provides, RuntimeKind, WasmConfig, WasmPermissions, WasmPoolConfig,
+    MANIFEST_FILE_NAME, Manifest, ManifestError, ManifestErrorKind, MemoryLimit, ModuleBytes,
+    ProviderDecl, Provides, RuntimeKind, WasmConfig, WasmPermissions, WasmPoolConfig,
 };
 pub use memory_host::{MemoryHost, config_lookup};
 pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};

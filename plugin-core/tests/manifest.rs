@@ -747,3 +747,25 @@ fn the_grpc_section_asks_for_its_confinement() {
         assert!(m.contains(message), "{extra}: {m}");
     }
 }
+
+#[test]
+fn a_module_comes_as_bytes_only_from_code_never_from_yaml() {
+    let section = plugin_core::WasmConfig::from_bytes("echo.wasm", b"\0asm".as_slice());
+    assert_eq!(section.module, PathBuf::from("echo.wasm"));
+    assert_eq!(
+        section.module_bytes.as_ref().map(|b| b.as_bytes()),
+        Some(b"\0asm".as_slice())
+    );
+    assert_eq!(
+        format!("{:?}", section.module_bytes.unwrap()),
+        "ModuleBytes(4 bytes)"
+    );
+    assert_eq!(
+        Manifest::parse(WASM).unwrap().wasm.unwrap().module_bytes,
+        None
+    );
+
+    let (field, message) = field_error(&wasm_with("module_bytes: [0, 97]"));
+    assert_eq!(field, "wasm.module_bytes");
+    assert!(message.contains("unknown"), "{message}");
+}

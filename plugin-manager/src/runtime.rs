@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use plugin_core::{ByteSize, Granted, HostApi, Manifest, Runner, RuntimeKind};
+use plugin_core::{
+    ByteSize, Granted, HostApi, Manifest, Runner, RunnerError, RunnerErrorKind, RuntimeKind,
+};
 use plugin_grpc::{GrpcRunner, PluginExit};
 use plugin_types::WasmSettings;
-use plugin_wasm::{ModuleCache, PoolingLimits, WasmEngine, WasmRunner};
+use plugin_wasm::{ModuleCache, WasmEngine, WasmRunner};
 use tokio::sync::watch;
 
 /// A runner, not yet loaded, and how to hear that its process died.
@@ -20,24 +22,25 @@ pub(crate) struct NewRunner {
 pub(crate) struct WasmSetup {
     /// Where compiled modules are cached, if anywhere.
     pub(crate) cache: Option<ModuleCache>,
-    /// The engine, when not the process-wide on-demand one.
+    /// The engine; `None` only if none could be made (logged), and then
+    /// wasm plugins fail to load.
     pub(crate) engine: Option<WasmEngine>,
 }
 
 impl WasmSetup {
-    /// The engine `plugins.wasm` asks for: a pooling one when
-    /// `pooling` is set. One that cannot be made (the address space for
-    /// its slots) is logged, and plugins run on the on-demand engine.
+    /// The engine `plugins.wasm` asks for: a pooling one when `pooling`
+    /// is set, else an on-demand one. A pooling one that cannot be made
+    /// (the address space for its slots) is logged, and plugins run on an
+    /// on-demand engine.
     pub(crate) fn engine_for(settings: &WasmSettings) -> Option<WasmEngine> {
-        let pooling = settings.pooling?;
-        let limits = PoolingLimits {
-            instances: pooling.instances,
-            max_memory: pooling.max_memory.bytes(),
-        };
-        WasmEngine::pooling(limits)
-            .inspect_err(|e| {
-                tracing::error!("{e}; wasm plugins run on the on-demand allocator");
-            })
+        if let Some(pooling) = &settings.pooling {
+            match WasmEngine::pooling(pooling) {
+                Ok(engine) => return Some(engine),
+                Err(e) => tracing::error!("{e}; wasm plugins run on the on-demand allocator"),
+            }
+        }
+        WasmEngine::new()
+            .inspect_err(|e| tracing::error!("{e}; wasm plugins cannot run"))
             .ok()
     }
 }
@@ -51,17 +54,20 @@ pub(crate) fn new_runner(
     granted: Granted,
     max_artifact_size: ByteSize,
     wasm: &WasmSetup,
-) -> NewRunner {
-    match manifest.runtime {
+) -> Result<NewRunner, RunnerError> {
+    Ok(match manifest.runtime {
         RuntimeKind::Wasm => {
-            let mut runner = WasmRunner::new(host)
+            let engine = wasm.engine.clone().ok_or_else(|| {
+                RunnerError::new(
+                    &manifest.name,
+                    RunnerErrorKind::Other("no wasm engine could be made (see the log)".into()),
+                )
+            })?;
+            let mut runner = WasmRunner::new(engine, host)
                 .with_granted(granted)
                 .with_max_artifact_size(max_artifact_size);
             if let Some(cache) = &wasm.cache {
                 runner = runner.with_cache(cache.clone());
-            }
-            if let Some(engine) = &wasm.engine {
-                runner = runner.with_engine(engine.clone());
             }
             NewRunner {
                 runner: Arc::new(runner),
@@ -78,5 +84,5 @@ pub(crate) fn new_runner(
                 exits: Some(exits),
             }
         }
-    }
+    })
 }

@@ -468,7 +468,7 @@ impl Inner {
         let max_artifact_size =
             plugin_core::artifact::limit_for(&self.config.permissions, &manifest.name);
         let NewRunner { runner, exits } =
-            new_runner(manifest, host, granted, max_artifact_size, &self.wasm);
+            new_runner(manifest, host, granted, max_artifact_size, &self.wasm)?;
         let started = async {
             let info = runner.load(manifest).await?;
             runner.start(&config).await?;
