@@ -22,7 +22,7 @@ use crate::core_state::InstanceState;
 use crate::engine::{PoolingRefusal, Reservation, WasmEngine};
 use crate::host_functions;
 use crate::instance::{Code, CoreTemplate, GuestExports, PluginInstance, Template};
-use crate::pool::{AcquireError, InstancePool, Lease};
+use crate::pool::{AcquireError, Instances, Lease};
 use crate::sandbox::{Failure, Sandbox, SocketRules};
 use crate::state::PluginContext;
 
@@ -49,7 +49,7 @@ struct Loaded {
     /// The pooling allocator's slots this plugin's pool may use, given
     /// back when the runner is dropped.
     _slots: Option<Reservation>,
-    pool: InstancePool,
+    pool: Instances,
     config: RwLock<Arc<str>>,
     lifecycle: Lifecycle,
 }
@@ -266,7 +266,7 @@ impl Runner for WasmRunner {
                 code,
             },
             _slots: slots,
-            pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
+            pool: Instances::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
             config: RwLock::new(Arc::from("null")),
             lifecycle: Lifecycle::new(name),
         };
