@@ -20,7 +20,7 @@ use plugin_adapter::{
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
 use plugin_grpc::GrpcRunner;
 use plugin_types::{CallContext, MsgPayload};
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{WasmEngine, WasmRunner};
 use serde_json::{Value, json};
 
 fn example(name: &str) -> Manifest {
@@ -32,7 +32,7 @@ fn example(name: &str) -> Manifest {
 async fn start(manifest: &Manifest, config: Value) -> Arc<dyn Runner> {
     let host = Arc::new(MemoryHost::new(&manifest.name, config.clone()));
     let runner: Arc<dyn Runner> = match manifest.runtime.as_str() {
-        plugin_core::WASM_RUNTIME => Arc::new(WasmRunner::new(host)),
+        plugin_core::WASM_RUNTIME => Arc::new(WasmRunner::new(WasmEngine::new().unwrap(), host)),
         _ => Arc::new(GrpcRunner::new(host)),
     };
     runner.load(manifest).await.unwrap();

@@ -79,6 +79,28 @@ pub enum ArtifactError {
     },
 }
 
+/// Checks a plugin's code the embedder gave as `size` bytes in memory
+/// (what `plugin`'s manifest `field` names `name`) against the `limit` a
+/// file would be held to: the same refusal, naming the same setting.
+pub fn check_given(
+    plugin: &str,
+    field: &'static str,
+    name: &Path,
+    size: u64,
+    limit: ByteSize,
+) -> Result<(), ArtifactError> {
+    if size > limit.bytes() {
+        return Err(ArtifactError::TooLarge {
+            plugin: plugin.to_owned(),
+            field,
+            path: name.to_owned(),
+            size,
+            limit,
+        });
+    }
+    Ok(())
+}
+
 /// A plugin's code, open and checked: a regular file within the limit.
 #[derive(Debug)]
 pub struct Artifact {

@@ -85,7 +85,7 @@ pub use lifecycle::{Condition, Lifecycle, LifecycleEvents, Phase, Report, Report
 pub use manifest::{
     AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GRPC_RUNTIME, GrpcConfig,
     GrpcTimeouts, HttpPermission, MANIFEST_FILE_NAME, Manifest, ManifestBuilder, ManifestError,
-    ManifestErrorKind, MemoryLimit, ProviderDecl, Provides, WASM_RUNTIME, WasmConfig,
+    ManifestErrorKind, MemoryLimit, ModuleBytes, ProviderDecl, Provides, WASM_RUNTIME, WasmConfig,
     WasmPermissions, WasmPoolConfig,
 };
 pub use memory_host::{MemoryHost, config_lookup};

@@ -921,3 +921,45 @@ fn an_invalid_built_manifest_fails_as_the_parsed_one() {
     );
     assert_eq!(built, field_error(&wasm_with("pool:\n  max_instances: 0")));
 }
+
+#[test]
+fn a_module_comes_as_bytes_only_from_code_never_from_yaml() {
+    let section = plugin_core::WasmConfig::from_bytes("echo.wasm", b"\0asm".as_slice());
+    assert_eq!(section.module, PathBuf::from("echo.wasm"));
+    assert_eq!(
+        section.module_bytes.as_ref().map(|b| b.as_bytes()),
+        Some(b"\0asm".as_slice())
+    );
+    assert_eq!(
+        format!("{:?}", section.module_bytes.unwrap()),
+        "ModuleBytes(4 bytes)"
+    );
+    assert_eq!(
+        Manifest::parse(WASM).unwrap().wasm.unwrap().module_bytes,
+        None
+    );
+
+    let (field, message) = field_error(&wasm_with("module_bytes: [0, 97]"));
+    assert_eq!(field, "wasm.module_bytes");
+    assert!(message.contains("unknown"), "{message}");
+}
+
+#[test]
+fn a_built_manifest_can_carry_its_module_as_bytes() {
+    let manifest = Manifest::builder("echo", "1.0.0")
+        .wasm_bytes("echo.wasm", b"\0asm\x01\0\0\0".as_slice())
+        .dir("/srv/plugins/echo")
+        .build()
+        .unwrap();
+    assert_eq!(manifest.runtime, "wasm");
+    let wasm = manifest.wasm.unwrap();
+    assert_eq!(
+        wasm.module,
+        PathBuf::from("echo.wasm"),
+        "a name, not a file"
+    );
+    assert_eq!(
+        wasm.module_bytes.as_ref().map(|b| b.as_bytes()),
+        Some(b"\0asm\x01\0\0\0".as_slice())
+    );
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use plugin_core::{Manifest, Runtime};
 use plugin_grpc::GrpcRuntime;
 use plugin_types::WasmSettings;
-use plugin_wasm::{ModuleCache, PoolingLimits, WasmEngine, WasmRuntime};
+use plugin_wasm::{ModuleCache, WasmEngine, WasmRuntime};
 
 use crate::error::ManagerError;
 
@@ -54,17 +54,13 @@ pub(crate) fn default_wasm(
     cache: Option<ModuleCache>,
 ) -> Option<WasmRuntime> {
     let pooled = settings.pooling.and_then(|pooling| {
-        let limits = PoolingLimits {
-            instances: pooling.instances,
-            max_memory: pooling.max_memory.bytes(),
-        };
-        WasmEngine::pooling(limits)
+        WasmEngine::pooling(&pooling)
             .inspect_err(|e| tracing::error!("{e}; wasm plugins run on the on-demand allocator"))
             .ok()
     });
     let engine = match pooled {
         Some(engine) => engine,
-        None => WasmEngine::shared()
+        None => WasmEngine::new()
             .inspect_err(|e| tracing::error!("{e}; wasm plugins cannot run"))
             .ok()?,
     };

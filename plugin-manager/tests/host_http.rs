@@ -20,7 +20,7 @@ use plugin_core::{
 };
 use plugin_manager::host::{DefaultHost, HostServices, HttpOptions};
 use plugin_types::PermissionPolicy;
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{WasmEngine, WasmRunner};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -449,7 +449,7 @@ async fn guest_on(
     let policy: PermissionPolicy = serde_saphyr::from_str(policy).unwrap();
     let granted = HostGrants::new(policy).grant(&manifest).unwrap();
     let api = host.host_for(&manifest, &json!({}), &granted).unwrap();
-    let runner = WasmRunner::new(api).with_granted(granted);
+    let runner = WasmRunner::new(WasmEngine::new().unwrap(), api).with_granted(granted);
     runner.load(&manifest).await.unwrap();
     runner.start(&json!({})).await.unwrap();
     (runner, dir)

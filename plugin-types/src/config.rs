@@ -61,7 +61,8 @@ pub struct WasmSettings {
 
 /// `plugins.wasm.pooling`: the pooling allocator's capacity, shared by all
 /// wasm plugins; each reserves its `wasm.pool.max_instances` at load, and
-/// a plugin that does not fit is refused.
+/// a plugin that does not fit is refused. `plugin_wasm::WasmEngine::pooling`
+/// takes it as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WasmPooling {

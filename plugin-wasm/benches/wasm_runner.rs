@@ -36,7 +36,7 @@ mod echo;
 #[path = "../../test-support/examples.rs"]
 mod examples;
 
-use echo::{bare_echo, bare_echo_async, bare_store, decode, fixture, params, runner};
+use echo::{bare_echo, bare_echo_async, bare_store, decode, fixture, params, runner, runner_on};
 
 fn calls(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -202,10 +202,10 @@ fn instances(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let cache = plugin_wasm::ModuleCache::open(&dir.path().join("cache")).unwrap();
     let engines = [
-        ("on_demand", plugin_wasm::WasmEngine::shared().unwrap()),
+        ("on_demand", plugin_wasm::WasmEngine::new().unwrap()),
         (
             "pooling",
-            plugin_wasm::WasmEngine::pooling(plugin_wasm::PoolingLimits {
+            plugin_wasm::WasmEngine::pooling(&plugin_wasm::WasmPooling {
                 instances: PER_RUNNER,
                 ..Default::default()
             })
@@ -215,9 +215,7 @@ fn instances(c: &mut Criterion) {
     let mut group = c.benchmark_group("instance_sdk_echo");
     for (name, engine) in engines {
         let started = || {
-            let runner = runner()
-                .with_engine(engine.clone())
-                .with_cache(cache.clone());
+            let runner = runner_on(engine.clone()).with_cache(cache.clone());
             rt.block_on(async {
                 runner.load(&manifest).await.unwrap();
                 runner.start(&json!({})).await.unwrap();

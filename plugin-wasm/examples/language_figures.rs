@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use plugin_core::{Manifest, MemoryHost, Runner};
-use plugin_wasm::{ModuleCache, WasmRunner};
+use plugin_wasm::{ModuleCache, WasmEngine, WasmRunner};
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -36,7 +36,10 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 }
 
 fn runner(name: &str) -> WasmRunner {
-    WasmRunner::new(Arc::new(MemoryHost::new(name, json!({}))))
+    WasmRunner::new(
+        WasmEngine::new().unwrap(),
+        Arc::new(MemoryHost::new(name, json!({}))),
+    )
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plugin_core::{Manifest, MemoryHost, Runner};
-use plugin_wasm::{ModuleCache, WasmRunner};
+use plugin_wasm::{ModuleCache, WasmEngine, WasmRunner};
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -44,7 +44,10 @@ fn manifest(module: &Path, instances: u32) -> Manifest {
 }
 
 fn runner(cache: Option<&ModuleCache>) -> WasmRunner {
-    let runner = WasmRunner::new(Arc::new(MemoryHost::new("peer", json!({}))));
+    let runner = WasmRunner::new(
+        WasmEngine::new().unwrap(),
+        Arc::new(MemoryHost::new("peer", json!({}))),
+    );
     match cache {
         Some(cache) => runner.with_cache(cache.clone()),
         None => runner,

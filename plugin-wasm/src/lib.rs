@@ -4,8 +4,10 @@
 //! wasm plugins in-process on wasmtime: the guest ABI (`docs/wasm-abi.md`),
 //! the `flowbot` host-function table backed by a [`plugin_core::HostApi`],
 //! WASI preview 1, the sandbox limits of the manifest and the bounded
-//! instance pool; and [`WasmEngine`], the engine runners share, with
-//! wasmtime's on-demand or pooling instance allocator.
+//! instance pool; and [`WasmEngine`], the engine the embedder makes (from
+//! its own `wasmtime::Config` if it likes) and runners share, with
+//! wasmtime's on-demand or pooling instance allocator and its own epoch
+//! ticker.
 //!
 //! Limits that hold:
 //! - **memory**: a guest cannot grow its memories past `memory.max`, all of
@@ -15,7 +17,7 @@
 //!   unaffected;
 //! - **code**: the module is a regular file within the host's
 //!   `max_artifact_size` ([`WasmRunner::with_max_artifact_size`]), read
-//!   with that bound;
+//!   with that bound, or bytes the embedder gave within the same bound;
 //! - **host calls**: what a guest hands the host is bounded before it is
 //!   copied, and an event's `source` is the plugin's name whatever the
 //!   guest wrote (`docs/wasm-abi.md`);
@@ -54,8 +56,9 @@ mod state;
 
 pub use cache::{DEFAULT_MEMORY_BUDGET, ModuleCache};
 pub use component::{MAX_HTTP_BODY, WORLD_VERSION};
-pub use engine::{
-    EPOCH_TICK, EngineError, MAX_TABLE_ELEMENTS, PoolingLimits, PoolingRefusal, WasmEngine,
-};
+pub use engine::{EPOCH_TICK, EngineError, MAX_TABLE_ELEMENTS, PoolingRefusal, WasmEngine};
+/// The pooling allocator's settings [`WasmEngine::pooling`] takes: the
+/// host configuration's `plugins.wasm.pooling`.
+pub use plugin_types::WasmPooling;
 pub use runner::WasmRunner;
 pub use runtime::WasmRuntime;

@@ -17,7 +17,9 @@ use crate::instance::PluginInstance;
 /// list, not the whole instance.
 type Idle = Vec<Box<PluginInstance>>;
 
-pub(crate) struct InstancePool {
+/// The instances of one loaded plugin calls run on, at most
+/// `max_instances` of them (the manifest's `wasm.pool`).
+pub(crate) struct Instances {
     idle: Mutex<Idle>,
     permits: Semaphore,
     max_instances: u32,
@@ -36,12 +38,12 @@ pub(crate) enum AcquireError {
 /// created. It borrows the pool (no reference count to bump: two callers on
 /// two threads share no counter but the semaphore's and the idle list's).
 pub(crate) struct Lease<'a> {
-    pool: &'a InstancePool,
+    pool: &'a Instances,
     pub(crate) instance: Option<Box<PluginInstance>>,
     _permit: SemaphorePermit<'a>,
 }
 
-impl InstancePool {
+impl Instances {
     pub(crate) fn new(max_instances: u32, wait_timeout: Duration) -> Self {
         Self {
             idle: Mutex::new(Vec::new()),

@@ -8,7 +8,7 @@ use plugin_core::manifest::limits::DEFAULT_MAX_ARTIFACT_SIZE;
 use plugin_core::{
     AddressRules, Artifact, ByteSize, Granted, HealthStatus, HostApi, HostGrants, HttpAllowlist,
     HttpRequestRule, Identified, Lifecycle, LifecycleEvents, Manifest, Phase, PluginInfo, Reporter,
-    Runner, RunnerError, RunnerErrorKind,
+    Runner, RunnerError, RunnerErrorKind, artifact,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -22,22 +22,22 @@ use crate::core_state::InstanceState;
 use crate::engine::{PoolingRefusal, Reservation, WasmEngine};
 use crate::host_functions;
 use crate::instance::{Code, CoreTemplate, GuestExports, PluginInstance, Template};
-use crate::pool::{AcquireError, InstancePool, Lease};
+use crate::pool::{AcquireError, Instances, Lease};
 use crate::sandbox::{Failure, Sandbox, SocketRules};
 use crate::state::PluginContext;
 
 /// Runs one wasm plugin in-process on wasmtime, sandboxed by its manifest.
 ///
-/// `load` compiles the module on its engine (the process-wide one unless
-/// [`WasmRunner::with_engine`] says otherwise) and links it
-/// (WASI preview 1 plus the `flowbot` host functions, backed by the
-/// [`HostApi`] given to [`WasmRunner::new`]). `start` creates the first
+/// `load` compiles the module (read from its file, or the bytes the
+/// manifest carries) on the [`WasmEngine`] given to [`WasmRunner::new`]
+/// and links it (WASI preview 1 plus the `flowbot` host functions, backed
+/// by the [`HostApi`] given there too). `start` creates the first
 /// instance and runs its `init`; calls then run on a bounded pool of
 /// instances, each initialised with the same configuration. See the crate
 /// docs for the limits that hold.
 pub struct WasmRunner {
     host: Arc<dyn HostApi>,
-    engine: Option<WasmEngine>,
+    engine: WasmEngine,
     cache: Option<ModuleCache>,
     granted: Option<Granted>,
     max_artifact_size: ByteSize,
@@ -50,17 +50,19 @@ struct Loaded {
     /// The pooling allocator's slots this plugin's pool may use, given
     /// back when the runner is dropped.
     _slots: Option<Reservation>,
-    pool: InstancePool,
+    pool: Instances,
     config: RwLock<Arc<str>>,
     lifecycle: Lifecycle,
 }
 
 impl WasmRunner {
-    /// A runner whose plugin reaches its host through `host`.
-    pub fn new(host: Arc<dyn HostApi>) -> Self {
+    /// A runner that compiles and runs its plugin on `engine` (which
+    /// runners may share: a [pooling](WasmEngine::pooling) one shares its
+    /// slots among them), the plugin reaching its host through `host`.
+    pub fn new(engine: WasmEngine, host: Arc<dyn HostApi>) -> Self {
         Self {
             host,
-            engine: None,
+            engine,
             cache: None,
             granted: None,
             max_artifact_size: DEFAULT_MAX_ARTIFACT_SIZE,
@@ -72,17 +74,10 @@ impl WasmRunner {
     /// Reads a module of at most `limit` bytes (the host policy's
     /// `max_artifact_size`; [`DEFAULT_MAX_ARTIFACT_SIZE`] unless set).
     /// Whatever the manifest names, `load` reads a regular file within
-    /// it, or refuses (see [`plugin_core::artifact`]).
+    /// it, or refuses (see [`plugin_core::artifact`]); a module given as
+    /// bytes is held to the same limit.
     pub fn with_max_artifact_size(mut self, limit: ByteSize) -> Self {
         self.max_artifact_size = limit;
-        self
-    }
-
-    /// Compiles and runs the plugin on `engine` (for example a
-    /// [pooling](WasmEngine::pooling) one shared by the host's runners)
-    /// instead of the process-wide on-demand engine.
-    pub fn with_engine(mut self, engine: WasmEngine) -> Self {
-        self.engine = Some(engine);
         self
     }
 
@@ -175,22 +170,32 @@ impl Runner for WasmRunner {
                 RunnerError::new(name, RunnerErrorKind::PermissionDenied(Box::new(e)))
             })?,
         };
-        let engine = match &self.engine {
-            Some(engine) => engine.clone(),
-            None => WasmEngine::shared().map_err(|e| other(name, e.to_string()))?,
-        };
+        let engine = self.engine.clone();
         let path = wasm.module.clone();
+        let given = wasm.module_bytes.clone();
         let (plugin, limit) = (name.to_owned(), self.max_artifact_size);
         let cache = self.cache.clone();
         let (instances, memory) = (wasm.pool.max_instances, wasm.permissions.memory.max.bytes());
         let (code, slots) = tokio::task::spawn_blocking(move || {
-            let bytes = Artifact::open(&plugin, "wasm.module", &path, limit)
-                .and_then(Artifact::read_all)
-                .map_err(Refused::Artifact)?;
-            if component::is_component(&bytes) {
+            let read;
+            let bytes: &[u8] = match &given {
+                Some(given) => {
+                    let size = u64::try_from(given.as_bytes().len()).unwrap_or(u64::MAX);
+                    artifact::check_given(&plugin, "wasm.module", &path, size, limit)
+                        .map_err(Refused::Artifact)?;
+                    given.as_bytes()
+                }
+                None => {
+                    read = Artifact::open(&plugin, "wasm.module", &path, limit)
+                        .and_then(Artifact::read_all)
+                        .map_err(Refused::Artifact)?;
+                    &read
+                }
+            };
+            if component::is_component(bytes) {
                 let engine = engine.components();
                 let compiled = match &cache {
-                    Some(cache) => cache.load_or_compile::<Component>(engine, &bytes),
+                    Some(cache) => cache.load_or_compile::<Component>(engine, bytes),
                     None => Component::new(engine, bytes),
                 }
                 .map_err(|e| {
@@ -207,7 +212,7 @@ impl Runner for WasmRunner {
                 .map_err(Refused::Pooling)?;
             let modules = engine.modules();
             let module = match &cache {
-                Some(cache) => cache.load_or_compile(modules, &bytes),
+                Some(cache) => cache.load_or_compile(modules, bytes),
                 None => Module::new(modules, bytes),
             }
             .map_err(|e| match engine.pooling_refusal(&e) {
@@ -249,6 +254,7 @@ impl Runner for WasmRunner {
                         Identified::wrap(name, self.host.clone()),
                         HttpRequestRule::new(name, HttpAllowlist::new(&granted.http)),
                     )),
+                    clock: self.engine.clock().clone(),
                     memory_max: wasm.permissions.memory.max.bytes(),
                     timeout: wasm.permissions.execution.timeout,
                     filesystem: granted.filesystem,
@@ -262,7 +268,7 @@ impl Runner for WasmRunner {
                 code,
             },
             _slots: slots,
-            pool: InstancePool::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
+            pool: Instances::new(wasm.pool.max_instances, wasm.pool.wait_timeout),
             config: RwLock::new(Arc::from("null")),
             lifecycle: Lifecycle::new(name, self.reporter.clone()),
         };

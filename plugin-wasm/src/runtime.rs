@@ -14,7 +14,7 @@ use crate::runner::WasmRunner;
 /// ```no_run
 /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use plugin_wasm::{WasmEngine, WasmRuntime};
-/// let runtime = WasmRuntime::new(WasmEngine::shared()?);
+/// let runtime = WasmRuntime::new(WasmEngine::new()?);
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
@@ -50,8 +50,7 @@ impl Runtime for WasmRuntime {
         _manifest: &Manifest,
         setup: RunnerSetup,
     ) -> Result<Arc<dyn Runner>, RunnerError> {
-        let mut runner = WasmRunner::new(setup.host)
-            .with_engine(self.engine.clone())
+        let mut runner = WasmRunner::new(self.engine.clone(), setup.host)
             .with_granted(setup.granted)
             .with_max_artifact_size(setup.max_artifact_size);
         if let Some(cache) = &self.cache {

@@ -15,6 +15,7 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::deadline::Deadline;
+use crate::engine::Clock;
 use crate::limits::MemoryLimiter;
 use crate::output::GuestOutput;
 use crate::state::PluginContext;
@@ -22,6 +23,8 @@ use crate::state::PluginContext;
 /// What each instance of one loaded plugin is held to.
 pub(crate) struct Sandbox {
     pub(crate) plugin: Arc<PluginContext>,
+    /// The epoch ticks of the engine the plugin runs on.
+    pub(crate) clock: Clock,
     pub(crate) memory_max: u64,
     /// The execution timeout of each call (and of creating an instance).
     pub(crate) timeout: Duration,
@@ -103,7 +106,7 @@ impl Watch {
         Self {
             limiter: MemoryLimiter::new(sandbox.memory_max),
             plugin: sandbox.plugin.clone(),
-            deadline: Deadline::new(sandbox.timeout),
+            deadline: Deadline::new(sandbox.clock.clone(), sandbox.timeout),
         }
     }
 

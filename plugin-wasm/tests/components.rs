@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{WasmEngine, WasmRunner};
 use serde_json::{Value, json};
 
 mod common;
@@ -25,7 +25,7 @@ async fn the_component_example_greets_counts_and_emits() {
             .unwrap();
     let config = json!({"greeting": "Hi"});
     let host = Arc::new(MemoryHost::new("hello-component", config.clone()));
-    let runner = WasmRunner::new(host.clone());
+    let runner = WasmRunner::new(WasmEngine::new().unwrap(), host.clone());
     runner.load(&manifest).await.unwrap();
     runner.start(&config).await.unwrap();
 
@@ -88,7 +88,10 @@ async fn load_error(wat: &str) -> String {
     )
     .unwrap();
     let manifest = Manifest::from_file(dir.path()).unwrap();
-    let runner = WasmRunner::new(Arc::new(MemoryHost::new("odd", json!({}))));
+    let runner = WasmRunner::new(
+        WasmEngine::new().unwrap(),
+        Arc::new(MemoryHost::new("odd", json!({}))),
+    );
     runner.load(&manifest).await.unwrap_err().to_string()
 }
 
@@ -165,7 +168,8 @@ impl Hostile {
             .grant(&manifest)
             .unwrap();
         let host = Arc::new(MemoryHost::new("hostile", json!({})));
-        let runner = WasmRunner::new(host.clone()).with_granted(granted);
+        let runner =
+            WasmRunner::new(WasmEngine::new().unwrap(), host.clone()).with_granted(granted);
         runner.load(&manifest).await.unwrap();
         runner.start(&json!({})).await.unwrap();
         Self { runner, host, dir }

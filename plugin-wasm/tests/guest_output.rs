@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use plugin_core::{Manifest, MemoryHost, Runner};
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{WasmEngine, WasmRunner};
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -32,7 +32,10 @@ async fn guest_stdout_goes_to_tracing_with_the_plugin_name() {
     )
     .unwrap();
     let manifest = Manifest::from_file(dir.path()).unwrap();
-    let runner = WasmRunner::new(Arc::new(MemoryHost::new("fs-guest", json!({}))));
+    let runner = WasmRunner::new(
+        WasmEngine::new().unwrap(),
+        Arc::new(MemoryHost::new("fs-guest", json!({}))),
+    );
     runner.load(&manifest).await.unwrap();
     runner.start(&json!({})).await.unwrap();
     let line = RawValue::from_string(r#""a line from the guest""#.into()).unwrap();

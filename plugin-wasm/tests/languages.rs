@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerErrorKind};
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{WasmEngine, WasmRunner};
 use serde_json::json;
 
 mod common;
@@ -32,7 +32,7 @@ async fn the_example_answers_like_the_rust_one(name: &str, operation: &str) {
     let cache =
         plugin_wasm::ModuleCache::open(&examples::workspace().join("target/test-wasm-cache"))
             .unwrap();
-    let runner = WasmRunner::new(host.clone()).with_cache(cache);
+    let runner = WasmRunner::new(WasmEngine::new().unwrap(), host.clone()).with_cache(cache);
     runner.load(&manifest).await.unwrap();
     runner.start(&config).await.unwrap();
 

@@ -8,8 +8,9 @@
 
 use std::sync::Arc;
 
+use plugin_core::ByteSize;
 use plugin_core::{Manifest, MemoryHost, Runner, RunnerError, RunnerErrorKind};
-use plugin_wasm::{ModuleCache, PoolingLimits, WasmEngine, WasmRunner};
+use plugin_wasm::{ModuleCache, WasmEngine, WasmPooling, WasmRunner};
 use serde_json::json;
 
 mod common;
@@ -35,13 +36,13 @@ fn manifest(dir: &tempfile::TempDir, name: &str, wasm_settings: &str) -> Manifes
 }
 
 fn runner(engine: &WasmEngine, name: &str) -> WasmRunner {
-    WasmRunner::new(Arc::new(MemoryHost::new(name, json!({})))).with_engine(engine.clone())
+    WasmRunner::new(engine.clone(), Arc::new(MemoryHost::new(name, json!({}))))
 }
 
 fn pooling(instances: u32, max_memory: u64) -> WasmEngine {
-    WasmEngine::pooling(PoolingLimits {
+    WasmEngine::pooling(&WasmPooling {
         instances,
-        max_memory,
+        max_memory: ByteSize(max_memory),
     })
     .unwrap()
 }
@@ -197,9 +198,11 @@ async fn components_and_the_cache_work_beside_a_pooling_engine() {
         Manifest::from_file(&examples::workspace().join("examples/plugins/hello-component"))
             .unwrap();
     let config = json!({"greeting": "Hi"});
-    let runner = WasmRunner::new(Arc::new(MemoryHost::new("hello-component", config.clone())))
-        .with_engine(engine.clone())
-        .with_cache(cache.clone());
+    let runner = WasmRunner::new(
+        engine.clone(),
+        Arc::new(MemoryHost::new("hello-component", config.clone())),
+    )
+    .with_cache(cache.clone());
     runner.load(&component).await.unwrap();
     runner.start(&config).await.unwrap();
     let greeting = call(&runner, "greet", json!({"name": "Ada"})).await;
@@ -208,7 +211,7 @@ async fn components_and_the_cache_work_beside_a_pooling_engine() {
 
     // One module, one cache, two engines: each gets code compiled for it.
     let module = manifest(&dir, "shared", "pool: {max_instances: 1}");
-    for engine in [engine.clone(), WasmEngine::shared().unwrap(), engine] {
+    for engine in [engine.clone(), WasmEngine::new().unwrap(), engine] {
         let plugin = runner_with_cache(&engine, &cache);
         plugin.load(&module).await.unwrap();
         plugin.start(&json!({})).await.unwrap();
@@ -270,9 +273,9 @@ fn limits_the_pool_cannot_hold_name_the_setting() {
         (4, (4 << 30) + 1, "larger than a wasm32 memory"),
         (u32::MAX, 4 << 30, "exceeds addressable memory"),
     ] {
-        let err = WasmEngine::pooling(PoolingLimits {
+        let err = WasmEngine::pooling(&WasmPooling {
             instances,
-            max_memory,
+            max_memory: ByteSize(max_memory),
         })
         .unwrap_err()
         .to_string();

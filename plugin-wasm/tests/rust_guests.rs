@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use plugin_core::{HostGrants, Manifest, MemoryHost, Runner, RunnerErrorKind};
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{WasmEngine, WasmRunner};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -53,7 +53,7 @@ async fn start_with(
         .with_data_dir(data.path())
         .grant(&manifest)
         .unwrap();
-    let runner = WasmRunner::new(host.clone()).with_granted(granted);
+    let runner = WasmRunner::new(WasmEngine::new().unwrap(), host.clone()).with_granted(granted);
     runner.load(&manifest).await.unwrap();
     runner.start(&config).await.unwrap();
     Plugin {
@@ -249,7 +249,10 @@ async fn a_missing_granted_folder_fails_the_load() {
     .unwrap();
     std::fs::write(dir.path().join("plugin.yaml"), FS_MANIFEST).unwrap();
     let manifest = Manifest::from_file(dir.path()).unwrap();
-    let runner = WasmRunner::new(Arc::new(MemoryHost::new("fs-guest", json!({}))));
+    let runner = WasmRunner::new(
+        WasmEngine::new().unwrap(),
+        Arc::new(MemoryHost::new("fs-guest", json!({}))),
+    );
     let err = runner.load(&manifest).await.unwrap_err();
     assert!(
         matches!(err.kind(), RunnerErrorKind::PermissionDenied(_)),

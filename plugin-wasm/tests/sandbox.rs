@@ -13,7 +13,7 @@ use plugin_core::{
     RunnerErrorKind,
 };
 use plugin_types::DataEvent;
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{WasmEngine, WasmRunner};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -58,7 +58,10 @@ async fn start_on(
     .unwrap();
     let manifest = Manifest::from_file(dir.path()).unwrap();
     let host = Arc::new(MemoryHost::new("guest", config.clone()));
-    let runner = Arc::new(WasmRunner::new(host_api(host.clone())));
+    let runner = Arc::new(WasmRunner::new(
+        WasmEngine::new().unwrap(),
+        host_api(host.clone()),
+    ));
     runner.load(&manifest).await.unwrap();
     let result = runner.start(&config).await;
     (
@@ -536,7 +539,7 @@ async fn http_goes_only_to_allowlisted_hosts() {
 async fn lifecycle_errors_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     let host = Arc::new(MemoryHost::new("guest", json!({})));
-    let runner = WasmRunner::new(host);
+    let runner = WasmRunner::new(WasmEngine::new().unwrap(), host);
     let err = runner.call("echo", &raw("1")).await.unwrap_err();
     assert!(matches!(err.kind(), RunnerErrorKind::NotLoaded), "{err}");
 
@@ -590,7 +593,10 @@ async fn load_error(wat: &str) -> String {
         path.display()
     ))
     .unwrap();
-    let runner = WasmRunner::new(Arc::new(MemoryHost::new("bad", json!({}))));
+    let runner = WasmRunner::new(
+        WasmEngine::new().unwrap(),
+        Arc::new(MemoryHost::new("bad", json!({}))),
+    );
     if let Err(e) = runner.load(&manifest).await {
         return e.to_string();
     }
@@ -618,12 +624,13 @@ async fn broken_modules_are_named_errors() {
     ))
     .await;
     assert!(init_fails.contains("init: nope"), "{init_fails}");
-    let missing = WasmRunner::new(Arc::new(MemoryHost::new("x", json!({}))))
-        .load(
-            &Manifest::parse("name: x\nruntime: wasm\nwasm: {module: /nonexistent.wasm}").unwrap(),
-        )
-        .await
-        .unwrap_err();
+    let missing = WasmRunner::new(
+        WasmEngine::new().unwrap(),
+        Arc::new(MemoryHost::new("x", json!({}))),
+    )
+    .load(&Manifest::parse("name: x\nruntime: wasm\nwasm: {module: /nonexistent.wasm}").unwrap())
+    .await
+    .unwrap_err();
     assert!(
         missing
             .to_string()
@@ -645,8 +652,11 @@ async fn the_compile_cache_serves_the_next_load() {
     .unwrap();
     let manifest = Manifest::from_file(dir.path()).unwrap();
     for round in 0..2 {
-        let runner = WasmRunner::new(Arc::new(MemoryHost::new("guest", json!({}))))
-            .with_cache(plugin_wasm::ModuleCache::open(&cache.path().join("cache")).unwrap());
+        let runner = WasmRunner::new(
+            WasmEngine::new().unwrap(),
+            Arc::new(MemoryHost::new("guest", json!({}))),
+        )
+        .with_cache(plugin_wasm::ModuleCache::open(&cache.path().join("cache")).unwrap());
         runner.load(&manifest).await.unwrap();
         runner.start(&json!({})).await.unwrap();
         let out = runner.call("echo", &raw("[1]")).await.unwrap();

@@ -18,7 +18,7 @@ const ORIGIN: &str = "<built in code>";
 /// Writes a [`Manifest`] in code; see [`Manifest::builder`].
 ///
 /// ```
-/// use plugin_core::{Manifest, RuntimeKind};
+/// use plugin_core::Manifest;
 ///
 /// let manifest = Manifest::builder("echo", "1.0.0")
 ///     .wasm_module("/srv/plugins/echo/echo.wasm")
@@ -26,13 +26,15 @@ const ORIGIN: &str = "<built in code>";
 ///     .ability("greeting", ["greet"])
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(manifest.runtime, RuntimeKind::Wasm);
+/// assert_eq!(manifest.runtime, "wasm");
 /// assert_eq!(manifest.wasm.unwrap().pool.max_instances, 4); // the default
 /// ```
 #[derive(Debug, Clone)]
 pub struct ManifestBuilder {
     document: Map<String, Value>,
     dir: Option<PathBuf>,
+    /// The wasm module, when given as bytes.
+    module_bytes: Option<super::ModuleBytes>,
     /// The first value that cannot be written as a manifest holds it
     /// (a path that is not UTF-8), with its field.
     error: Option<(String, String)>,
@@ -51,6 +53,7 @@ impl Manifest {
         ManifestBuilder {
             document,
             dir: None,
+            module_bytes: None,
             error: None,
         }
     }
@@ -74,13 +77,17 @@ impl ManifestBuilder {
     /// Runs it as the wasm module at `path` (`runtime: wasm`,
     /// `wasm.module`); other `wasm:` settings keep their defaults unless
     /// given with [`runtime`](Self::runtime).
-    //
-    // A module given as bytes rather than a path (the engine's change to
-    // `WasmConfig`) gets its own method beside this one: it sets
-    // `runtime: wasm` the same way, and puts the bytes on the typed
-    // manifest in `build`, after the document is checked.
     pub fn wasm_module(self, path: impl AsRef<Path>) -> Self {
         self.artifact("wasm", "module", path.as_ref())
+    }
+
+    /// Runs it as the wasm module `bytes` (`runtime: wasm`), with no file:
+    /// `name` stands for the module in errors. The bytes are held to the
+    /// host's `max_artifact_size` and compiled (and cached) as a file's
+    /// would be.
+    pub fn wasm_bytes(mut self, name: &str, bytes: impl Into<super::ModuleBytes>) -> Self {
+        self.module_bytes = Some(bytes.into());
+        self.artifact("wasm", "module", Path::new(name))
     }
 
     /// Runs it as the executable at `path`, spoken to over gRPC
@@ -169,6 +176,9 @@ impl ManifestBuilder {
         }
         let mut manifest = Manifest::from_value(Value::Object(self.document))
             .map_err(|e| ManifestError::new(ORIGIN, e.into()))?;
+        if let (Some(bytes), Some(wasm)) = (self.module_bytes, &mut manifest.wasm) {
+            wasm.module_bytes = Some(bytes);
+        }
         if let Some(dir) = self.dir {
             manifest.resolve_paths(&dir);
             manifest.dir = Some(dir);

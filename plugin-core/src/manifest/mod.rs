@@ -43,8 +43,8 @@ pub use grpc::{
 };
 pub use network::NetworkPermission;
 pub use wasm::{
-    ExecutionLimit, FsMode, FsPermission, HttpPermission, MemoryLimit, WasmConfig, WasmPermissions,
-    WasmPoolConfig,
+    ExecutionLimit, FsMode, FsPermission, HttpPermission, MemoryLimit, ModuleBytes, WasmConfig,
+    WasmPermissions, WasmPoolConfig,
 };
 
 use crate::schema::{ConfigError, ConfigSchema};
@@ -192,7 +192,10 @@ impl Manifest {
                 *path = dir.join(&*path);
             }
         };
-        if let Some(wasm) = &mut self.wasm {
+        // A module given as bytes is not a file: its name stays as given.
+        if let Some(wasm) = &mut self.wasm
+            && wasm.module_bytes.is_none()
+        {
             resolve(&mut wasm.module);
         }
         if let Some(grpc) = &mut self.grpc {

@@ -1,6 +1,7 @@
 //! The `wasm:` section: the module and the sandbox it runs in.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,14 +17,60 @@ pub use plugin_types::permissions::FsMode;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WasmConfig {
-    /// The `.wasm` module; relative to the manifest's folder when loaded from a file.
+    /// The `.wasm` module; relative to the manifest's folder when loaded
+    /// from a file. When the embedder gave the module as bytes
+    /// ([`module_bytes`](Self::module_bytes)), no file is read and this
+    /// only names the module in errors and logs.
     pub module: PathBuf,
+    /// The module itself, when the embedder gave it in memory
+    /// ([`WasmConfig::from_bytes`]); the runner then reads no file. It is
+    /// held to the same `max_artifact_size` as a file, and shares its
+    /// compile cache. Never read from nor written to YAML: a manifest
+    /// file always names a path.
+    #[serde(skip)]
+    pub module_bytes: Option<ModuleBytes>,
     /// What the guest may do.
     #[serde(default, deserialize_with = "nullable")]
     pub permissions: WasmPermissions,
     /// How many instances may run at once.
     #[serde(default, deserialize_with = "nullable")]
     pub pool: WasmPoolConfig,
+}
+
+/// A wasm module's bytes, given in memory by the embedder; clones share
+/// them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ModuleBytes(Arc<[u8]>);
+
+impl ModuleBytes {
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ModuleBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ModuleBytes({} bytes)", self.0.len())
+    }
+}
+
+impl From<Arc<[u8]>> for ModuleBytes {
+    fn from(bytes: Arc<[u8]>) -> Self {
+        Self(bytes)
+    }
+}
+
+impl From<Vec<u8>> for ModuleBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes.into())
+    }
+}
+
+impl From<&[u8]> for ModuleBytes {
+    fn from(bytes: &[u8]) -> Self {
+        Self(bytes.into())
+    }
 }
 
 /// The sandbox a wasm plugin runs in. Anything not granted is denied.
@@ -152,6 +199,27 @@ impl Default for WasmPoolConfig {
 }
 
 impl WasmConfig {
+    /// A section running the module at `path`, with the default
+    /// permissions (none) and pool.
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        Self {
+            module: path.into(),
+            module_bytes: None,
+            permissions: WasmPermissions::default(),
+            pool: WasmPoolConfig::default(),
+        }
+    }
+
+    /// A section running the module `bytes` (no file is read), which
+    /// errors and logs call `name` (for example `echo.wasm`), with the
+    /// default permissions (none) and pool.
+    pub fn from_bytes(name: impl Into<PathBuf>, bytes: impl Into<ModuleBytes>) -> Self {
+        Self {
+            module_bytes: Some(bytes.into()),
+            ..Self::from_path(name)
+        }
+    }
+
     pub(super) fn validate(&self) -> Result<(), FieldError> {
         if self.module.as_os_str().is_empty() {
             return Err(FieldError::new("wasm.module", "must not be empty"));

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use plugin_core::{Manifest, MemoryHost};
-use plugin_wasm::WasmRunner;
+use plugin_wasm::{WasmEngine, WasmRunner};
 use serde_json::json;
 use serde_json::value::RawValue;
 
@@ -58,7 +58,11 @@ pub(crate) fn fixture() -> Fixture {
 }
 
 pub(crate) fn runner() -> WasmRunner {
-    WasmRunner::new(Arc::new(MemoryHost::new("echo", json!({}))))
+    runner_on(WasmEngine::new().unwrap())
+}
+
+pub(crate) fn runner_on(engine: WasmEngine) -> WasmRunner {
+    WasmRunner::new(engine, Arc::new(MemoryHost::new("echo", json!({}))))
 }
 
 pub(crate) type EchoExports = (

@@ -1,7 +1,16 @@
-//! The epoch ticker: one thread advancing the epoch of every live engine.
+//! The epoch ticker: one thread per [`WasmEngine`](super::WasmEngine),
+//! advancing the epoch of its wasmtime engines and counting the ticks its
+//! stores' deadlines are kept in.
+//!
+//! The thread holds only weak references. Every engine handle and every
+//! store's deadline hold the engine's [`Clock`]; once the last of them is
+//! dropped, the thread finds it gone at its next tick and exits. Nothing
+//! else keeps it: a compiled module kept in a
+//! [`ModuleCache`](crate::ModuleCache) holds the wasmtime engine, not the
+//! clock, and needs no ticks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use wasmtime::{Engine, EngineWeak};
@@ -11,50 +20,43 @@ use wasmtime::{Engine, EngineWeak};
 /// a timeout or a forced stop can be.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The epoch ticks so far, the same for every engine: deadlines are kept in
-/// this count, whichever engine their store belongs to.
-static TICKS: AtomicU64 = AtomicU64::new(0);
+/// The name of each engine's ticker thread.
+pub(crate) const THREAD_NAME: &str = "wasm-epoch";
 
-/// The engines the ticker advances; dropped engines fall out.
-static ENGINES: Mutex<Vec<EngineWeak>> = Mutex::new(Vec::new());
+/// The epoch ticks of one engine so far, which its stores' deadlines are
+/// kept in. Clones share the count (and keep the ticker running).
+#[derive(Debug, Clone)]
+pub(crate) struct Clock(Arc<AtomicU64>);
 
-/// Whether the ticker thread started (or why it could not).
-static TICKER: OnceLock<Result<(), String>> = OnceLock::new();
-
-/// How many epoch ticks have passed since the first engine was created.
-pub(crate) fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
+impl Clock {
+    /// How many epoch ticks have passed since the engine was created.
+    pub(crate) fn ticks(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
-/// Has the ticker advance `engine`'s epoch from now on, starting the
-/// ticker thread with the first engine.
-pub(crate) fn register(engine: &Engine) -> Result<(), String> {
-    engines().push(engine.weak());
-    TICKER
-        .get_or_init(|| {
-            std::thread::Builder::new()
-                .name("wasm-epoch".into())
-                .spawn(tick)
-                .map(drop)
-                .map_err(|e| format!("wasm epoch ticker: {e}"))
-        })
-        .clone()
+/// Starts the thread that advances `engines`' epochs every [`EPOCH_TICK`]
+/// for as long as the clock it returns (or a clone) is alive.
+pub(crate) fn start(engines: &[&Engine]) -> Result<Clock, String> {
+    let clock = Arc::new(AtomicU64::new(0));
+    let weak = Arc::downgrade(&clock);
+    let engines: Vec<EngineWeak> = engines.iter().map(|engine| engine.weak()).collect();
+    std::thread::Builder::new()
+        .name(THREAD_NAME.into())
+        .spawn(move || tick(&weak, &engines))
+        .map_err(|e| format!("wasm epoch ticker: {e}"))?;
+    Ok(Clock(clock))
 }
 
-fn engines() -> std::sync::MutexGuard<'static, Vec<EngineWeak>> {
-    ENGINES.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn tick() {
+fn tick(clock: &Weak<AtomicU64>, engines: &[EngineWeak]) {
     loop {
-        engines().retain(|weak| match weak.upgrade() {
-            Some(engine) => {
-                engine.increment_epoch();
-                true
-            }
-            None => false,
-        });
-        TICKS.fetch_add(1, Ordering::Relaxed);
         std::thread::sleep(EPOCH_TICK);
+        let Some(clock) = clock.upgrade() else {
+            return;
+        };
+        for engine in engines.iter().filter_map(EngineWeak::upgrade) {
+            engine.increment_epoch();
+        }
+        clock.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -12,6 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use plugin_types::WasmPooling;
 use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Core instances one plugin instance takes: its module's and the call
@@ -34,59 +35,39 @@ const KEEP_RESIDENT_OTHER: usize = 64 << 10;
 /// programs stay well below it) and the shim's.
 pub const MAX_TABLE_ELEMENTS: usize = 1 << 16;
 
-/// The pooling allocator's capacity, shared by every core-module plugin
-/// on a [`WasmEngine::pooling`](super::WasmEngine::pooling) engine.
+/// The allocation strategy `pooling` sizes: slots for its `instances`
+/// plugin instances (each a core instance of its module and one of the
+/// call shim, one memory, two tables, two fiber stacks), each memory slot
+/// of `max_memory`.
 ///
 /// Each slot reserves address space for `max_memory` (plus wasmtime's
 /// guard region), not memory: 128 slots of 4 GiB take 512 GiB of the
 /// process's 128 TiB address space and no RAM until a guest touches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolingLimits {
-    /// Instances alive at once over all plugins; each plugin reserves its
-    /// manifest's `wasm.pool.max_instances` at load.
-    pub instances: u32,
-    /// The largest linear memory of one instance; a plugin whose
-    /// `wasm.permissions.memory.max` is larger is refused at load.
-    pub max_memory: u64,
-}
-
-impl Default for PoolingLimits {
-    /// 128 instances of up to 4 GiB (wasm32's whole address space).
-    fn default() -> Self {
-        Self {
-            instances: 128,
-            max_memory: 4 << 30,
-        }
-    }
-}
-
-impl PoolingLimits {
-    /// The allocation strategy these limits make.
-    pub(crate) fn strategy(&self) -> InstanceAllocationStrategy {
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_core_instances(self.instances.saturating_mul(CORE_INSTANCES_PER_INSTANCE))
-            .total_memories(self.instances)
-            .total_tables(self.instances.saturating_mul(TABLES_PER_INSTANCE))
-            .total_stacks(self.instances.saturating_mul(STACKS_PER_INSTANCE))
-            .total_component_instances(0)
-            .max_memory_size(usize::try_from(self.max_memory).unwrap_or(usize::MAX))
-            .table_elements(MAX_TABLE_ELEMENTS);
-        // A freed slot keeps the pages its guest dirtied (found with
-        // Linux's PAGEMAP_SCAN, 6.7 and later) and copies them back to the
-        // memory image, rather than unmapping them: the next instance then
-        // takes no page faults on them. Older kernels unmap as before.
-        pool.pagemap_scan(Enabled::Auto)
-            .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
-            .table_keep_resident(KEEP_RESIDENT_OTHER)
-            .async_stack_keep_resident(KEEP_RESIDENT_OTHER);
-        InstanceAllocationStrategy::Pooling(pool)
-    }
+pub(crate) fn strategy(pooling: &WasmPooling) -> InstanceAllocationStrategy {
+    let instances = pooling.instances;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_core_instances(instances.saturating_mul(CORE_INSTANCES_PER_INSTANCE))
+        .total_memories(instances)
+        .total_tables(instances.saturating_mul(TABLES_PER_INSTANCE))
+        .total_stacks(instances.saturating_mul(STACKS_PER_INSTANCE))
+        .total_component_instances(0)
+        .max_memory_size(usize::try_from(pooling.max_memory.bytes()).unwrap_or(usize::MAX))
+        .table_elements(MAX_TABLE_ELEMENTS);
+    // A freed slot keeps the pages its guest dirtied (found with
+    // Linux's PAGEMAP_SCAN, 6.7 and later) and copies them back to the
+    // memory image, rather than unmapping them: the next instance then
+    // takes no page faults on them. Older kernels unmap as before.
+    pool.pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
+        .table_keep_resident(KEEP_RESIDENT_OTHER)
+        .async_stack_keep_resident(KEEP_RESIDENT_OTHER);
+    InstanceAllocationStrategy::Pooling(pool)
 }
 
 /// The instance slots not yet reserved by a loaded plugin.
 #[derive(Debug)]
 pub(crate) struct Slots {
-    limits: PoolingLimits,
+    limits: WasmPooling,
     free: Mutex<u32>,
 }
 
@@ -141,14 +122,14 @@ pub enum PoolingRefusal {
 }
 
 impl Slots {
-    pub(crate) fn new(limits: PoolingLimits) -> Arc<Self> {
+    pub(crate) fn new(limits: WasmPooling) -> Arc<Self> {
         Arc::new(Self {
             limits,
             free: Mutex::new(limits.instances),
         })
     }
 
-    pub(crate) fn limits(&self) -> &PoolingLimits {
+    pub(crate) fn limits(&self) -> &WasmPooling {
         &self.limits
     }
 
@@ -158,11 +139,9 @@ impl Slots {
         instances: u32,
         memory: u64,
     ) -> Result<Reservation, PoolingRefusal> {
-        if memory > self.limits.max_memory {
-            return Err(PoolingRefusal::Memory {
-                asked: memory,
-                max: self.limits.max_memory,
-            });
+        let max = self.limits.max_memory.bytes();
+        if memory > max {
+            return Err(PoolingRefusal::Memory { asked: memory, max });
         }
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
         if instances > *free {
@@ -187,7 +166,7 @@ impl Slots {
             .contains("pooling allocator")
             .then_some(PoolingRefusal::Module {
                 needs: message,
-                max_memory: self.limits.max_memory,
+                max_memory: self.limits.max_memory.bytes(),
             })
     }
 
@@ -208,13 +187,15 @@ impl Drop for Reservation {
 
 #[cfg(test)]
 mod tests {
+    use plugin_types::ByteSize;
+
     use super::*;
 
     #[test]
     fn reservations_are_kept_apart_and_given_back() {
-        let slots = Slots::new(PoolingLimits {
+        let slots = Slots::new(WasmPooling {
             instances: 6,
-            max_memory: 1 << 20,
+            max_memory: ByteSize::mib(1),
         });
         let first = slots.reserve(4, 1 << 20).unwrap();
         assert_eq!(
@@ -235,9 +216,9 @@ mod tests {
 
     #[test]
     fn a_memory_larger_than_a_slot_is_refused_with_the_setting() {
-        let slots = Slots::new(PoolingLimits {
+        let slots = Slots::new(WasmPooling {
             instances: 6,
-            max_memory: 1 << 20,
+            max_memory: ByteSize::mib(1),
         });
         let refusal = slots.reserve(1, (1 << 20) + 1).unwrap_err();
         let message = refusal.to_string();
