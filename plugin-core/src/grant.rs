@@ -40,7 +40,7 @@ use crate::manifest::limits::{
     MAX_POOL_MAX_INSTANCES, MAX_PROCESS_MEMORY_MAX, MAX_PROCESSES,
 };
 use crate::manifest::{
-    FsPermission, GrpcConfig, HttpPermission, Manifest, NetworkPermission, WasmConfig,
+    FsPermission, GrpcSection, HttpPermission, Manifest, NetworkPermission, WasmSection,
 };
 use plugin_types::ByteSize;
 
@@ -262,7 +262,7 @@ impl HostGrants {
     /// HTTP: each ask covered by some grant.
     fn grant_http(
         &self,
-        wasm: &WasmConfig,
+        wasm: &WasmSection,
         own: Option<&Grant>,
         setting: &dyn Fn(&str) -> String,
     ) -> Result<Vec<HttpPermission>, GrantError> {
@@ -530,7 +530,7 @@ impl HostGrants {
     /// The caps and environment of a plugin process.
     fn grant_process(
         &self,
-        grpc: &GrpcConfig,
+        grpc: &GrpcSection,
         own: Option<&Grant>,
         setting: &dyn Fn(&str) -> String,
     ) -> Result<ProcessGrant, GrantError> {
@@ -633,7 +633,7 @@ impl HostGrants {
 
     fn check_limits(
         &self,
-        wasm: &WasmConfig,
+        wasm: &WasmSection,
         own: Option<&Grant>,
         setting: &dyn Fn(&str) -> String,
     ) -> Result<(), GrantError> {

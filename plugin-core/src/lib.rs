@@ -83,10 +83,10 @@ pub use identity::{Identified, stamp_event};
 pub use in_flight::{InFlight, Pass};
 pub use lifecycle::{Condition, Lifecycle, LifecycleEvents, Phase, Report, Reporter};
 pub use manifest::{
-    AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GRPC_RUNTIME, GrpcConfig,
-    GrpcTimeouts, HttpPermission, MANIFEST_FILE_NAME, Manifest, ManifestBuilder, ManifestError,
-    ManifestErrorKind, MemoryLimit, ModuleBytes, ProviderDecl, Provides, WASM_RUNTIME, WasmConfig,
-    WasmPermissions, WasmPoolConfig,
+    AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GRPC_RUNTIME, GrpcSection,
+    GrpcTimeouts, HttpPermission, InstancePool, MANIFEST_FILE_NAME, Manifest, ManifestBuilder,
+    ManifestError, ManifestErrorKind, MemoryLimit, ModuleBytes, ProviderDecl, Provides,
+    WASM_RUNTIME, WasmPermissions, WasmSection,
 };
 pub use memory_host::{MemoryHost, config_lookup};
 pub use plugin_types::ByteSize;

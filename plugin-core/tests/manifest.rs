@@ -924,7 +924,7 @@ fn an_invalid_built_manifest_fails_as_the_parsed_one() {
 
 #[test]
 fn a_module_comes_as_bytes_only_from_code_never_from_yaml() {
-    let section = plugin_core::WasmConfig::from_bytes("echo.wasm", b"\0asm".as_slice());
+    let section = plugin_core::WasmSection::from_bytes("echo.wasm", b"\0asm".as_slice());
     assert_eq!(section.module, PathBuf::from("echo.wasm"));
     assert_eq!(
         section.module_bytes.as_ref().map(|b| b.as_bytes()),

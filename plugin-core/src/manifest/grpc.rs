@@ -19,7 +19,7 @@ use plugin_types::Cores;
 /// How a gRPC plugin is launched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GrpcConfig {
+pub struct GrpcSection {
     /// The executable; relative to the manifest's folder when loaded from a file.
     pub binary: PathBuf,
     /// Arguments passed to it.
@@ -119,7 +119,7 @@ pub enum Transport {
     Tcp,
 }
 
-impl GrpcConfig {
+impl GrpcSection {
     /// Whether the host negotiates mutual TLS with this plugin: unless
     /// `auto_mtls: false`, yes.
     pub fn mtls(&self) -> bool {
@@ -187,7 +187,7 @@ pub fn reserved_env(name: &str) -> bool {
         || name.starts_with("LD_")
 }
 
-impl GrpcConfig {
+impl GrpcSection {
     pub(super) fn validate(&self) -> Result<(), FieldError> {
         if self.binary.as_os_str().is_empty() {
             return Err(FieldError::new("grpc.binary", "must not be empty"));

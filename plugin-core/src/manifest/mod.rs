@@ -38,13 +38,13 @@ use serde_json::Value;
 pub use builder::ManifestBuilder;
 pub use error::{ManifestError, ManifestErrorKind};
 pub use grpc::{
-    Checksum, GrpcConfig, GrpcTimeouts, ParseChecksumError, ProcessMemoryLimit, ProcessPermissions,
-    Transport, reserved_env,
+    Checksum, GrpcSection, GrpcTimeouts, ParseChecksumError, ProcessMemoryLimit,
+    ProcessPermissions, Transport, reserved_env,
 };
 pub use network::NetworkPermission;
 pub use wasm::{
-    ExecutionLimit, FsMode, FsPermission, HttpPermission, MemoryLimit, ModuleBytes, WasmConfig,
-    WasmPermissions, WasmPoolConfig,
+    ExecutionLimit, FsMode, FsPermission, HttpPermission, InstancePool, MemoryLimit, ModuleBytes,
+    WasmPermissions, WasmSection,
 };
 
 use crate::schema::{ConfigError, ConfigSchema};
@@ -77,10 +77,10 @@ pub struct Manifest {
     pub provides: Provides,
     /// Launch settings, for `runtime: grpc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grpc: Option<GrpcConfig>,
+    pub grpc: Option<GrpcSection>,
     /// Module and sandbox settings, for `runtime: wasm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wasm: Option<WasmConfig>,
+    pub wasm: Option<WasmSection>,
     /// The section named after a runtime other than `wasm` and `grpc`
     /// (`docker:` for `runtime: docker`), as written, for that runtime to
     /// read with [`Manifest::section`].

@@ -16,14 +16,14 @@ pub use plugin_types::permissions::FsMode;
 /// How a wasm plugin is run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct WasmConfig {
+pub struct WasmSection {
     /// The `.wasm` module; relative to the manifest's folder when loaded
     /// from a file. When the embedder gave the module as bytes
     /// ([`module_bytes`](Self::module_bytes)), no file is read and this
     /// only names the module in errors and logs.
     pub module: PathBuf,
     /// The module itself, when the embedder gave it in memory
-    /// ([`WasmConfig::from_bytes`]); the runner then reads no file. It is
+    /// ([`WasmSection::from_bytes`]); the runner then reads no file. It is
     /// held to the same `max_artifact_size` as a file, and shares its
     /// compile cache. Never read from nor written to YAML: a manifest
     /// file always names a path.
@@ -34,7 +34,7 @@ pub struct WasmConfig {
     pub permissions: WasmPermissions,
     /// How many instances may run at once.
     #[serde(default, deserialize_with = "nullable")]
-    pub pool: WasmPoolConfig,
+    pub pool: InstancePool,
 }
 
 /// A wasm module's bytes, given in memory by the embedder; clones share
@@ -181,7 +181,7 @@ impl Default for ExecutionLimit {
 /// The bounded pool of instances calls run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct WasmPoolConfig {
+pub struct InstancePool {
     /// The most instances alive at once (default 4).
     pub max_instances: u32,
     /// How long a call waits for a free instance before failing (default 5 s).
@@ -189,7 +189,7 @@ pub struct WasmPoolConfig {
     pub wait_timeout: Duration,
 }
 
-impl Default for WasmPoolConfig {
+impl Default for InstancePool {
     fn default() -> Self {
         Self {
             max_instances: DEFAULT_POOL_MAX_INSTANCES,
@@ -198,7 +198,7 @@ impl Default for WasmPoolConfig {
     }
 }
 
-impl WasmConfig {
+impl WasmSection {
     /// A section running the module at `path`, with the default
     /// permissions (none) and pool.
     pub fn from_path(path: impl Into<PathBuf>) -> Self {
@@ -206,7 +206,7 @@ impl WasmConfig {
             module: path.into(),
             module_bytes: None,
             permissions: WasmPermissions::default(),
-            pool: WasmPoolConfig::default(),
+            pool: InstancePool::default(),
         }
     }
 
