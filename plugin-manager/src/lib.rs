@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "admin")]
 pub mod admin;
 mod error;
 pub mod host;

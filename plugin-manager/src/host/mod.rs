@@ -1,31 +1,34 @@
 //! Host services: what plugins may ask of the host, and the default
-//! implementation ([`DefaultHost`]).
+//! implementation (`DefaultHost`, with the `default-host` feature).
 //!
 //! The manager asks a [`HostServices`] for one [`HostApi`] per plugin (per
 //! load: a reload gets a fresh one, bound to the new manifest's
 //! permissions). A host application replaces any part by implementing
-//! [`HostServices`] itself, typically wrapping a [`DefaultHost`].
+//! [`HostServices`] itself, typically wrapping a `DefaultHost`.
 
+#[cfg(feature = "default-host")]
+mod default;
+#[cfg(feature = "default-host")]
 mod events;
 mod functions;
+#[cfg(feature = "default-host")]
 mod http;
+#[cfg(feature = "default-host")]
 mod kv;
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use plugin_core::{
-    Granted, HostApi, HostError, HostHttpRequest, HostHttpResponse, HttpAllowlist, LogLevel,
-    Manifest, config_lookup, log_to_tracing,
-};
-use plugin_types::DataEvent;
+use plugin_core::{Granted, HostApi, HostError, Manifest};
 use serde_json::Value;
 
+#[cfg(feature = "default-host")]
+pub use default::DefaultHost;
+#[cfg(feature = "default-host")]
 pub use events::{EmittedEvent, EventBus};
 pub use functions::with_functions;
+#[cfg(feature = "default-host")]
 pub use http::{HttpClient, HttpOptions};
+#[cfg(feature = "default-host")]
 pub use kv::{KV_FILE_NAME, KvLimits, KvOpenError, KvStore};
 
 /// Builds the [`HostApi`] each plugin gets.
@@ -39,123 +42,4 @@ pub trait HostServices: Send + Sync {
         config: &Value,
         granted: &Granted,
     ) -> Result<Arc<dyn HostApi>, HostError>;
-}
-
-/// The default host services:
-/// - `get_config`: the plugin's own configuration, by dotted key;
-/// - `log`: `tracing`, tagged with the plugin's name;
-/// - `kv_*`: a durable [`KvStore`] in the data folder, one namespace per
-///   plugin name (so a value survives a reload or a restart of the host),
-///   each held to [`KvLimits`] (key and value sizes, a total per plugin);
-/// - `http_request`: an [`HttpClient`] bound to the plugin's granted
-///   allowlist (`wasm.permissions.http`; a plugin without one makes no
-///   requests) and to public addresses, plus the non-public networks the
-///   host granted it;
-/// - `emit_event`: the [`EventBus`].
-#[derive(Debug, Clone)]
-pub struct DefaultHost {
-    kv: KvStore,
-    events: EventBus,
-    http: HttpOptions,
-}
-
-impl DefaultHost {
-    /// Default services keeping their data in `data_dir` (created if
-    /// missing).
-    pub fn open(data_dir: &Path) -> Result<Self, KvOpenError> {
-        Ok(Self {
-            kv: KvStore::open(data_dir)?,
-            events: EventBus::default(),
-            http: HttpOptions::default(),
-        })
-    }
-
-    /// Holds every plugin's KV writes to `limits` (see [`KvLimits`] for the
-    /// defaults).
-    pub fn with_kv_limits(mut self, limits: KvLimits) -> Self {
-        self.kv = self.kv.with_limits(limits);
-        self
-    }
-
-    /// Uses these HTTP limits for plugins loaded from now on.
-    pub fn with_http_options(mut self, options: HttpOptions) -> Self {
-        self.http = options;
-        self
-    }
-
-    /// The bus plugins' events are published on.
-    pub fn events(&self) -> &EventBus {
-        &self.events
-    }
-
-    /// The KV store.
-    pub fn kv(&self) -> &KvStore {
-        &self.kv
-    }
-}
-
-impl HostServices for DefaultHost {
-    fn host_for(
-        &self,
-        manifest: &Manifest,
-        config: &Value,
-        granted: &Granted,
-    ) -> Result<Arc<dyn HostApi>, HostError> {
-        let allowlist = HttpAllowlist::new(&granted.http);
-        let http = HttpClient::new(
-            &manifest.name,
-            allowlist,
-            granted.private_networks.clone(),
-            self.http,
-        )?;
-        Ok(Arc::new(PluginHost {
-            plugin: manifest.name.clone(),
-            config: config.clone(),
-            kv: self.kv.clone(),
-            events: self.events.clone(),
-            http,
-        }))
-    }
-}
-
-/// [`DefaultHost`]'s services for one plugin.
-#[derive(Debug)]
-struct PluginHost {
-    plugin: String,
-    config: Value,
-    kv: KvStore,
-    events: EventBus,
-    http: HttpClient,
-}
-
-#[async_trait]
-impl HostApi for PluginHost {
-    async fn get_config(&self, key: &str) -> Result<Option<String>, HostError> {
-        Ok(config_lookup(&self.config, key))
-    }
-
-    fn log(&self, level: LogLevel, message: &str, fields: &BTreeMap<String, String>) {
-        log_to_tracing(&self.plugin, level, message, fields);
-    }
-
-    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
-        self.kv.get(&self.plugin, key).await
-    }
-
-    async fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), HostError> {
-        self.kv.set(&self.plugin, key, value).await
-    }
-
-    async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
-        self.kv.delete(&self.plugin, key).await
-    }
-
-    async fn http_request(&self, request: HostHttpRequest) -> Result<HostHttpResponse, HostError> {
-        self.http.send(request).await
-    }
-
-    async fn emit_event(&self, event: DataEvent) -> Result<(), HostError> {
-        self.events.publish(&self.plugin, event);
-        Ok(())
-    }
 }

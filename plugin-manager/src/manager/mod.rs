@@ -20,7 +20,6 @@ use plugin_core::{
 };
 use plugin_source::Source;
 use plugin_types::PluginConfig;
-use plugin_wasm::ModuleCache;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
@@ -30,7 +29,7 @@ use crate::error::ManagerError;
 use crate::host::HostServices;
 use crate::options::ManagerOptions;
 use crate::registries::Registries;
-use crate::runtime::{Runtimes, default_grpc, default_wasm};
+use crate::runtime::Runtimes;
 use crate::status::{ManagerDiagnostic, PluginStatus};
 use plugin::{Active, Adapters, Managed, lock};
 use sources::Origin;
@@ -150,7 +149,8 @@ impl PluginManagerBuilder {
 
     /// Caches compiled wasm modules in `dir` (created 0700; entries are
     /// authenticated with a key kept beside it, see
-    /// [`plugin_wasm::ModuleCache`]).
+    /// `plugin_wasm::ModuleCache`); with the `wasm` feature, for the
+    /// `wasm` runtime registered by default.
     pub fn wasm_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.options.wasm_cache_dir = Some(dir.into());
         self
@@ -173,22 +173,7 @@ impl PluginManagerBuilder {
     /// [`PluginManager::load_dir`].
     pub fn build(self) -> PluginManager {
         let grants = host_grants(&self.config, &self.options);
-        let wasm_cache = self.options.wasm_cache_dir.as_ref().and_then(|dir| {
-            ModuleCache::open(dir)
-                .inspect_err(|e| {
-                    tracing::warn!(dir = %dir.display(), "wasm modules will not be cached: {e}");
-                })
-                .ok()
-        });
-        let mut runtimes = self.runtimes;
-        if !runtimes.has(plugin_core::WASM_RUNTIME)
-            && let Some(wasm) = default_wasm(&self.config.wasm, wasm_cache)
-        {
-            runtimes.register(plugin_core::WASM_RUNTIME.into(), Arc::new(wasm));
-        }
-        if !runtimes.has(plugin_core::GRPC_RUNTIME) {
-            runtimes.register(plugin_core::GRPC_RUNTIME.into(), Arc::new(default_grpc()));
-        }
+        let runtimes = self.runtimes.with_defaults(&self.config, &self.options);
         PluginManager {
             inner: Arc::new(Shared {
                 grants,
@@ -215,10 +200,8 @@ fn host_grants(config: &PluginConfig, options: &ManagerOptions) -> HostGrants {
     if let Some(dir) = &options.data_dir {
         grants = grants.with_data_dir(dir.clone());
     }
-    if let Some(dir) = &options.wasm_cache_dir {
-        grants = grants
-            .with_private(dir.clone())
-            .with_private(ModuleCache::key_path(dir));
+    for path in crate::runtime::private_paths(options) {
+        grants = grants.with_private(path);
     }
     grants
 }
