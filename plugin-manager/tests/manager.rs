@@ -465,3 +465,46 @@ async fn a_contested_ability_goes_to_the_first_folder_not_the_fastest_start() {
     assert_ability_kept(&manager, "hello-grpc", "hello-wasm");
     manager.shutdown().await;
 }
+
+/// `grpc.timeouts` is the plugin's own: its calls end at its call timeout,
+/// and a call timeout past the host's `timeout` grant is refused at load,
+/// naming the field and the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_grpc_plugins_own_timeouts_hold_within_the_hosts_ceiling() {
+    let setup = Setup::empty();
+    let dir = raw_grpc(setup.plugins.path(), "raw", "raw");
+    let manifest = dir.join("plugin.yaml");
+    let yaml = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{yaml}  timeouts: {{call: 300ms, shutdown: 1s}}\n"),
+    )
+    .unwrap();
+    let manager = setup.start(setup.config(false)).await;
+    assert_eq!(call(&manager, "raw", "sleep", "10").await, json!("slept"));
+    let err = manager
+        .call("raw", "sleep", &raw("5000"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin raw: call sleep: timed out after 300ms"
+    );
+    manager.shutdown().await;
+    drop(manager); // it holds the data folder's KV store
+
+    // The host grants calls of at most 200ms.
+    let mut config = setup.config(false);
+    config.permissions.default.timeout = Some(Duration::from_millis(200));
+    let manager = setup.start(config).await;
+    let status = status(&manager, "raw");
+    assert_eq!(status.state, PluginState::Error);
+    let why = status.last_error.unwrap();
+    assert!(
+        why.contains("grpc.timeouts.call")
+            && why.contains("300ms")
+            && why.contains("plugins.permissions.plugins.raw.timeout"),
+        "{why}"
+    );
+    manager.shutdown().await;
+}
