@@ -33,9 +33,9 @@ use serde_json::value::RawValue;
 use crate::error::{RunnerError, RunnerErrorKind};
 use crate::host::HostApi;
 use crate::in_flight::InFlight;
-use crate::lifecycle::{Condition, Lifecycle, LifecycleEvents, Reporter};
+use crate::lifecycle::{Condition, HealthStatus, Lifecycle, LifecycleEvents, Reporter};
 use crate::manifest::{Manifest, ManifestError};
-use crate::runner::{HealthStatus, PluginInfo, Runner};
+use crate::runner::{PluginInfo, Runner};
 use crate::runtime::{RunnerSetup, Runtime};
 
 /// What an [`FnPlugin`] function is called with.

@@ -9,6 +9,9 @@ use plugin_types::DataEvent;
 pub use plugin_types::{HostHttpRequest, HostHttpResponse};
 use serde_json::value::RawValue;
 
+/// The longest host function name: 128 bytes.
+pub const MAX_FUNCTION_NAME: usize = 128;
+
 /// What a plugin may ask of its host: configuration, logging, a key-value
 /// store, outbound HTTP and event emission.
 ///
@@ -50,7 +53,7 @@ pub trait HostApi: Send + Sync {
     ) -> Result<Box<RawValue>, HostError> {
         let _ = input;
         Err(HostError::UnknownFunction {
-            name: crate::identity::cut(name, crate::host_functions::MAX_FUNCTION_NAME).to_owned(),
+            name: crate::bounded::cut(name, MAX_FUNCTION_NAME).to_owned(),
             registered: "none".to_owned(),
         })
     }

@@ -20,8 +20,8 @@
 
 use url::Url;
 
-use crate::host::HostHttpRequest;
 use crate::http_allowlist::HttpAllowlist;
+use plugin_types::HostHttpRequest;
 
 /// Why a plugin's HTTP request is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -44,17 +44,7 @@ pub fn stamp_event(producer: &str, event: &mut DataEvent) {
     producer.clone_into(&mut event.source);
 }
 
-/// `text` cut to at most `max` bytes at a character boundary.
-pub fn cut(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
+pub use crate::bounded::cut;
 
 /// The note a log line cut from `original` bytes to `kept` carries.
 pub fn truncation_note(kept: usize, original: usize) -> String {

@@ -51,6 +51,7 @@
 
 pub mod address;
 pub mod artifact;
+pub mod bounded;
 pub mod error;
 pub mod fn_runtime;
 pub mod grant;
@@ -81,6 +82,7 @@ pub use http_allowlist::HttpAllowlist;
 pub use http_request_rule::{HttpRefusal, HttpRequestRule};
 pub use identity::{Identified, stamp_event};
 pub use in_flight::{InFlight, Pass};
+pub use lifecycle::HealthStatus;
 pub use lifecycle::{Condition, Lifecycle, LifecycleEvents, Phase, Report, Reporter};
 pub use manifest::{
     AbilityDecl, Checksum, ExecutionLimit, FsMode, FsPermission, GRPC_RUNTIME, GrpcSection,
@@ -90,6 +92,6 @@ pub use manifest::{
 };
 pub use memory_host::{MemoryHost, config_lookup};
 pub use plugin_types::ByteSize;
-pub use runner::{HealthStatus, PluginInfo, PluginState, Runner};
+pub use runner::{PluginInfo, PluginState, Runner};
 pub use runtime::{RunnerSetup, Runtime};
 pub use schema::{ConfigError, ConfigSchema, SchemaError, Violation};

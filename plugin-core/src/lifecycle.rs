@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use tokio::sync::watch;
 
 use crate::error::{RunnerError, RunnerErrorKind};
-use crate::runner::HealthStatus;
 
 /// Where a loaded plugin is: loaded, started (serving calls) or stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +26,15 @@ pub enum Phase {
     Started,
     /// `stop` has begun: calls are refused as "stopped".
     Stopping,
+}
+
+/// A plugin's readiness.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HealthStatus {
+    /// Whether it answers calls.
+    pub ready: bool,
+    /// The last error it had, if any.
+    pub last_error: Option<String>,
 }
 
 /// A plugin's condition, as its runner last saw it.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::error::RunnerError;
-use crate::lifecycle::LifecycleEvents;
+use crate::lifecycle::{HealthStatus, LifecycleEvents};
 use crate::manifest::{Manifest, Provides};
 
 /// A plugin execution environment: the wasm runner, the gRPC runner, or one
@@ -87,15 +87,6 @@ impl From<&Manifest> for PluginInfo {
             isolation: Vec::new(),
         }
     }
-}
-
-/// A plugin's readiness.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HealthStatus {
-    /// Whether it answers calls.
-    pub ready: bool,
-    /// The last error it had, if any.
-    pub last_error: Option<String>,
 }
 
 /// Where a plugin is in its lifecycle.

@@ -4,8 +4,8 @@
 use serde_json::value::RawValue;
 
 use super::{HostCallContext, HostFunctions, MAX_FUNCTION_NAME, MAX_HOST_CALL_SIZE, MAX_LISTED};
+use crate::bounded::cut;
 use crate::host::{HostApi, HostError};
-use crate::identity::cut;
 
 impl HostFunctions {
     /// Calls the function registered as `name` with `input` for the plugin

@@ -57,8 +57,7 @@ pub use typed::Typed;
 
 /// The most JSON a generic host call takes in, or gives back: 1 MiB.
 pub const MAX_HOST_CALL_SIZE: usize = 1024 * 1024;
-/// The longest host function name: 128 bytes.
-pub const MAX_FUNCTION_NAME: usize = 128;
+pub use crate::host::MAX_FUNCTION_NAME;
 /// The most registered names an "unknown host function" error lists.
 pub const MAX_LISTED: usize = 32;
 

@@ -8,8 +8,8 @@ use plugin_source::{Discovered, Source, SourceEvent, SourceEvents};
 use tokio::task::JoinHandle;
 
 use super::Shared;
+use super::origin::Origin;
 use super::plugin::Managed;
-use super::sources::Origin;
 use crate::status::ManagerDiagnostic;
 
 /// Applies the events `source` reports until they end or the manager is

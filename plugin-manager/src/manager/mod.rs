@@ -2,6 +2,8 @@
 //! and current.
 
 mod hot_reload;
+mod lock;
+mod origin;
 mod plugin;
 mod sources;
 mod supervise;
@@ -31,8 +33,9 @@ use crate::options::ManagerOptions;
 use crate::registries::Registries;
 use crate::runtime::Runtimes;
 use crate::status::{ManagerDiagnostic, PluginStatus};
-use plugin::{Active, Adapters, Managed, lock};
-use sources::Origin;
+use lock::lock;
+use origin::Origin;
+use plugin::{Active, Adapters, Managed};
 
 /// Keeps a host's plugins loaded, configured, healthy and current.
 ///

@@ -3,21 +3,16 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use plugin_adapter::{AdapterError, PluginAbilities, PluginModule, PluginProvider, RunnerCell};
 use plugin_core::{Condition, Manifest, PluginState, Provides, Report};
 
-use super::sources::Origin;
+use super::lock::lock;
+use super::origin::Origin;
 use crate::registries::Registries;
 use crate::status::{PluginStatus, describe_provides};
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every update under these locks is a single assignment: a panic cannot
-    // leave them half-written.
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// The adapters of one version of a plugin, all calling through its cell.
 pub(crate) struct Adapters {

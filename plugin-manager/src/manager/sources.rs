@@ -3,72 +3,17 @@
 //! registration order), what they find at start, and reading a plugin
 //! again, for a reload, through the source that found it.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use plugin_core::Manifest;
-use plugin_source::{Discovered, Source, SourceError, SourceEvents, from_config};
+use plugin_source::{Source, SourceEvents, from_config};
 use plugin_types::PluginConfig;
 
 use super::Shared;
-use super::plugin::{Managed, lock};
+use super::origin::Origin;
+use super::plugin::Managed;
 use crate::error::ManagerError;
 use crate::status::ManagerDiagnostic;
-
-/// Where a plugin came from, and so where its new versions are read.
-pub(crate) enum Origin {
-    /// Found by a source: a reload reads it again through that source.
-    Source {
-        /// The source.
-        source: Arc<dyn Source>,
-        /// The plugin as the source last gave it.
-        last: Mutex<Box<Discovered>>,
-    },
-    /// Loaded with `load_dir`: a reload reads its folder again.
-    Folder,
-}
-
-impl Origin {
-    /// `plugin`, found by `source`.
-    pub(crate) fn found(source: &Arc<dyn Source>, plugin: &Discovered) -> Self {
-        Self::Source {
-            source: source.clone(),
-            last: Mutex::new(Box::new(plugin.clone())),
-        }
-    }
-
-    /// Whether the plugin came from `source`.
-    pub(crate) fn is(&self, source: &Arc<dyn Source>) -> bool {
-        matches!(self, Self::Source { source: own, .. } if Arc::ptr_eq(own, source))
-    }
-
-    /// The current manifest of the plugin `name` at `dir`, from where it
-    /// came; it must still be the plugin `name`.
-    pub(crate) async fn reread(&self, name: &str, dir: &Path) -> Result<Manifest, ManagerError> {
-        let manifest = match self {
-            Self::Folder => Manifest::from_file(dir)?,
-            Self::Source { source, last } => {
-                let before = lock(last).clone();
-                let now = source.reread(&before).await.map_err(|e| match e {
-                    // The same error a folder read gives.
-                    SourceError::Manifest(e) => ManagerError::Manifest(e),
-                    e => ManagerError::Source(e),
-                })?;
-                if now.manifest.name == name {
-                    **lock(last) = now.clone();
-                }
-                now.manifest
-            }
-        };
-        if manifest.name != name {
-            return Err(ManagerError::IdentityChanged {
-                plugin: name.to_owned(),
-                found: manifest.name,
-            });
-        }
-        Ok(manifest)
-    }
-}
 
 /// The sources `config` names, in order, then `registered`, in order.
 pub(crate) fn all(
