@@ -1,5 +1,6 @@
-//! The core of the plugin runtime: manifests and the contracts runners and
-//! hosts implement.
+//! The core of the plugin runtime: the contracts hosts, runtimes and
+//! runners implement ([`contract`]), the manifest ([`manifest`]) and the
+//! host's policy ([`policy`]).
 //!
 //! This crate owns
 //! - [`Manifest`]: parsing and validating `plugin.yaml` ([`manifest`]), with
@@ -7,7 +8,7 @@
 //!   name the file and the field;
 //! - [`ConfigSchema`]: a plugin's `config_schema`, compiled at load and checked
 //!   with every violation reported by JSON pointer ([`schema`]);
-//! - the [`Runtime`] trait a host registers an execution environment by
+//! - in [`contract`]: the [`Runtime`] trait a host registers an execution environment by
 //!   ([`runtime`]), the [`Runner`] trait it makes for each plugin version,
 //!   with [`PluginInfo`], [`HealthStatus`], [`PluginState`] and
 //!   [`RunnerError`], and what runners share: [`Lifecycle`] (phase, last
@@ -19,8 +20,8 @@
 //!   runner serves its plugin's host calls through (the identity fields
 //!   the host sets, the bounds it holds them to); [`HostFunctions`], the
 //!   table of host functions a plugin calls by name (JSON in, JSON out);
-//! - [`Artifact`]: a plugin's code read as a bounded regular file
-//!   ([`artifact`]);
+//! - in [`policy`]: [`Artifact`], a plugin's code read as a bounded regular
+//!   file ([`artifact`]);
 //! - [`HostGrants`]: the manifest asks, the host grants ([`grant`]): what a
 //!   plugin gets is checked against the host's permission policy at load,
 //!   and each folder granted is held open ([`GrantedDir`]) so that nothing
@@ -49,24 +50,15 @@
 //! assert_eq!(wasm.pool.max_instances, 4); // the default
 //! ```
 
-pub mod address;
-pub mod artifact;
+pub mod contract;
+pub mod policy;
+pub use contract::{
+    error, fn_runtime, host, host_functions, identity, in_flight, lifecycle, memory_host, runner,
+    runtime,
+};
+pub use policy::{address, artifact, grant, granted_dir, http_allowlist, http_request_rule};
 pub mod bounded;
-pub mod error;
-pub mod fn_runtime;
-pub mod grant;
-pub mod granted_dir;
-pub mod host;
-pub mod host_functions;
-pub mod http_allowlist;
-pub mod http_request_rule;
-pub mod identity;
-pub mod in_flight;
-pub mod lifecycle;
 pub mod manifest;
-pub mod memory_host;
-pub mod runner;
-pub mod runtime;
 pub mod schema;
 pub mod yaml;
 

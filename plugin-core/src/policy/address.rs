@@ -5,7 +5,7 @@
 //! and IPv6, as of 2025), plus multicast, and for IPv6 everything outside
 //! the global unicast space `2000::/3`. An IPv6 address that carries an
 //! IPv4 address to a translator or a tunnel is judged by the IPv4 address
-//! it reaches, see [`embedded_v4`].
+//! it reaches, see `embedded_v4`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

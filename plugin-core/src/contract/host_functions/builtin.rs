@@ -1,5 +1,5 @@
 //! The typed host services as registrations in the [`HostFunctions`]
-//! table, each written once on top of [`HostApi`], so a plugin can call
+//! table, each written once on top of [`HostApi`](crate::HostApi), so a plugin can call
 //! them by name through the generic import too:
 //!
 //! | name | input | output |
