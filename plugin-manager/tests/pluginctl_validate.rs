@@ -220,3 +220,23 @@ fn list_shows_what_each_plugin_provides_and_what_is_broken() {
     );
     assert_eq!(rest.len(), 2, "{text}");
 }
+
+#[test]
+fn a_runtime_pluginctl_does_not_register_is_reported() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_plugin(
+        root.path(),
+        "boxed",
+        "name: boxed\nruntime: docker\ndocker: {image: boxed:1}\n",
+    );
+    let output = pluginctl(&["validate", root.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = stdout(&output);
+    assert_eq!(
+        text.trim(),
+        format!(
+            "error {}: runtime: \"docker\" is not registered with pluginctl (registered: grpc, wasm); only a host that registers it can load this plugin",
+            dir.join("plugin.yaml").display()
+        )
+    );
+}

@@ -93,20 +93,25 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let file = plugin.location.join(MANIFEST_FILE_NAME);
             let granted = grants.check(manifest);
             let line = match (
+                known_runtime(&manifest.runtime),
                 config
                     .as_ref()
                     .map(|c| manifest.validate_config(&c.for_plugin(&manifest.name))),
                 granted,
             ) {
-                (Some(Err(e)), _) => {
+                (Err(e), _, _) => {
                     failed = true;
                     format!("error {}: {e}", display(&file))
                 }
-                (_, Err(e)) => {
+                (_, Some(Err(e)), _) => {
+                    failed = true;
+                    format!("error {}: {e}", display(&file))
+                }
+                (_, _, Err(e)) => {
                     failed = true;
                     format!("error {}: permission denied: {e}", display(&file))
                 }
-                (_, Ok(granted)) => {
+                (_, _, Ok(granted)) => {
                     let mut line = format!(
                         "ok {} {} {}",
                         manifest.name,
@@ -140,6 +145,20 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `Ok` for a runtime `pluginctl run` registers; otherwise why not (an
+/// embedding host may register it).
+fn known_runtime(runtime: &str) -> Result<(), String> {
+    const RUNS: [&str; 2] = [plugin_core::GRPC_RUNTIME, plugin_core::WASM_RUNTIME];
+    if RUNS.contains(&runtime) {
+        return Ok(());
+    }
+    Err(format!(
+        "runtime: {runtime:?} is not registered with pluginctl (registered: {}); \
+         only a host that registers it can load this plugin",
+        RUNS.join(", ")
+    ))
 }
 
 fn display(path: &Path) -> String {
