@@ -6,8 +6,15 @@
 
 use std::sync::Arc;
 
-use plugin_core::host_functions::{MAX_HOST_CALL_SIZE, call_text};
-use plugin_core::{HostApi, HostFunctions, Identified, MemoryHost};
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use plugin_core::host_functions::{MAX_ERROR_TEXT, MAX_HOST_CALL_SIZE, call_text};
+use plugin_core::{
+    HostApi, HostError, HostFunctions, HostHttpRequest, HostHttpResponse, HttpAllowlist,
+    HttpPermission, HttpRequestRule, Identified, LogLevel, MemoryHost,
+};
+use plugin_types::DataEvent;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -21,10 +28,22 @@ fn functions() -> HostFunctions {
     })
 }
 
+/// The HTTP rule of a plugin granted `hosts`.
+fn allowing(plugin: &str, hosts: &[&str]) -> HttpRequestRule {
+    let grants: Vec<HttpPermission> = hosts
+        .iter()
+        .map(|host| serde_json::from_value(serde_json::json!({ "host": host })).unwrap())
+        .collect();
+    HttpRequestRule::new(plugin, HttpAllowlist::new(&grants))
+}
+
 /// A plugin's host as a runner gets it: the table over the host's own
 /// services, behind `Identified`.
 fn host_for(plugin: &str, memory: Arc<MemoryHost>) -> Arc<dyn HostApi> {
-    Identified::wrap(plugin, functions().serve(plugin, memory))
+    Identified::wrap(
+        plugin,
+        functions().serve(plugin, memory, allowing(plugin, &["*"])),
+    )
 }
 
 #[tokio::test]
@@ -136,7 +155,10 @@ async fn an_unknown_name_fails_naming_it_and_the_registered_ones() {
 async fn inputs_and_answers_are_bounded() {
     let memory = Arc::new(MemoryHost::new("alpha", serde_json::json!({})));
     let functions = functions().with("big", async |_cx, n: usize| Ok("x".repeat(n)));
-    let host = Identified::wrap("alpha", functions.serve("alpha", memory));
+    let host = Identified::wrap(
+        "alpha",
+        functions.serve("alpha", memory, allowing("alpha", &["*"])),
+    );
     let input = format!(r#"{{"city":"{}"}}"#, "x".repeat(MAX_HOST_CALL_SIZE));
     let error = call_text(&*host, "weather.lookup", &input)
         .await
@@ -165,6 +187,7 @@ async fn an_unknown_name_lists_at_most_32_registered_names() {
     let host = functions.serve(
         "alpha",
         Arc::new(MemoryHost::new("alpha", serde_json::json!({}))),
+        allowing("alpha", &[]),
     );
     let long = "y".repeat(500);
     let error = call_text(&*host, &long, "null")
@@ -184,4 +207,100 @@ async fn an_unknown_name_lists_at_most_32_registered_names() {
     );
     assert!(!error.contains("f32"), "{error}");
     assert!(error.len() < 600, "{error}");
+}
+
+/// A host of an embedder's own that answers every HTTP request, trusting
+/// the runtime to hold plugins to their grants.
+struct Answering(MemoryHost);
+
+#[async_trait]
+impl HostApi for Answering {
+    async fn get_config(&self, key: &str) -> Result<Option<String>, HostError> {
+        self.0.get_config(key).await
+    }
+    fn log(&self, level: LogLevel, message: &str, fields: &BTreeMap<String, String>) {
+        self.0.log(level, message, fields);
+    }
+    async fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        self.0.kv_get(key).await
+    }
+    async fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), HostError> {
+        self.0.kv_set(key, value).await
+    }
+    async fn kv_delete(&self, key: &str) -> Result<(), HostError> {
+        self.0.kv_delete(key).await
+    }
+    async fn http_request(&self, _: HostHttpRequest) -> Result<HostHttpResponse, HostError> {
+        Ok(HostHttpResponse {
+            status: 200,
+            body: vec![b'x'; 900 * 1024],
+            ..HostHttpResponse::default()
+        })
+    }
+    async fn emit_event(&self, event: DataEvent) -> Result<(), HostError> {
+        self.0.emit_event(event).await
+    }
+}
+
+#[tokio::test]
+async fn http_by_name_is_held_to_the_plugins_grants_whatever_the_host() {
+    let answering = Arc::new(Answering(MemoryHost::new("alpha", serde_json::json!({}))));
+    let host = Identified::wrap(
+        "alpha",
+        functions().serve("alpha", answering, allowing("alpha", &["api.example.com"])),
+    );
+    let error = call_text(
+        &*host,
+        "http.request",
+        r#"{"method":"GET","url":"http://169.254.169.254/latest/meta-data/"}"#,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("permission denied") && error.contains("169.254.169.254"),
+        "{error}"
+    );
+    // A granted host is asked; an answer too large to send back by name
+    // is refused before it is encoded.
+    let error = call_text(
+        &*host,
+        "http.request",
+        r#"{"method":"GET","url":"https://api.example.com/big"}"#,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("the response body is 921600 bytes, more than http.request by name answers"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_kv_value_too_large_by_name_is_refused_before_encoding_and_errors_are_bounded() {
+    let memory = Arc::new(MemoryHost::new("alpha", serde_json::json!({})));
+    memory.kv_set("big", &vec![7u8; 1024 * 1024]).await.unwrap();
+    let host = host_for("alpha", memory);
+    let error = call_text(&*host, "kv.get", r#"{"key":"big"}"#)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("the value is 1048576 bytes, more than kv.get by name answers"),
+        "{error}"
+    );
+    // An error echoing the plugin's input does not grow past the bound.
+    let level = "\u{85}".repeat(200_000);
+    let input = format!(r#"{{"level":"{level}","message":"m"}}"#);
+    let error = call_text(&*host, "log", &input)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.len() < MAX_ERROR_TEXT + 200, "{} bytes", error.len());
+    assert!(
+        error.ends_with("bytes cut)"),
+        "{}",
+        &error[error.len() - 40..]
+    );
 }

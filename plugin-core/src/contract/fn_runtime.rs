@@ -140,7 +140,9 @@ impl Runtime for FnRuntime {
         })?;
         Ok(Arc::new(FnRunner {
             plugin,
-            host: setup.host,
+            // Served as every runner serves its plugin: the identity and
+            // the bounds the host sets.
+            host: crate::identity::Identified::wrap(&manifest.name, setup.host),
             reporter: Reporter::new(),
             loaded: OnceLock::new(),
             config: RwLock::new(Value::Null),

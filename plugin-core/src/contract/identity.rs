@@ -26,6 +26,7 @@ use plugin_types::DataEvent;
 use serde_json::value::RawValue;
 
 use crate::host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
+use crate::policy::http_request_rule::HttpRequestRule;
 
 /// The largest event a plugin may emit, as JSON text: 1 MiB.
 pub const MAX_EVENT_SIZE: usize = 1024 * 1024;
@@ -57,6 +58,8 @@ pub fn truncation_note(kept: usize, original: usize) -> String {
 pub struct Identified {
     plugin: Arc<str>,
     host: Arc<dyn HostApi>,
+    /// Where the plugin's HTTP requests may go, when this layer checks it.
+    http: Option<HttpRequestRule>,
 }
 
 impl Identified {
@@ -66,6 +69,24 @@ impl Identified {
         Arc::new(Self {
             plugin: plugin.into(),
             host,
+            http: None,
+        })
+    }
+
+    /// As [`wrap`](Self::wrap), and every HTTP request is held to `http`
+    /// (the plugin's granted allowlist, the headers no plugin sets) before
+    /// `host` sees it, whichever way the plugin asked: what a host-function
+    /// table's calls by name go through, so `http.request` by name is held
+    /// as the typed imports are.
+    pub fn wrap_with_http(
+        plugin: &str,
+        host: Arc<dyn HostApi>,
+        http: HttpRequestRule,
+    ) -> Arc<dyn HostApi> {
+        Arc::new(Self {
+            plugin: plugin.into(),
+            host,
+            http: Some(http),
         })
     }
 }
@@ -136,6 +157,10 @@ impl HostApi for Identified {
     }
 
     async fn http_request(&self, request: HostHttpRequest) -> Result<HostHttpResponse, HostError> {
+        if let Some(rule) = &self.http {
+            rule.check(&request)
+                .map_err(|e| HostError::PermissionDenied(e.to_string()))?;
+        }
         self.host.http_request(request).await
     }
 

@@ -3,15 +3,18 @@
 
 use std::sync::Arc;
 
-use plugin_core::{HostApi, HostFunctions};
+use plugin_core::{Granted, HostApi, HostFunctions, HttpAllowlist, HttpRequestRule};
 
 /// `host` (what the host's services made for `plugin`) answering calls by
-/// name from `functions`, the caller named by the host. What the manager
-/// hands a plugin's runner.
+/// name from `functions`, the caller named by the host, its HTTP requests
+/// by name held to what it was `granted`. What the manager hands a
+/// plugin's runner.
 pub fn with_functions(
     functions: &HostFunctions,
     plugin: &str,
     host: Arc<dyn HostApi>,
+    granted: &Granted,
 ) -> Arc<dyn HostApi> {
-    functions.serve(plugin, host)
+    let http = HttpRequestRule::new(plugin, HttpAllowlist::new(&granted.http));
+    functions.serve(plugin, host, http)
 }

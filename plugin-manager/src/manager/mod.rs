@@ -534,7 +534,8 @@ impl Shared {
                 plugin: manifest.name.clone(),
                 source,
             })?;
-        let host = crate::host::with_functions(&self.host_functions, &manifest.name, host);
+        let host =
+            crate::host::with_functions(&self.host_functions, &manifest.name, host, &granted);
         let max_artifact_size =
             plugin_core::artifact::limit_for(&self.config.permissions, &manifest.name);
         let runner = runtime.runner(

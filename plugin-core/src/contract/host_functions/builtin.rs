@@ -92,6 +92,9 @@ pub(super) fn register(functions: &mut HostFunctions) {
     });
     add(functions, "kv.get", async |cx, input: Key| {
         let value = cx.host().kv_get(&input.key).await?;
+        if let Some(bytes) = &value {
+            fits_as_base64("kv.get", "the value", bytes.len())?;
+        }
         Ok(value.map(|bytes| STANDARD.encode(bytes)))
     });
     add(functions, "kv.set", async |cx, input: KvSet| {
@@ -107,10 +110,28 @@ pub(super) fn register(functions: &mut HostFunctions) {
             // The rule of every HTTP path; the URL's is the host's service's.
             check_headers(cx.plugin(), &request)
                 .map_err(|e| HostError::PermissionDenied(e.to_string()))?;
-            cx.host().http_request(request).await
+            let response = cx.host().http_request(request).await?;
+            fits_as_base64("http.request", "the response body", response.body.len())?;
+            Ok(response)
         },
     );
     add(functions, "event.emit", async |cx, event: DataEvent| {
         cx.host().emit_event(event).await
     });
+}
+
+/// `Ok` when `len` bytes, base64-encoded, fit in an answer by name
+/// ([`MAX_HOST_CALL_SIZE`](super::MAX_HOST_CALL_SIZE), with room for the
+/// rest of it); checked before encoding. The typed imports carry more.
+fn fits_as_base64(function: &str, what: &str, len: usize) -> Result<(), HostError> {
+    const ROOM: usize = 16 * 1024;
+    let encoded = len.div_ceil(3) * 4;
+    if encoded + ROOM > super::MAX_HOST_CALL_SIZE {
+        return Err(HostError::InvalidRequest(format!(
+            "{what} is {len} bytes, more than {function} by name answers ({} bytes); \
+             use the typed import for it",
+            (super::MAX_HOST_CALL_SIZE - ROOM) / 4 * 3
+        )));
+    }
+    Ok(())
 }

@@ -83,5 +83,31 @@ pub async fn call_text(host: &dyn HostApi, name: &str, input: &str) -> Result<St
             "the input of host function {name:?} is not JSON: {e}"
         ))
     })?;
-    Ok(host.call_function(name, input).await?.get().to_owned())
+    host.call_function(name, input)
+        .await
+        .map(|answer| answer.get().to_owned())
+        .map_err(bounded_error)
+}
+
+/// The most of an error's text a host call gives back to a plugin: 4 KiB
+/// (an error may echo the plugin's input; it is not a way to grow it).
+pub const MAX_ERROR_TEXT: usize = 4096;
+
+/// `error` with its text cut to [`MAX_ERROR_TEXT`].
+fn bounded_error(error: HostError) -> HostError {
+    let bounded = |text: String| {
+        if text.len() <= MAX_ERROR_TEXT {
+            return text;
+        }
+        let kept = cut(&text, MAX_ERROR_TEXT);
+        format!("{kept}... ({} bytes cut)", text.len() - kept.len())
+    };
+    match error {
+        HostError::PermissionDenied(text) => HostError::PermissionDenied(bounded(text)),
+        HostError::InvalidRequest(text) => HostError::InvalidRequest(bounded(text)),
+        HostError::Failed(inner) if inner.to_string().len() > MAX_ERROR_TEXT => {
+            HostError::Failed(bounded(inner.to_string()).into())
+        }
+        other => other,
+    }
 }

@@ -52,7 +52,7 @@ use crate::host::{HostApi, HostError};
 #[cfg(doc)]
 use crate::identity::Identified;
 
-pub use dispatch::call_text;
+pub use dispatch::{MAX_ERROR_TEXT, call_text};
 pub use typed::Typed;
 
 /// The most JSON a generic host call takes in, or gives back: 1 MiB.
@@ -174,8 +174,15 @@ impl HostFunctions {
 
     /// `host` (the services the host made for `plugin`) answering
     /// [`HostApi::call_function`] from this table, with `plugin` the
-    /// caller every function is told of.
-    pub fn serve(&self, plugin: &str, host: Arc<dyn HostApi>) -> Arc<dyn HostApi> {
-        served::Served::wrap(self.clone(), plugin, host)
+    /// caller every function is told of, and its HTTP requests by name
+    /// held to `http` (its granted allowlist), as the typed imports hold
+    /// them.
+    pub fn serve(
+        &self,
+        plugin: &str,
+        host: Arc<dyn HostApi>,
+        http: crate::HttpRequestRule,
+    ) -> Arc<dyn HostApi> {
+        served::Served::wrap(self.clone(), plugin, host, http)
     }
 }

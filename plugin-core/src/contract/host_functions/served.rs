@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use super::{HostCallContext, HostFunctions};
 use crate::host::{HostApi, HostError, HostHttpRequest, HostHttpResponse, LogLevel};
 use crate::identity::Identified;
+use crate::policy::http_request_rule::HttpRequestRule;
 
 /// The host's services for one plugin, plus its host functions by name.
 pub(super) struct Served {
@@ -20,15 +21,17 @@ pub(super) struct Served {
 }
 
 impl Served {
-    /// `host` for `plugin`, calling `functions` by name.
+    /// `host` for `plugin`, calling `functions` by name, its HTTP requests
+    /// by name held to `http`.
     pub(super) fn wrap(
         functions: HostFunctions,
         plugin: &str,
         host: Arc<dyn HostApi>,
+        http: HttpRequestRule,
     ) -> Arc<dyn HostApi> {
         let cx = HostCallContext {
             plugin: plugin.into(),
-            host: Identified::wrap(plugin, host.clone()),
+            host: Identified::wrap_with_http(plugin, host.clone(), http),
         };
         Arc::new(Self {
             functions,
