@@ -33,11 +33,21 @@ pub enum LaunchError {
     /// Nothing was printed on stdout within the start timeout.
     #[error("no go-plugin handshake on stdout within {}", plugin_types::duration::format(*.0))]
     HandshakeTimeout(Duration),
-    /// The process exited before printing its handshake.
-    #[error("exited ({status}) before the go-plugin handshake")]
+    /// The process exited before printing its handshake: how it ended,
+    /// the likely missing grant when the confinement is the likely cause,
+    /// and its last lines on stderr.
+    #[error(
+        "exited ({status}) before the go-plugin handshake{}{}",
+        hint.as_ref().map(|h| format!("; likely cause: {h}")).unwrap_or_default(),
+        quote_lines(stderr)
+    )]
     ExitedBeforeHandshake {
         /// How it ended.
         status: String,
+        /// Its last lines on stderr (at most 20 lines, 4 KiB).
+        stderr: Vec<String>,
+        /// The grant likely missing, in a sentence.
+        hint: Option<String>,
     },
     /// The first line on stdout is not a handshake this host accepts.
     #[error("bad handshake {line:?}: {reason}")]
@@ -65,4 +75,17 @@ pub enum LaunchError {
     /// The plugin's `grpc.health.v1` service says it is not serving.
     #[error("health check of service \"plugin\" failed: {0}")]
     Unhealthy(String),
+}
+
+/// `lines` quoted after an error, one indented line each, or nothing.
+fn quote_lines(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("; its last lines on stderr:");
+    for line in lines {
+        text.push_str("\n    ");
+        text.push_str(line);
+    }
+    text
 }

@@ -18,10 +18,12 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use plugin_core::{Artifact, ByteSize, Preopen, ProcessGrant};
+use plugin_types::permissions::Enforcement;
 use plugin_types::ConfinementReport;
 
 use crate::address;
 use crate::confine::{self, Confinement, Spec, View};
+use crate::diagnose;
 use crate::error::LaunchError;
 use crate::logs::{self, Stream};
 use crate::process::PluginProcess;
@@ -132,19 +134,58 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
                 binary: spec.binary.to_owned(),
                 source,
             })?;
-    tokio::spawn(logs::forward(
+    let tail = logs::Tail::default();
+    let stderr = tokio::spawn(logs::forward(
         spec.plugin.to_string(),
         Stream::Stderr,
         output.stderr,
+        Some(tail.clone()),
     ));
 
     let mut stdout = BufReader::new(output.stdout);
-    let line = read_handshake(&process, &mut stdout, spec.start_timeout).await?;
+    let line = match read_handshake(&process, &mut stdout, spec.start_timeout).await {
+        Ok(line) => line,
+        Err(LaunchError::ExitedBeforeHandshake { status, .. }) => {
+            // What it wrote last, once its stderr is read to the end (a
+            // child holding it open is waited for briefly).
+            let _ = tokio::time::timeout(Duration::from_secs(1), stderr).await;
+            let stderr = tail.lines();
+            let folders = spec
+                .folders
+                .iter()
+                .map(|f| f.host.clone())
+                .chain([spec.home, spec.temp_dir, spec.socket_dir].map(Path::to_path_buf))
+                .chain([plugin_dir.clone()])
+                .collect();
+            let hint = (spec.grant.enforcement != Enforcement::Off)
+                .then(|| {
+                    diagnose::hint(
+                        &diagnose::Sight {
+                            plugin: spec.plugin,
+                            binary: spec.binary,
+                            canonical_binary: &binary,
+                            folders,
+                            env: &spec.grant.env,
+                        },
+                        &status,
+                        &stderr,
+                    )
+                })
+                .flatten();
+            return Err(LaunchError::ExitedBeforeHandshake {
+                status,
+                stderr,
+                hint,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     // Whatever the plugin prints after the handshake is log output.
     tokio::spawn(logs::forward(
         spec.plugin.to_string(),
         Stream::Stdout,
         stdout,
+        None,
     ));
 
     let handshake = check_handshake(&line)?;
@@ -265,7 +306,11 @@ async fn read_handshake(
             let status = tokio::time::timeout(Duration::from_secs(2), process.wait())
                 .await
                 .unwrap_or_else(|_| "closed its stdout".to_owned());
-            Err(LaunchError::ExitedBeforeHandshake { status })
+            Err(LaunchError::ExitedBeforeHandshake {
+                status,
+                stderr: Vec::new(),
+                hint: None,
+            })
         }
         Ok(Ok(_)) => Ok(String::from_utf8_lossy(&line).into_owned()),
     }

@@ -26,6 +26,7 @@
 mod address;
 mod broker;
 mod confine;
+mod diagnose;
 mod connections;
 mod error;
 mod functions;

@@ -7,6 +7,9 @@
 //! logged at `info`, from stdout and stderr alike (plenty of programs write
 //! ordinary progress to stderr).
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
 use plugin_core::LogLevel;
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 
@@ -30,15 +33,70 @@ impl Stream {
     }
 }
 
-/// Reads `reader` to its end, forwarding each line.
-pub(crate) async fn forward(plugin: String, stream: Stream, reader: impl AsyncRead + Unpin) {
+/// The most lines a [`Tail`] keeps.
+pub(crate) const TAIL_LINES: usize = 20;
+/// The most bytes a [`Tail`] keeps (lines longer are cut to this).
+pub(crate) const TAIL_BYTES: usize = 4 * 1024;
+
+/// The last lines a plugin wrote on a stream (at most [`TAIL_LINES`] lines
+/// and [`TAIL_BYTES`] bytes): what an error quotes when the plugin dies
+/// before its handshake.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tail(Arc<Mutex<VecDeque<String>>>);
+
+impl Tail {
+    /// Keeps `line`, dropping the oldest lines beyond the bounds.
+    pub(crate) fn push(&self, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
+        let mut line = line.to_owned();
+        if line.len() > TAIL_BYTES {
+            let mut end = TAIL_BYTES;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line.truncate(end);
+        }
+        let mut lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines.push_back(line);
+        let mut bytes: usize = lines.iter().map(String::len).sum();
+        while lines.len() > TAIL_LINES || bytes > TAIL_BYTES {
+            let Some(dropped) = lines.pop_front() else {
+                break;
+            };
+            bytes -= dropped.len();
+        }
+    }
+
+    /// The lines kept, oldest first.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines.iter().cloned().collect()
+    }
+}
+
+/// Reads `reader` to its end, forwarding each line (and keeping the last
+/// ones in `tail`, when given).
+pub(crate) async fn forward(
+    plugin: String,
+    stream: Stream,
+    reader: impl AsyncRead + Unpin,
+    tail: Option<Tail>,
+) {
     let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
     loop {
         line.clear();
         match read_bounded_line(&mut reader, &mut line).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => forward_line(&plugin, stream, &String::from_utf8_lossy(&line)),
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                if let Some(tail) = &tail {
+                    tail.push(&text);
+                }
+                forward_line(&plugin, stream, &text);
+            }
         }
     }
 }
@@ -150,6 +208,23 @@ mod tests {
         );
         let (level, _, _) = parse_line("{not json");
         assert_eq!(level, LogLevel::Info);
+    }
+
+    #[test]
+    fn a_tail_keeps_the_last_lines_within_its_bounds() {
+        let tail = Tail::default();
+        for i in 0..100 {
+            tail.push(&format!("line {i}"));
+        }
+        tail.push("   ");
+        let lines = tail.lines();
+        assert_eq!(lines.len(), TAIL_LINES);
+        assert_eq!(lines.last().map(String::as_str), Some("line 99"));
+        assert_eq!(lines.first().map(String::as_str), Some("line 80"));
+        tail.push(&"é".repeat(TAIL_BYTES));
+        let lines = tail.lines();
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].len() <= TAIL_BYTES);
     }
 
     #[tokio::test]

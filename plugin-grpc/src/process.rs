@@ -47,6 +47,7 @@ pub(crate) fn describe(status: ExitStatus) -> String {
         (None, Some(15)) => "signal 15 (SIGTERM)".to_owned(),
         (None, Some(6)) => "signal 6 (SIGABRT)".to_owned(),
         (None, Some(11)) => "signal 11 (SIGSEGV)".to_owned(),
+        (None, Some(31)) => "signal 31 (SIGSYS)".to_owned(),
         (None, Some(signal)) => format!("signal {signal}"),
         (None, None) => status.to_string(),
     }

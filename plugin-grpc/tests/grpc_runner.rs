@@ -446,7 +446,30 @@ async fn handshake_failures_are_named_errors_quoting_the_plugin() {
         let plugin = RawPlugin::new(mode);
         let message = load_error(&plugin, quick_runner()).await;
         assert!(message.contains(expected), "{mode}: {message}");
+        // Nothing on stderr, nothing pointing at the confinement.
+        assert!(!message.contains("likely cause"), "{mode}: {message}");
     }
+}
+
+/// A plugin that dies before its handshake is quoted: its last lines on
+/// stderr (20 at most), and, where the confinement likely refused it a
+/// path, the grant that is missing.
+#[tokio::test]
+async fn a_plugin_that_exits_before_its_handshake_is_quoted_with_the_missing_grant() {
+    let plugin = RawPlugin::new("stderr-exit");
+    let message = load_error(&plugin, quick_runner()).await;
+    assert!(
+        message.starts_with("plugin raw: exited (exit status 1) before the go-plugin handshake; likely cause: /opt/raw-missing/lib/libx.so is outside the folders plugin raw may read, so the confinement hides it; the folder /opt/raw-missing/lib is not granted: ask for it in grpc.permissions.filesystem and grant it in plugins.permissions.plugins.raw.filesystem; its last lines on stderr:\n"),
+        "{message}"
+    );
+    let quoted: Vec<&str> = message
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .collect();
+    let mut expected: Vec<String> = (11..30).map(|i| format!("line {i}")).collect();
+    expected.push("cannot open '/opt/raw-missing/lib/libx.so': Permission denied".to_owned());
+    assert_eq!(quoted, expected, "{message}");
 }
 
 #[tokio::test]

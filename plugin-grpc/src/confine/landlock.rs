@@ -39,7 +39,7 @@ pub(super) const NET_ABI: i32 = 4;
 pub(super) const SCOPE_ABI: i32 = 6;
 
 /// System folders a program needs to start and run.
-pub(super) const SYSTEM_DIRS: &[&str] = &["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"];
+pub(crate) const SYSTEM_DIRS: &[&str] = &["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"];
 
 /// The files and folders of `/etc` a program may need.
 pub(super) const ETC: &[&str] = &[

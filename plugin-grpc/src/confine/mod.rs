@@ -45,7 +45,7 @@ use rustix::process::{Resource, Rlimit};
 use seccompiler::BpfProgram;
 
 pub(crate) use cgroup::PluginCgroup;
-pub(crate) use landlock::{GrantedFolder, View};
+pub(crate) use landlock::{GrantedFolder, SYSTEM_DIRS, View};
 use root::PrivateRoot;
 
 /// The cap on a plugin's open files (`RLIMIT_NOFILE`), or the host's own

@@ -7,6 +7,8 @@
 //! - `junk`: prints a line of text before the handshake;
 //! - `silent`: never prints a handshake;
 //! - `exit`: exits with status 3 at once;
+//! - `stderr-exit`: writes 30 numbered lines on stderr, then that it was
+//!   refused `/opt/raw-missing/lib/libx.so`, and exits with status 1;
 //! - `version`: answers with app protocol version 7;
 //! - `netrpc`: answers with protocol `netrpc`;
 //! - `unhealthy`: reports service `plugin` as not serving;
@@ -510,6 +512,13 @@ async fn main() {
     }
     match mode.as_str() {
         "exit" => std::process::exit(3),
+        "stderr-exit" => {
+            for i in 0..30 {
+                eprintln!("line {i}");
+            }
+            eprintln!("cannot open '/opt/raw-missing/lib/libx.so': Permission denied");
+            std::process::exit(1);
+        }
         "silent" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
