@@ -207,7 +207,9 @@ mod tests {
         let hint = hint(
             &sight(&binary, &[]),
             "exit status 1",
-            &lines("Traceback (most recent call last):\nModuleNotFoundError: No module named 'grpc'"),
+            &lines(
+                "Traceback (most recent call last):\nModuleNotFoundError: No module named 'grpc'",
+            ),
         );
         assert_eq!(
             hint.as_deref(),
@@ -230,7 +232,10 @@ mod tests {
             hint.starts_with("/srv/models/a.bin is outside the folders plugin py may read"),
             "{hint}"
         );
-        assert!(hint.contains("the folder /srv/models is not granted"), "{hint}");
+        assert!(
+            hint.contains("the folder /srv/models is not granted"),
+            "{hint}"
+        );
     }
 
     #[test]
@@ -252,7 +257,10 @@ mod tests {
             &lines("ModuleNotFoundError: No module named 'grpc'"),
         )
         .unwrap_or_default();
-        assert!(hint.starts_with("/srv/site (in PYTHONPATH) is not granted"), "{hint}");
+        assert!(
+            hint.starts_with("/srv/site (in PYTHONPATH) is not granted"),
+            "{hint}"
+        );
     }
 
     #[test]

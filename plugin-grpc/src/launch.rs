@@ -18,8 +18,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use plugin_core::{Artifact, ByteSize, Preopen, ProcessGrant};
-use plugin_types::permissions::Enforcement;
 use plugin_types::ConfinementReport;
+use plugin_types::permissions::Enforcement;
 
 use crate::address;
 use crate::confine::{self, Confinement, Spec, View};

@@ -26,8 +26,8 @@
 mod address;
 mod broker;
 mod confine;
-mod diagnose;
 mod connections;
+mod diagnose;
 mod error;
 mod functions;
 mod host_service;

@@ -58,7 +58,10 @@ impl Tail {
             }
             line.truncate(end);
         }
-        let mut lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lines = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         lines.push_back(line);
         let mut bytes: usize = lines.iter().map(String::len).sum();
         while lines.len() > TAIL_LINES || bytes > TAIL_BYTES {
@@ -71,7 +74,10 @@ impl Tail {
 
     /// The lines kept, oldest first.
     pub(crate) fn lines(&self) -> Vec<String> {
-        let lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lines = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         lines.iter().cloned().collect()
     }
 }

@@ -462,11 +462,7 @@ async fn a_plugin_that_exits_before_its_handshake_is_quoted_with_the_missing_gra
         message.starts_with("plugin raw: exited (exit status 1) before the go-plugin handshake; likely cause: /opt/raw-missing/lib/libx.so is outside the folders plugin raw may read, so the confinement hides it; the folder /opt/raw-missing/lib is not granted: ask for it in grpc.permissions.filesystem and grant it in plugins.permissions.plugins.raw.filesystem; its last lines on stderr:\n"),
         "{message}"
     );
-    let quoted: Vec<&str> = message
-        .lines()
-        .skip(1)
-        .map(str::trim)
-        .collect();
+    let quoted: Vec<&str> = message.lines().skip(1).map(str::trim).collect();
     let mut expected: Vec<String> = (11..30).map(|i| format!("line {i}")).collect();
     expected.push("cannot open '/opt/raw-missing/lib/libx.so': Permission denied".to_owned());
     assert_eq!(quoted, expected, "{message}");

@@ -242,3 +242,66 @@ fn calls_component_and_go_plugins_like_the_others() {
         );
     }
 }
+
+/// A process plugin that asks for a folder is refused without a grant and
+/// called once with `--host-config` granting it; that file's
+/// `plugins.config` entry is its configuration unless `--config` is given.
+#[test]
+fn host_config_grants_what_a_plugin_asks_for() {
+    let example = hello_grpc();
+    let work = tempfile::tempdir().unwrap();
+    let plugin = work.path().join("hello-grpc");
+    let shared = work.path().join("shared");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::copy(example.join("hello-grpc"), plugin.join("hello-grpc")).unwrap();
+    let manifest = std::fs::read_to_string(example.join("plugin.yaml")).unwrap();
+    let manifest = manifest.replace(
+        "  binary: hello-grpc\n",
+        &format!(
+            "  binary: hello-grpc\n  permissions:\n    filesystem: [{{path: {}}}]\n",
+            shared.display()
+        ),
+    );
+    std::fs::write(plugin.join("plugin.yaml"), manifest).unwrap();
+    let plugin = plugin.to_str().unwrap();
+
+    assert_each_fails(&[(
+        &["call", plugin, "greet", r#"{"name":"Ada"}"#],
+        "plugins.permissions.plugins.hello-grpc.filesystem",
+    )]);
+
+    let host_config = work.path().join("host.yaml");
+    std::fs::write(
+        &host_config,
+        format!(
+            "plugins:\n  config: {{hello-grpc: {{greeting: Hey}}}}\n  permissions:\n    plugins: {{hello-grpc: {{filesystem: [{{path: {}}}]}}}}\n",
+            shared.display()
+        ),
+    )
+    .unwrap();
+    let host_config = host_config.to_str().unwrap();
+    let args = [
+        "call",
+        plugin,
+        "greet",
+        r#"{"name":"Ada"}"#,
+        "--host-config",
+        host_config,
+    ];
+    let output = pluginctl(&args);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        text(&output.stdout),
+        "{\"text\":\"Hey, Ada!\",\"total\":1}\n"
+    );
+
+    let mut args = args.to_vec();
+    args.extend(["--config", r#"{"greeting":"Hi"}"#]);
+    let output = pluginctl(&args);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        text(&output.stdout),
+        "{\"text\":\"Hi, Ada!\",\"total\":1}\n"
+    );
+}

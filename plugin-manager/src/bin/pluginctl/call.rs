@@ -1,4 +1,4 @@
-//! `pluginctl call PLUGIN_DIR FUNCTION [PARAMS_JSON] [--config JSON|@FILE] [--data-dir PATH]`.
+//! `pluginctl call PLUGIN_DIR FUNCTION [PARAMS_JSON] [--config JSON|@FILE] [--host-config FILE] [--data-dir PATH]`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +28,11 @@ pub(crate) struct Args {
     /// file (default: {}). Checked against the plugin's config_schema.
     #[arg(long, value_name = "JSON|@FILE")]
     config: Option<String>,
+    /// The host configuration whose `permissions` grant, as for `run`,
+    /// `validate` and `list` (default: none, the default policy). Its
+    /// `plugins.config` entry for the plugin is the default for --config.
+    #[arg(long, value_name = "FILE")]
+    host_config: Option<PathBuf>,
     /// Where the host keeps its data (the KV store).
     #[arg(long, value_name = "PATH")]
     data_dir: Option<PathBuf>,
@@ -38,7 +43,14 @@ const STOP_DRAIN: Duration = Duration::from_secs(5);
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_file(&args.plugin)?;
-    let config = read_config(args.config.as_deref())?;
+    let settings = match &args.host_config {
+        Some(path) => plugin_manager::host_config::read(path)?,
+        None => PluginConfig::default(),
+    };
+    let config = match (&args.config, settings.config.get(&manifest.name)) {
+        (None, Some(config)) => config.clone(),
+        (config, _) => read_config(config.as_deref())?,
+    };
     let params_text = args.params.clone().unwrap_or_else(|| "null".into());
     let params = RawValue::from_string(params_text).context("PARAMS_JSON is not valid JSON")?;
     let data_dir = crate::data_dir(args.data_dir.clone());
@@ -46,12 +58,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let runtime = crate::runtime()?;
     let result = runtime.block_on(async {
         let host = DefaultHost::open(&data_dir)?;
+        // The host configuration's permissions and settings; only this
+        // plugin, from this folder.
         let plugins = PluginConfig {
             enabled: true,
             hot_reload: false,
             drain_timeout: STOP_DRAIN,
+            sources: Vec::new(),
             config: [(manifest.name.clone(), config)].into(),
-            ..PluginConfig::default()
+            ..settings
         };
         let manager = PluginManager::builder(plugins, Arc::new(host))
             .health_interval(Duration::ZERO)
