@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     {
         ["codegen"] => codegen(false),
         ["codegen", "--check"] => codegen(true),
-        ["examples"] => examples(),
+        ["examples"] => examples(Progress::Quiet),
         ["demo", rest @ ..] => demo(rest),
         ["peer-grpc", rest @ ..] => {
             peer_grpc::Options::parse(rest).and_then(|o| peer_grpc::run(&workspace_root(), &o))
@@ -145,7 +145,16 @@ const GRPC_BINARIES: [(&str, Option<&str>); 2] = [
     ("raw-grpc-plugin", None),
 ];
 
-fn examples() -> Result<()> {
+/// Whether cargo shows its build progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// `--quiet`: only errors (tests capture the output).
+    Quiet,
+    /// cargo's progress on stderr (a first build takes minutes).
+    Shown,
+}
+
+fn examples(progress: Progress) -> Result<()> {
     let root = workspace_root();
     ensure_target(WASM_TARGET)?;
     ensure_target(COMPONENT_TARGET)?;
@@ -153,7 +162,12 @@ fn examples() -> Result<()> {
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
 
     let wasm_packages = WASM_GUESTS.map(|(package, _, _)| package);
-    cargo_build(&root, Some((WASM_TARGET, WASM_PROFILE)), &wasm_packages)?;
+    cargo_build(
+        &root,
+        Some((WASM_TARGET, WASM_PROFILE)),
+        &wasm_packages,
+        progress,
+    )?;
     let wasm_dir = target_dir.join(WASM_TARGET).join(WASM_PROFILE);
     for (_, module, folder) in WASM_GUESTS {
         if let Some(folder) = folder {
@@ -166,6 +180,7 @@ fn examples() -> Result<()> {
         &root,
         Some((COMPONENT_TARGET, WASM_PROFILE)),
         &component_packages,
+        progress,
     )?;
     let component_dir = target_dir.join(COMPONENT_TARGET).join(WASM_PROFILE);
     for (_, component, folder) in COMPONENT_GUESTS {
@@ -182,7 +197,7 @@ fn examples() -> Result<()> {
     go_examples(&root)?;
 
     let grpc_packages = GRPC_BINARIES.map(|(package, _)| package);
-    cargo_build(&root, None, &grpc_packages)?;
+    cargo_build(&root, None, &grpc_packages, progress)?;
     let host_dir = target_dir.join("debug");
     for (binary, folder) in GRPC_BINARIES {
         if let Some(folder) = folder {
@@ -402,9 +417,18 @@ fn componentize_py(target_dir: &Path) -> Result<PathBuf> {
 /// Builds `packages`, for the host or for a (target, profile).
 /// Builds the examples, then runs the host on them until interrupted.
 fn demo(extra: &[&str]) -> Result<()> {
-    examples()?;
+    eprintln!("building the examples and pluginctl (the first build takes minutes)");
+    examples(Progress::Shown)?;
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(&cargo)
+        .current_dir(&root)
+        .args(["build", "--package", "plugin-manager", "--bin", "pluginctl"])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building pluginctl failed");
+    }
     let mut run = std::process::Command::new(cargo);
     run.current_dir(&root).args([
         "run",
@@ -417,29 +441,147 @@ fn demo(extra: &[&str]) -> Result<()> {
         "run",
         "examples/plugins",
     ]);
-    if !extra.contains(&"--data-dir") {
+    if option(extra, "--data-dir").is_none() {
         run.args(["--data-dir", "target/demo-data"]);
     }
     run.args(extra);
-    eprintln!(
-        "starting the host on examples/plugins; in another terminal try:\n  \
-         TOKEN=$(cat target/demo-data/admin-token)   # the admin API's bearer token\n  \
-         curl -s -H \"Authorization: Bearer $TOKEN\" localhost:7890/plugins\n  \
-         curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -XPOST localhost:7890/plugins/hello-wasm/call/greet -d '{{\"name\":\"Ada\"}}'\n  \
-         curl -sN -H \"Authorization: Bearer $TOKEN\" localhost:7890/events\n\
-         Ctrl-C stops it."
-    );
-    let status = run.status().context("running pluginctl")?;
+    let data_dir = option(extra, "--data-dir").unwrap_or("target/demo-data");
+    let listen = option(extra, "--listen").unwrap_or("127.0.0.1:7890");
+    eprintln!("starting the host on examples/plugins (admin API on {listen})");
+    let mut child = run.spawn().context("running pluginctl")?;
+    match wait_for_admin(&mut child, listen, DEMO_ADMIN_WAIT)? {
+        Admin::Answers => eprintln!("{}", try_lines(data_dir, listen)),
+        Admin::Silent => eprintln!(
+            "the admin API on {listen} has not answered within {}s; when it does, try:\n{}",
+            DEMO_ADMIN_WAIT.as_secs(),
+            try_lines(data_dir, listen)
+        ),
+        Admin::Exited(status) => bail!("pluginctl run ended with {status}"),
+    }
+    let status = child.wait().context("running pluginctl")?;
     if !status.success() {
         bail!("pluginctl run ended with {status}");
     }
     Ok(())
 }
 
-fn cargo_build(root: &Path, target: Option<(&str, &str)>, packages: &[&str]) -> Result<()> {
+/// How long `demo` waits for the admin API to answer before it prints the
+/// "try:" lines anyway.
+const DEMO_ADMIN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The value of `--name VALUE` or `--name=VALUE` in `args`.
+fn option<'a>(args: &[&'a str], name: &str) -> Option<&'a str> {
+    args.iter().enumerate().find_map(|(i, arg)| {
+        if *arg == name {
+            args.get(i + 1).copied()
+        } else {
+            arg.strip_prefix(name)?.strip_prefix('=')
+        }
+    })
+}
+
+/// What became of the admin API while `demo` waited.
+enum Admin {
+    /// It answered an HTTP request.
+    Answers,
+    /// Not within the wait.
+    Silent,
+    /// pluginctl ended first.
+    Exited(std::process::ExitStatus),
+}
+
+/// Polls the admin API at `listen` (`ADDR` or `unix:PATH`) until it answers
+/// an HTTP request (any status: without a token it answers 401), `child`
+/// exits, or `wait` has passed.
+fn wait_for_admin(
+    child: &mut std::process::Child,
+    listen: &str,
+    wait: std::time::Duration,
+) -> Result<Admin> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if let Some(status) = child.try_wait().context("waiting for pluginctl")? {
+            return Ok(Admin::Exited(status));
+        }
+        if answers(listen) {
+            return Ok(Admin::Answers);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(Admin::Silent);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// Whether an HTTP server at `listen` answers `GET /plugins` (with any
+/// status).
+fn answers(listen: &str) -> bool {
+    let timeout = Some(std::time::Duration::from_secs(2));
+    let host = if listen.starts_with("unix:") {
+        "localhost"
+    } else {
+        listen
+    };
+    let request = format!("GET /plugins HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let exchange = |stream: &mut dyn ReadWrite| -> std::io::Result<bool> {
+        stream.write_all(request.as_bytes())?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1."))
+    };
+    let answered = match listen.strip_prefix("unix:") {
+        Some(path) => std::os::unix::net::UnixStream::connect(path).and_then(|mut s| {
+            s.set_read_timeout(timeout)?;
+            exchange(&mut s)
+        }),
+        None => listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(std::io::Error::other)
+            .and_then(|addr| {
+                let mut s =
+                    std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))?;
+                s.set_read_timeout(timeout)?;
+                exchange(&mut s)
+            }),
+    };
+    answered.unwrap_or(false)
+}
+
+/// A stream to talk HTTP/1.1 over.
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
+
+/// What to try against the running demo.
+fn try_lines(data_dir: &str, listen: &str) -> String {
+    let (socket, base) = match listen.strip_prefix("unix:") {
+        Some(path) => (
+            format!(" --unix-socket {path}"),
+            "http://localhost".to_owned(),
+        ),
+        None => (String::new(), format!("http://{listen}")),
+    };
+    format!(
+        "the admin API answers; in another terminal try:\n  \
+         TOKEN=$(cat {data_dir}/admin-token)   # the admin API's bearer token\n  \
+         curl -s{socket} -H \"Authorization: Bearer $TOKEN\" {base}/plugins\n  \
+         curl -s{socket} -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -XPOST {base}/plugins/hello-wasm/call/greet -d '{{\"name\":\"Ada\"}}'\n  \
+         curl -sN{socket} -H \"Authorization: Bearer $TOKEN\" {base}/events\n\
+         Ctrl-C stops it."
+    )
+}
+
+fn cargo_build(
+    root: &Path,
+    target: Option<(&str, &str)>,
+    packages: &[&str],
+    progress: Progress,
+) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
-    build.current_dir(root).args(["build", "--quiet"]);
+    build.current_dir(root).arg("build");
+    if progress == Progress::Quiet {
+        build.arg("--quiet");
+    }
     if let Some((target, profile)) = target {
         build.args(["--target", target, "--profile", profile]);
     }
