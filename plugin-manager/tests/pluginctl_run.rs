@@ -156,8 +156,22 @@ async fn serves_the_admin_api_reloads_on_change_and_stops_gracefully() {
     std::fs::write(broken.join("plugin.yaml"), "name: broken\n").unwrap();
 
     let mut daemon = Daemon::start(plugins.path(), data.path());
+    // Each plugin as it comes up (in the order they do), with its time;
+    // then the folder skipped and a summary.
+    let mut up: Vec<&str> = daemon.stdout[..2]
+        .iter()
+        .map(|line| {
+            let (plugin, time) = line
+                .strip_suffix("s)")
+                .and_then(|l| l.rsplit_once(" ("))
+                .unwrap_or_else(|| panic!("no time: {line}"));
+            assert!(time.parse::<f64>().is_ok(), "{line}");
+            plugin
+        })
+        .collect();
+    up.sort_unstable();
     assert_eq!(
-        daemon.stdout[..2],
+        up,
         [
             "running hello-grpc 0.1.0 grpc",
             "running hello-wasm 0.1.0 wasm"
@@ -168,6 +182,13 @@ async fn serves_the_admin_api_reloads_on_change_and_stops_gracefully() {
         "{:?}",
         daemon.stdout
     );
+    let summary = &daemon.stdout[3];
+    assert!(
+        summary.starts_with("2 plugins running, 0 failed, 1 skipped, in ")
+            && summary.ends_with('s'),
+        "{summary}"
+    );
+    assert_eq!(daemon.stdout.len(), 4, "{:?}", daemon.stdout);
     let client = daemon.client();
 
     // List, with state and the broken neighbour.
@@ -447,7 +468,15 @@ async fn the_host_configuration_grants_through_pluginctl_run() {
         .iter()
         .find(|l| l.contains("greedy"))
         .unwrap_or_else(|| panic!("{:?}", daemon.stdout));
-    assert!(greedy_line.starts_with("error greedy"), "{greedy_line}");
+    assert!(
+        greedy_line.starts_with("error greedy 0.1.0 wasm ("),
+        "{greedy_line}"
+    );
+    let summary = daemon.stdout.last().unwrap();
+    assert!(
+        summary.starts_with("1 plugin running, 1 failed, in "),
+        "{summary}"
+    );
     assert!(
         greedy_line.contains("wasm.permissions.memory.max asks for 256MiB")
             && greedy_line.contains("the host grants at most 64MiB")

@@ -1,13 +1,16 @@
 //! `pluginctl run DIR [--config FILE] [--listen ADDR|unix:PATH] [--allow-remote] [--data-dir PATH]`.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use plugin_core::PluginState;
 use plugin_manager::host::DefaultHost;
-use plugin_manager::{PluginManager, admin, host_config};
+use plugin_manager::{PluginManager, PluginStatus, admin, host_config};
 use plugin_types::{PluginConfig, SourceConfig};
 use tokio::io::AsyncWriteExt as _;
 
@@ -140,34 +143,127 @@ async fn serve(config: PluginConfig, listen: &Listen, data_dir: PathBuf) -> anyh
         }
     };
 
-    manager.start().await?;
-    // stdout: one line per plugin, then where the API is (scripts wait for
-    // it: every plugin found at start is up or failed by then).
-    let mut out = String::new();
-    for plugin in manager.list() {
-        out.push_str(&format!(
-            "{} {} {} {}{}\n",
-            plugin.state,
-            plugin.name,
-            plugin.version,
-            plugin.runtime,
-            plugin
-                .last_error
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
-        ));
-    }
-    for diagnostic in manager.diagnostics() {
-        out.push_str(&format!("skipped {}\n", diagnostic.message));
-    }
-    out.push_str(&where_);
+    // stdout: one line per plugin as it comes up (or fails), with the
+    // time since the start; then the folders skipped, a summary, and
+    // where the API is (scripts wait for it: every plugin found at start
+    // is up or failed by then).
+    let began = Instant::now();
     let mut stdout = tokio::io::stdout();
-    stdout.write_all(out.as_bytes()).await?;
-    stdout.flush().await?;
+    let mut reported = BTreeSet::new();
+    let start = manager.start();
+    tokio::pin!(start);
+    let mut tick = tokio::time::interval(PROGRESS_POLL);
+    let started = loop {
+        tokio::select! {
+            started = &mut start => break started,
+            _ = tick.tick() => {
+                let lines = newly_up(&manager, began, &mut reported, false);
+                write_lines(&mut stdout, &lines).await?;
+            }
+        }
+    };
+    started?;
+    let mut out = newly_up(&manager, began, &mut reported, true);
+    for diagnostic in manager.diagnostics() {
+        out.push(format!("skipped {}", diagnostic.message));
+    }
+    out.push(summary(
+        &manager.list(),
+        manager.diagnostics().len(),
+        began.elapsed(),
+    ));
+    out.push(where_.trim_end().to_owned());
+    write_lines(&mut stdout, &out).await?;
 
     api.await.context("admin API")?.context("admin API")?;
     tracing::info!("shutting down");
     manager.shutdown().await;
+    Ok(())
+}
+
+/// How often `run` looks for plugins that came up while it starts them.
+const PROGRESS_POLL: Duration = Duration::from_millis(100);
+
+/// A line for each plugin not yet in `reported` that is up or failed (or,
+/// with `all`, in any state): `running hello-wasm 0.1.0 wasm (1.2s)`, the
+/// time since `began` (for a running plugin, when it started serving),
+/// and `: ERROR` after a failed one.
+fn newly_up(
+    manager: &PluginManager,
+    began: Instant,
+    reported: &mut BTreeSet<String>,
+    all: bool,
+) -> Vec<String> {
+    let now = began.elapsed();
+    let mut lines: Vec<(Duration, String)> = Vec::new();
+    for plugin in manager.list() {
+        if reported.contains(&plugin.name) || (!all && plugin.state == PluginState::Loading) {
+            continue;
+        }
+        let at = match (plugin.state, plugin.uptime_ms) {
+            (PluginState::Running, Some(uptime)) => {
+                now.saturating_sub(Duration::from_millis(uptime))
+            }
+            _ => now,
+        };
+        lines.push((
+            at,
+            format!(
+                "{} {} {} {} ({}){}",
+                plugin.state,
+                plugin.name,
+                plugin.version,
+                plugin.runtime,
+                seconds(at),
+                plugin
+                    .last_error
+                    .as_ref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ),
+        ));
+        reported.insert(plugin.name);
+    }
+    // In the order they came up.
+    lines.sort_by_key(|(at, _)| *at);
+    lines.into_iter().map(|(_, line)| line).collect()
+}
+
+/// `6 plugins running, 0 failed, in 16.7s` (and how many folders were
+/// skipped, and still loading, when any).
+fn summary(plugins: &[PluginStatus], skipped: usize, took: Duration) -> String {
+    let count = |state| plugins.iter().filter(|p| p.state == state).count();
+    let running = count(PluginState::Running);
+    let mut text = format!(
+        "{running} plugin{} running, {} failed",
+        if running == 1 { "" } else { "s" },
+        count(PluginState::Error)
+    );
+    let loading = count(PluginState::Loading);
+    if loading > 0 {
+        text.push_str(&format!(", {loading} still loading"));
+    }
+    if skipped > 0 {
+        text.push_str(&format!(", {skipped} skipped"));
+    }
+    text.push_str(&format!(", in {}", seconds(took)));
+    text
+}
+
+/// `1.2s`.
+fn seconds(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}
+
+/// Writes `lines` to stdout at once.
+async fn write_lines(stdout: &mut tokio::io::Stdout, lines: &[String]) -> anyhow::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    stdout.write_all(text.as_bytes()).await?;
+    stdout.flush().await?;
     Ok(())
 }
 
