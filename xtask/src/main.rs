@@ -15,9 +15,10 @@
 //!   newer;
 //!   and prints the output folders as
 //!   `wasm32-wasip1=DIR`, `wasm32-wasip2=DIR` and `host=DIR`.
-//! - `demo [ARGS...]`: `examples`, then `pluginctl run examples/plugins`
-//!   (data in `target/demo-data`, admin API on 127.0.0.1:7890), passing
-//!   ARGS on to `pluginctl run`.
+//! - `demo [ARGS...]`: `examples` and pluginctl, with cargo's progress
+//!   shown, then `pluginctl run examples/plugins` (data in
+//!   `target/demo-data`, admin API on 127.0.0.1:7890), passing ARGS on to
+//!   `pluginctl run`; prints what to try once the admin API answers.
 //! - `peer-grpc [--rounds R --calls N --par N --spawns K]`: our gRPC runner
 //!   against go-plugin's own Go host, calling the same Go plugin, round by
 //!   round (see `peer_grpc.rs`).
