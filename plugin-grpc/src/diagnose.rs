@@ -91,15 +91,25 @@ pub(crate) fn hint(sight: &Sight<'_>, status: &str, lines: &[String]) -> Option<
         return None;
     }
     // An interpreter that did not find its own files, or its packages.
-    if let Some(prefix) = interpreter_prefixes(sight)
+    let hidden: Vec<String> = interpreter_prefixes(sight)
         .into_iter()
-        .find(|p| !sight.sees(p))
-    {
-        return Some(format!(
-            "the interpreter's folder {} is not granted: {}",
-            prefix.display(),
-            grant
-        ));
+        .filter(|p| !sight.sees(p))
+        .map(|p| p.display().to_string())
+        .collect();
+    match hidden.as_slice() {
+        [] => {}
+        [one] => {
+            return Some(format!(
+                "the interpreter's folder {one} is not granted: {grant}"
+            ));
+        }
+        [first @ .., last] => {
+            return Some(format!(
+                "the interpreter's folders {} and {last} are not granted: ask for them in grpc.permissions.filesystem and grant them in plugins.permissions.plugins.{}.filesystem",
+                first.join(", "),
+                sight.plugin
+            ));
+        }
     }
     for (name, value) in sight.env {
         if !PATH_VARIABLES.contains(&name.as_str()) {
@@ -215,6 +225,27 @@ mod tests {
             hint.as_deref(),
             Some(
                 "the interpreter's folder /opt/py is not granted: ask for it in grpc.permissions.filesystem and grant it in plugins.permissions.plugins.py.filesystem"
+            )
+        );
+    }
+
+    #[test]
+    fn a_virtual_environment_and_its_base_are_both_named() {
+        let binary = PathBuf::from("/srv/venv/bin/python3");
+        let base = PathBuf::from("/opt/py/bin/python3.12");
+        let sight = Sight {
+            canonical_binary: &base,
+            ..sight(&binary, &[])
+        };
+        let hint = hint(
+            &sight,
+            "exit status 1",
+            &lines("Fatal Python error: init_fs_encoding"),
+        );
+        assert_eq!(
+            hint.as_deref(),
+            Some(
+                "the interpreter's folders /srv/venv and /opt/py are not granted: ask for them in grpc.permissions.filesystem and grant them in plugins.permissions.plugins.py.filesystem"
             )
         );
     }

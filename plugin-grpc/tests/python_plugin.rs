@@ -311,3 +311,106 @@ async fn python_past_its_memory_cap_is_ended_alone() {
     assert_eq!(echo.get(), "2");
     py.stop().await;
 }
+
+/// The system's `python3`: its `sys.base_prefix`, or a failure saying how
+/// to install it.
+fn system_python_prefix() -> std::path::PathBuf {
+    let output = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.base_prefix)"])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("python3: {e}; this test needs Python 3 with venv (Debian: apt install python3 python3-venv)")
+        });
+    assert!(output.status.success(), "python3: {output:?}");
+    std::path::PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// Loads the plugin in `dir` with `policy`; its load error.
+async fn load_error(dir: &std::path::Path, policy: Value) -> String {
+    let manifest = Manifest::from_file(dir).unwrap();
+    let policy: PermissionPolicy = serde_json::from_value(policy).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let granted = HostGrants::new(policy)
+        .with_data_dir(data.path())
+        .grant(&manifest)
+        .unwrap();
+    let runner = GrpcRunner::new(Arc::new(MemoryHost::new("py-venv", json!({}))))
+        .with_granted(granted)
+        .with_start_timeout(Duration::from_secs(30));
+    runner.load(&manifest).await.unwrap_err().to_string()
+}
+
+/// A Python plugin in a virtual environment whose folders are not granted
+/// dies before its handshake: the error quotes Python's own last words
+/// and names the folders to grant. Granted them, the same plugin imports
+/// its package from the virtual environment (and then exits 2, as told).
+#[tokio::test]
+async fn a_python_plugin_without_its_interpreters_folders_is_told_which_to_grant() {
+    let base = system_python_prefix();
+    let work = tempfile::tempdir().unwrap();
+    let venv = work.path().join("venv");
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "python3 -m venv: {made:?}");
+    let lib = std::fs::read_dir(venv.join("lib"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(
+        lib.join("site-packages/venv_only.py"),
+        "import sys\nprint('venv_only imported', file=sys.stderr)\n",
+    )
+    .unwrap();
+    let plugin = work.path().join("plugin");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::write(
+        plugin.join("main.py"),
+        "import venv_only\nimport sys\nsys.exit(2)\n",
+    )
+    .unwrap();
+    let manifest = |asks: &str| {
+        let yaml = format!(
+            "name: py-venv\nruntime: grpc\ngrpc:\n  binary: {}\n  args: [main.py]\n  auto_mtls: false\n{asks}",
+            venv.join("bin/python3").display()
+        );
+        std::fs::write(plugin.join("plugin.yaml"), yaml).unwrap();
+    };
+
+    manifest("");
+    let error = load_error(&plugin, json!({})).await;
+    assert!(
+        error.contains("exited (exit status 1) before the go-plugin handshake; likely cause: the interpreter's folder"),
+        "{error}"
+    );
+    assert!(error.contains(&venv.display().to_string()), "{error}");
+    assert!(
+        error.contains("grant them in plugins.permissions.plugins.py-venv.filesystem")
+            || error.contains("grant it in plugins.permissions.plugins.py-venv.filesystem"),
+        "{error}"
+    );
+    // Python's own words: the package (or, its base hidden too, its
+    // standard library) not found.
+    assert!(
+        error.contains("ModuleNotFoundError") || error.contains("Fatal Python error"),
+        "{error}"
+    );
+
+    manifest(&format!(
+        "  permissions:\n    filesystem: [{{path: {}}}, {{path: {}}}]\n",
+        venv.display(),
+        base.display()
+    ));
+    let policy = json!({"plugins": {"py-venv": {
+        "filesystem": [{"path": venv}, {"path": base}],
+    }}});
+    let error = load_error(&plugin, policy).await;
+    assert!(
+        error.contains("exited (exit status 2) before the go-plugin handshake; its last lines on stderr:\n    venv_only imported"),
+        "{error}"
+    );
+}
