@@ -129,6 +129,31 @@ pub(crate) fn hint(sight: &Sight<'_>, status: &str, lines: &[String]) -> Option<
     None
 }
 
+/// Why the executable could not be started, when the confinement is the
+/// likely cause: a script whose `#!` interpreter exists on the host but
+/// lies outside what the plugin may see.
+pub(crate) fn spawn_hint(sight: &Sight<'_>, error: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind;
+    if !matches!(
+        error.kind(),
+        ErrorKind::NotFound | ErrorKind::PermissionDenied
+    ) {
+        return None;
+    }
+    let interpreter = shebang(sight.canonical_binary)?;
+    if sight.sees(&interpreter) || !interpreter.exists() {
+        return None;
+    }
+    let folder = prefix_of(&interpreter).unwrap_or(&interpreter);
+    Some(format!(
+        "its #! interpreter {} is outside the folders plugin {} may read, so the confinement hides it; the interpreter's folder {} is not granted: ask for it in grpc.permissions.filesystem and grant it in plugins.permissions.plugins.{}.filesystem",
+        interpreter.display(),
+        sight.plugin,
+        folder.display(),
+        sight.plugin
+    ))
+}
+
 impl Sight<'_> {
     /// Whether the plugin may read `path`.
     fn sees(&self, path: &Path) -> bool {
@@ -153,18 +178,24 @@ fn interpreter_prefixes(sight: &Sight<'_>) -> Vec<PathBuf> {
     }
     let mut prefixes: Vec<PathBuf> = Vec::new();
     for executable in executables {
-        let Some(parent) = executable.parent() else {
+        let Some(prefix) = prefix_of(&executable) else {
             continue;
-        };
-        let prefix = match (parent.file_name(), parent.parent()) {
-            (Some(name), Some(above)) if name == "bin" && above != Path::new("/") => above,
-            _ => parent,
         };
         if prefix != Path::new("/") && !prefixes.iter().any(|p| p == prefix) {
             prefixes.push(prefix.to_path_buf());
         }
     }
     prefixes
+}
+
+/// The folder an executable's installation is in: the one above `bin/`,
+/// else the executable's own folder.
+fn prefix_of(executable: &Path) -> Option<&Path> {
+    let parent = executable.parent()?;
+    Some(match (parent.file_name(), parent.parent()) {
+        (Some(name), Some(above)) if name == "bin" && above != Path::new("/") => above,
+        _ => parent,
+    })
 }
 
 /// The interpreter of a script's `#!` line (an absolute path other than

@@ -23,12 +23,19 @@ pub enum LaunchError {
     #[error(transparent)]
     Artifact(#[from] plugin_core::ArtifactError),
     /// The executable could not be read or started.
-    #[error("cannot run {}: {source}", binary.display())]
+    #[error(
+        "cannot run {}: {source}{}",
+        binary.display(),
+        hint.as_ref().map(|h| format!("; likely cause: {h}")).unwrap_or_default()
+    )]
     Spawn {
         /// The executable.
         binary: PathBuf,
         /// The operating system's error.
         source: std::io::Error,
+        /// The grant likely missing (a script's interpreter the
+        /// confinement hides), in a sentence.
+        hint: Option<String>,
     },
     /// Nothing was printed on stdout within the start timeout.
     #[error("no go-plugin handshake on stdout within {}", plugin_types::duration::format(*.0))]

@@ -127,11 +127,28 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
     })?;
     let report = confinement.report().clone();
     let own_network = confinement.own_network();
+    let sight = || diagnose::Sight {
+        plugin: spec.plugin,
+        binary: spec.binary,
+        canonical_binary: &binary,
+        folders: spec
+            .folders
+            .iter()
+            .map(|f| f.host.clone())
+            .chain([spec.home, spec.temp_dir, spec.socket_dir].map(Path::to_path_buf))
+            .chain([plugin_dir.clone()])
+            .collect(),
+        env: &spec.grant.env,
+    };
+    let confined = spec.grant.enforcement != Enforcement::Off;
     let (process, output) =
         PluginProcess::spawn(&binary, spec.binary, spec.args, spec.dir, &env, confinement)
             .await
             .map_err(|source| LaunchError::Spawn {
                 binary: spec.binary.to_owned(),
+                hint: confined
+                    .then(|| diagnose::spawn_hint(&sight(), &source))
+                    .flatten(),
                 source,
             })?;
     let tail = logs::Tail::default();
@@ -150,27 +167,8 @@ pub(crate) async fn launch(spec: &LaunchSpec<'_>) -> Result<Launched, LaunchErro
             // child holding it open is waited for briefly).
             let _ = tokio::time::timeout(Duration::from_secs(1), stderr).await;
             let stderr = tail.lines();
-            let folders = spec
-                .folders
-                .iter()
-                .map(|f| f.host.clone())
-                .chain([spec.home, spec.temp_dir, spec.socket_dir].map(Path::to_path_buf))
-                .chain([plugin_dir.clone()])
-                .collect();
-            let hint = (spec.grant.enforcement != Enforcement::Off)
-                .then(|| {
-                    diagnose::hint(
-                        &diagnose::Sight {
-                            plugin: spec.plugin,
-                            binary: spec.binary,
-                            canonical_binary: &binary,
-                            folders,
-                            env: &spec.grant.env,
-                        },
-                        &status,
-                        &stderr,
-                    )
-                })
+            let hint = confined
+                .then(|| diagnose::hint(&sight(), &status, &stderr))
                 .flatten();
             return Err(LaunchError::ExitedBeforeHandshake {
                 status,
@@ -274,6 +272,7 @@ async fn check_binary(spec: &LaunchSpec<'_>) -> Result<(), LaunchError> {
     .map_err(|e| LaunchError::Spawn {
         binary: spec.binary.to_owned(),
         source: std::io::Error::other(e),
+        hint: None,
     })??;
     let (Some(expected), Some(digest)) = (spec.checksum, digest) else {
         return Ok(());

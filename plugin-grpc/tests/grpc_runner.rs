@@ -765,3 +765,40 @@ async fn automtls_refuses_an_impostor_and_a_plugin_without_it() {
         "{error}"
     );
 }
+
+/// A script whose `#!` interpreter lies outside what the plugin may see
+/// cannot be started under the confinement: the error names the
+/// interpreter's folder to grant.
+#[tokio::test]
+async fn a_script_whose_interpreter_is_hidden_is_told_which_folder_to_grant() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let work = tempfile::tempdir().unwrap();
+    let interpreter = work.path().join("interp/bin/sh");
+    std::fs::create_dir_all(interpreter.parent().unwrap()).unwrap();
+    std::fs::copy("/bin/sh", &interpreter).unwrap();
+    let plugin = work.path().join("plugin");
+    std::fs::create_dir_all(&plugin).unwrap();
+    let script = plugin.join("run.sh");
+    std::fs::write(&script, format!("#!{}\necho hi\n", interpreter.display())).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        plugin.join("plugin.yaml"),
+        "name: script\nruntime: grpc\ngrpc:\n  binary: run.sh\n  auto_mtls: false\n",
+    )
+    .unwrap();
+    let manifest = Manifest::from_file(&plugin).unwrap();
+    let error = quick_runner()
+        .load(&manifest)
+        .await
+        .unwrap_err()
+        .to_string();
+    let expected = format!(
+        "; likely cause: its #! interpreter {} is outside the folders plugin script may read, so the confinement hides it; the interpreter's folder {} is not granted: ask for it in grpc.permissions.filesystem and grant it in plugins.permissions.plugins.script.filesystem",
+        interpreter.display(),
+        work.path().join("interp").display()
+    );
+    assert!(
+        error.starts_with("plugin script: cannot run ") && error.ends_with(&expected),
+        "{error}"
+    );
+}
