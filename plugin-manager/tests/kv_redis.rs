@@ -1,0 +1,309 @@
+//! The default host's KV on Redis (`plugins.kv.backend: redis`), against a
+//! real `redis-server` each test starts on a free loopback port: the same
+//! per-plugin namespaces as redb, the quota exact with two hosts writing at
+//! once, bounded failures naming the backend while Redis is down (other
+//! host calls unaffected), recovery without restarting the host when it is
+//! back, and a password that never shows.
+
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used)] // test helpers panic on failure by design
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plugin_core::{HostApi, HostError, HostGrants, Manifest};
+use plugin_manager::host::{DefaultHost, HostServices, KvLimits};
+use plugin_types::{KvBackendKind, KvSettings, PermissionPolicy};
+use serde_json::json;
+
+/// A `redis-server` on loopback, killed when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    /// Starts one on a free port, keeping its append-only file in `dir`.
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_on(dir, port, extra)
+    }
+
+    /// Starts one on `port` (again, after [`Redis::kill`]).
+    fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(dir)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run redis-server ({e}): install it (Debian: apt-get install -y redis-server)"
+                )
+            });
+        let mut redis = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = redis.child.try_wait().unwrap() {
+                panic!("redis-server on port {port} exited: {status}");
+            }
+            assert!(Instant::now() < deadline, "redis-server on port {port} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        redis
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn settings(url: String) -> KvSettings {
+    KvSettings {
+        backend: KvBackendKind::Redis,
+        url: Some(url),
+        prefix: "test:".into(),
+        password_env: None,
+        timeout: Duration::from_millis(500),
+    }
+}
+
+async fn host(settings: &KvSettings, data: &Path) -> DefaultHost {
+    DefaultHost::open_with(data, settings).await.unwrap()
+}
+
+/// The services `host` gives the plugin `name` (configured `greeting: hi`).
+fn plugin(host: &DefaultHost, name: &str) -> Arc<dyn HostApi> {
+    let manifest =
+        Manifest::parse(&format!("name: {name}\nruntime: wasm\nwasm:\n  module: m.wasm\n"))
+            .unwrap();
+    let granted = HostGrants::new(PermissionPolicy::default())
+        .grant(&manifest)
+        .unwrap();
+    host.host_for(&manifest, &json!({"greeting": "hi"}), &granted)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn each_plugin_has_its_own_namespace_shared_by_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path(), &[]);
+    let a = host(&settings(redis.url()), dir.path()).await;
+    let b = host(&settings(redis.url()), dir.path()).await;
+    let (one_a, two_a) = (plugin(&a, "one"), plugin(&a, "two"));
+    let one_b = plugin(&b, "one");
+
+    assert_eq!(one_a.kv_get("k").await.unwrap(), None);
+    one_a.kv_set("k", b"1").await.unwrap();
+    two_a.kv_set("k", b"2").await.unwrap();
+    assert_eq!(one_a.kv_get("k").await.unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(two_a.kv_get("k").await.unwrap().as_deref(), Some(&b"2"[..]));
+    // The same plugin on another host sees the same value.
+    assert_eq!(one_b.kv_get("k").await.unwrap().as_deref(), Some(&b"1"[..]));
+    one_b.kv_delete("k").await.unwrap();
+    one_b.kv_delete("k").await.unwrap();
+    assert_eq!(one_a.kv_get("k").await.unwrap(), None);
+    assert_eq!(two_a.kv_get("k").await.unwrap().as_deref(), Some(&b"2"[..]));
+
+    // Another deployment (prefix) on the same Redis sees none of it.
+    let other = host(
+        &KvSettings {
+            prefix: "other:".into(),
+            ..settings(redis.url())
+        },
+        dir.path(),
+    )
+    .await;
+    assert_eq!(plugin(&other, "two").kv_get("k").await.unwrap(), None);
+
+    // The key and value limits are the same as on redb.
+    let limited = a.clone().with_kv_limits(KvLimits {
+        max_key_bytes: 4,
+        max_value_bytes: 4,
+        max_plugin_bytes: 100,
+    });
+    let p = plugin(&limited, "one");
+    let err = p.kv_set("12345", b"v").await.unwrap_err();
+    assert!(
+        matches!(&err, HostError::InvalidRequest(m) if m.contains("KV key of 5B is over the limit of 4B")),
+        "{err}"
+    );
+    let err = p.kv_set("k", b"12345").await.unwrap_err();
+    assert!(matches!(&err, HostError::InvalidRequest(m) if m.contains("value")), "{err}");
+}
+
+#[tokio::test]
+async fn the_quota_holds_exactly_with_two_hosts_writing_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path(), &[]);
+    let limits = KvLimits {
+        max_plugin_bytes: 250,
+        ..KvLimits::default()
+    };
+    let a = host(&settings(redis.url()), dir.path())
+        .await
+        .with_kv_limits(limits);
+    let b = host(&settings(redis.url()), dir.path())
+        .await
+        .with_kv_limits(limits);
+    let (pa, pb) = (plugin(&a, "counter"), plugin(&b, "counter"));
+
+    // 50 writes of 10 bytes each (3-byte key, 7-byte value) race to a
+    // 250-byte quota from two hosts: exactly 25 fit.
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let p = if i % 2 == 0 { pa.clone() } else { pb.clone() };
+        writes.spawn(async move {
+            let key = format!("k{i:02}");
+            let result = p.kv_set(&key, b"1234567").await;
+            (key, result)
+        });
+    }
+    let mut acknowledged = Vec::new();
+    let mut refused = Vec::new();
+    while let Some(done) = writes.join_next().await {
+        let (key, result) = done.unwrap();
+        match result {
+            Ok(()) => acknowledged.push(key),
+            Err(HostError::PermissionDenied(m)) => {
+                assert!(m.contains("KV quota of 250B for plugin counter"), "{m}");
+                refused.push(key);
+            }
+            Err(other) => panic!("{key}: {other}"),
+        }
+    }
+    assert_eq!(acknowledged.len(), 25, "refused: {refused:?}");
+    assert_eq!(a.kv().usage("counter").await.unwrap(), 250);
+    for key in &acknowledged {
+        assert_eq!(
+            pb.kv_get(key).await.unwrap().as_deref(),
+            Some(&b"1234567"[..]),
+            "{key}"
+        );
+    }
+    for key in &refused {
+        assert_eq!(pa.kv_get(key).await.unwrap(), None, "{key}");
+    }
+    // Overwriting counts the difference; deleting gives the room back.
+    let first = &acknowledged[0];
+    pa.kv_set(first, b"1").await.unwrap();
+    assert_eq!(b.kv().usage("counter").await.unwrap(), 244);
+    pb.kv_delete(first).await.unwrap();
+    assert_eq!(a.kv().usage("counter").await.unwrap(), 240);
+}
+
+#[tokio::test]
+async fn redis_down_fails_kv_calls_in_time_and_recovery_needs_no_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = Redis::start(dir.path(), &[]);
+    let port = redis.port;
+    let host = host(&settings(redis.url()), dir.path()).await;
+    let p = plugin(&host, "p");
+    p.kv_set("kept", b"acknowledged").await.unwrap();
+
+    redis.kill();
+    let started = Instant::now();
+    let err = p.kv_get("kept").await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("kv backend redis at 127.0.0.1:{port}")),
+        "{message}"
+    );
+    let started = Instant::now();
+    assert!(p.kv_set("lost", b"x").await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Calls that do not touch KV still work.
+    assert_eq!(p.get_config("greeting").await.unwrap().as_deref(), Some("hi"));
+
+    // Back on the same port (with its append-only file): the same host
+    // reconnects by itself, and the acknowledged write is there.
+    let _redis = Redis::start_on(dir.path(), port, &[]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let value = loop {
+        match p.kv_get("kept").await {
+            Ok(value) => break value,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no recovery: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(value.as_deref(), Some(&b"acknowledged"[..]));
+    p.kv_set("after", b"1").await.unwrap();
+    assert_eq!(p.kv_get("after").await.unwrap().as_deref(), Some(&b"1"[..]));
+}
+
+#[tokio::test]
+async fn the_password_never_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Cargo gives the test its package name in CARGO_PKG_NAME: the server's
+    // password, read by the host through `password_env`.
+    let password = std::env::var("CARGO_PKG_NAME")
+        .expect("run through cargo test (CARGO_PKG_NAME is the password here)");
+    let redis = Redis::start(dir.path(), &["--requirepass", &password]);
+
+    let good = KvSettings {
+        password_env: Some("CARGO_PKG_NAME".into()),
+        ..settings(redis.url())
+    };
+    let ok = host(&good, dir.path()).await;
+    plugin(&ok, "p").kv_set("k", b"v").await.unwrap();
+
+    // No password: refused by Redis, saying which backend.
+    let none = host(&settings(redis.url()), dir.path()).await;
+    let err = plugin(&none, "p").kv_get("k").await.unwrap_err().to_string();
+    assert!(err.contains("kv backend redis at 127.0.0.1:"), "{err}");
+
+    // A wrong password in the URL: neither the error nor Debug shows it.
+    let secret = "s3cret-in-the-url";
+    let wrong = settings(format!("redis://app:{secret}@127.0.0.1:{}/0", redis.port));
+    let bad = host(&wrong, dir.path()).await;
+    let err = plugin(&bad, "p").kv_get("k").await.unwrap_err();
+    for shown in [
+        err.to_string(),
+        format!("{err:?}"),
+        format!("{wrong:?}"),
+        format!("{bad:?}"),
+        format!("{good:?}"),
+        format!("{ok:?}"),
+    ] {
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(!shown.contains(&password), "{shown}");
+    }
+    assert!(err.to_string().contains("kv backend redis at 127.0.0.1:"), "{err}");
+
+    // A password variable that is not set is an error naming it.
+    let unset = KvSettings {
+        password_env: Some("KV_REDIS_TEST_UNSET_PASSWORD".into()),
+        ..settings(redis.url())
+    };
+    let err = DefaultHost::open_with(dir.path(), &unset).await.unwrap_err();
+    assert!(err.to_string().contains("KV_REDIS_TEST_UNSET_PASSWORD"), "{err}");
+}
