@@ -58,7 +58,10 @@ impl Redis {
             if let Some(status) = redis.child.try_wait().unwrap() {
                 panic!("redis-server on port {port} exited: {status}");
             }
-            assert!(Instant::now() < deadline, "redis-server on port {port} did not start");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {port} did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         redis
@@ -96,9 +99,10 @@ async fn host(settings: &KvSettings, data: &Path) -> DefaultHost {
 
 /// The services `host` gives the plugin `name` (configured `greeting: hi`).
 fn plugin(host: &DefaultHost, name: &str) -> Arc<dyn HostApi> {
-    let manifest =
-        Manifest::parse(&format!("name: {name}\nruntime: wasm\nwasm:\n  module: m.wasm\n"))
-            .unwrap();
+    let manifest = Manifest::parse(&format!(
+        "name: {name}\nruntime: wasm\nwasm:\n  module: m.wasm\n"
+    ))
+    .unwrap();
     let granted = HostGrants::new(PermissionPolicy::default())
         .grant(&manifest)
         .unwrap();
@@ -151,7 +155,10 @@ async fn each_plugin_has_its_own_namespace_shared_by_hosts() {
         "{err}"
     );
     let err = p.kv_set("k", b"12345").await.unwrap_err();
-    assert!(matches!(&err, HostError::InvalidRequest(m) if m.contains("value")), "{err}");
+    assert!(
+        matches!(&err, HostError::InvalidRequest(m) if m.contains("value")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -240,7 +247,10 @@ async fn redis_down_fails_kv_calls_in_time_and_recovery_needs_no_restart() {
     assert!(p.kv_set("lost", b"x").await.is_err());
     assert!(started.elapsed() < Duration::from_secs(2));
     // Calls that do not touch KV still work.
-    assert_eq!(p.get_config("greeting").await.unwrap().as_deref(), Some("hi"));
+    assert_eq!(
+        p.get_config("greeting").await.unwrap().as_deref(),
+        Some("hi")
+    );
 
     // Back on the same port (with its append-only file): the same host
     // reconnects by itself, and the acknowledged write is there.
@@ -278,7 +288,11 @@ async fn the_password_never_shows() {
 
     // No password: refused by Redis, saying which backend.
     let none = host(&settings(redis.url()), dir.path()).await;
-    let err = plugin(&none, "p").kv_get("k").await.unwrap_err().to_string();
+    let err = plugin(&none, "p")
+        .kv_get("k")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("kv backend redis at 127.0.0.1:"), "{err}");
 
     // A wrong password in the URL: neither the error nor Debug shows it.
@@ -297,13 +311,21 @@ async fn the_password_never_shows() {
         assert!(!shown.contains(secret), "{shown}");
         assert!(!shown.contains(&password), "{shown}");
     }
-    assert!(err.to_string().contains("kv backend redis at 127.0.0.1:"), "{err}");
+    assert!(
+        err.to_string().contains("kv backend redis at 127.0.0.1:"),
+        "{err}"
+    );
 
     // A password variable that is not set is an error naming it.
     let unset = KvSettings {
         password_env: Some("KV_REDIS_TEST_UNSET_PASSWORD".into()),
         ..settings(redis.url())
     };
-    let err = DefaultHost::open_with(dir.path(), &unset).await.unwrap_err();
-    assert!(err.to_string().contains("KV_REDIS_TEST_UNSET_PASSWORD"), "{err}");
+    let err = DefaultHost::open_with(dir.path(), &unset)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("KV_REDIS_TEST_UNSET_PASSWORD"),
+        "{err}"
+    );
 }

@@ -85,11 +85,7 @@ pub fn redact_url(url: &str) -> String {
         Some((user, _)) => format!("{user}:***"),
         None => "***".to_owned(),
     };
-    format!(
-        "{}{user}{}",
-        &url[..scheme_end + 3],
-        &rest[at..]
-    )
+    format!("{}{user}{}", &url[..scheme_end + 3], &rest[at..])
 }
 
 #[cfg(test)]

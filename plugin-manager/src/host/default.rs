@@ -153,9 +153,7 @@ impl HostApi for PluginHost {
     }
 
     async fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), HostError> {
-        self.kv
-            .set(&self.plugin, key, value, self.kv_limits)
-            .await
+        self.kv.set(&self.plugin, key, value, self.kv_limits).await
     }
 
     async fn kv_delete(&self, key: &str) -> Result<(), HostError> {

@@ -120,7 +120,8 @@ impl RedisKv {
             .password()
             .filter(|p| !p.is_empty())
             .map(str::to_owned);
-        let client = redis::Client::open(info).map_err(|e| KvOpenError::new(name.clone(), e.to_string()))?;
+        let client =
+            redis::Client::open(info).map_err(|e| KvOpenError::new(name.clone(), e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
