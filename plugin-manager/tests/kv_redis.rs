@@ -329,3 +329,39 @@ async fn the_password_never_shows() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_slow_redis_fails_kv_calls_after_the_timeout() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path(), &["--enable-debug-command", "local"]);
+    let host = host(&settings(redis.url()), dir.path()).await;
+    let p = plugin(&host, "p");
+    p.kv_set("k", b"v").await.unwrap();
+
+    // Another client makes the server sleep 3 s (it answers nobody meanwhile).
+    let mut sleeper = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    sleeper.write_all(b"DEBUG SLEEP 3\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let err = p.kv_get("k").await.unwrap_err().to_string();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert!(
+        err.contains(&format!("kv backend redis at 127.0.0.1:{}", redis.port)),
+        "{err}"
+    );
+    assert_eq!(p.get_config("greeting").await.unwrap().as_deref(), Some("hi"));
+    let mut reply = [0; 5];
+    sleeper.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"+OK\r\n");
+    // Once it answers again, so do KV calls.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match p.kv_get("k").await {
+            Ok(value) => break assert_eq!(value.as_deref(), Some(&b"v"[..])),
+            Err(e) => assert!(Instant::now() < deadline, "no recovery: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
