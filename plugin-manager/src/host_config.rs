@@ -98,7 +98,10 @@ mod tests {
         assert_eq!(config.kv.password_env.as_deref(), Some("REDIS_PASSWORD"));
         let (field, message) = parse(json!({"kv": {"backend": "etcd"}})).unwrap_err();
         assert_eq!(field, "kv.backend");
-        assert!(message.contains("redb") && message.contains("redis"), "{message}");
+        assert!(
+            message.contains("redb") && message.contains("redis"),
+            "{message}"
+        );
     }
 
     #[test]

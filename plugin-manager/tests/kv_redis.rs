@@ -17,7 +17,12 @@ use std::time::{Duration, Instant};
 use plugin_core::{HostApi, HostError, HostGrants, Manifest};
 use plugin_manager::host::{DefaultHost, HostServices, KvLimits};
 use plugin_types::{KvBackendKind, KvSettings, PermissionPolicy};
-use serde_json::json;
+use serde_json::{Value, json};
+
+#[path = "../../test-support/examples.rs"]
+mod examples;
+#[path = "../../test-support/plugin_dirs.rs"]
+mod plugin_dirs;
 
 /// A `redis-server` on loopback, killed when dropped.
 struct Redis {
@@ -351,7 +356,10 @@ async fn a_slow_redis_fails_kv_calls_after_the_timeout() {
         err.contains(&format!("kv backend redis at 127.0.0.1:{}", redis.port)),
         "{err}"
     );
-    assert_eq!(p.get_config("greeting").await.unwrap().as_deref(), Some("hi"));
+    assert_eq!(
+        p.get_config("greeting").await.unwrap().as_deref(),
+        Some("hi")
+    );
     let mut reply = [0; 5];
     sleeper.read_exact(&mut reply).unwrap();
     assert_eq!(&reply, b"+OK\r\n");
@@ -364,4 +372,89 @@ async fn a_slow_redis_fails_kv_calls_after_the_timeout() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A `pluginctl run` and its admin API's base URL and token.
+struct Daemon {
+    child: Child,
+    base: String,
+    token: String,
+}
+
+impl Daemon {
+    fn start(plugins: &Path, data: &Path, config: &Path) -> Self {
+        use std::io::BufRead as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pluginctl"))
+            .arg("run")
+            .arg(plugins)
+            .args(["--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(data.join("pluginctl.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("pluginctl run ended early"))
+                .unwrap();
+            if let Some(url) = line.strip_prefix("admin API on ") {
+                break url.to_owned();
+            }
+        };
+        let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
+        Self { child, base, token }
+    }
+
+    /// Calls hello-wasm's `greet`, which counts greetings in KV.
+    async fn greet(&self) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}/plugins/hello-wasm/call/greet", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(r#"{"name":"Ann"}"#)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pluginctl_run_hosts_share_a_plugins_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path(), &[]);
+    let plugins = tempfile::tempdir().unwrap();
+    plugin_dirs::copy_example("hello-wasm", plugins.path(), "hello-wasm");
+    let config = dir.path().join("host.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "plugins:\n  kv:\n    backend: redis\n    url: \"{}\"\n    prefix: \"fleet:\"\n",
+            redis.url()
+        ),
+    )
+    .unwrap();
+    let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Daemon::start(plugins.path(), data_a.path(), &config);
+    let b = Daemon::start(plugins.path(), data_b.path(), &config);
+    assert_eq!(a.greet().await["total"], 1);
+    assert_eq!(b.greet().await["total"], 2);
+    assert_eq!(a.greet().await["total"], 3);
+    // Neither host wrote a redb file: the count lives in Redis.
+    assert!(!data_a.path().join("kv.redb").exists());
+    assert!(!data_b.path().join("kv.redb").exists());
 }
