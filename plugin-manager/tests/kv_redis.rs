@@ -43,12 +43,38 @@ impl Redis {
 
     /// Starts one on `port` (again, after [`Redis::kill`]).
     fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Self {
+        let port_arg = port.to_string();
+        Self::spawn(dir, port, &[&["--port", &port_arg], extra].concat())
+    }
+
+    /// Starts one serving TLS only, on a free port, with the certificates
+    /// `certs` wrote.
+    fn start_tls(dir: &Path, certs: &Certs, extra: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let path = |name: &str| certs.dir.join(name).to_str().unwrap().to_owned();
+        let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+        let port_arg = port.to_string();
+        let args = [
+            &["--port", "0", "--tls-port", &port_arg][..],
+            &["--tls-cert-file", &cert, "--tls-key-file", &key],
+            &["--tls-ca-cert-file", &ca],
+            extra,
+        ]
+        .concat();
+        Self::spawn(dir, port, &args)
+    }
+
+    fn spawn(dir: &Path, port: u16, args: &[&str]) -> Self {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(args)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(dir)
-            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -93,8 +119,8 @@ fn settings(url: String) -> KvSettings {
         backend: KvBackendKind::Redis,
         url: Some(url),
         prefix: "test:".into(),
-        password_env: None,
         timeout: Duration::from_millis(500),
+        ..KvSettings::default()
     }
 }
 
@@ -457,4 +483,117 @@ async fn two_pluginctl_run_hosts_share_a_plugins_count() {
     // Neither host wrote a redb file: the count lives in Redis.
     assert!(!data_a.path().join("kv.redb").exists());
     assert!(!data_b.path().join("kv.redb").exists());
+}
+
+/// A CA, a server certificate for `localhost` and a client certificate it
+/// signed, in `dir` (PEM: `ca.pem`, `server.pem`/`.key`, `client.pem`/`.key`).
+struct Certs {
+    dir: std::path::PathBuf,
+}
+
+impl Certs {
+    fn new(dir: &Path) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        // Distinct names: a certificate named as its issuer is taken for
+        // self-signed.
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        for (name, sans) in [("server", vec!["localhost".to_owned()]), ("client", vec![])] {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(sans).unwrap();
+            params.distinguished_name.push(DnType::CommonName, name);
+            let cert = params.signed_by(&key, &ca).unwrap();
+            std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+        }
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn rediss_with_the_configured_ca_and_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = Certs::new(dir.path());
+    let redis = Redis::start_tls(dir.path(), &certs, &["--tls-auth-clients", "yes"]);
+    let tls = KvSettings {
+        ca_file: Some(dir.path().join("ca.pem")),
+        cert_file: Some(dir.path().join("client.pem")),
+        key_file: Some(dir.path().join("client.key")),
+        ..settings(format!("rediss://localhost:{}/0", redis.port))
+    };
+    let host_a = host(&tls, dir.path()).await;
+    assert!(
+        host_a.kv().describe().contains("(TLS)"),
+        "{}",
+        host_a.kv().describe()
+    );
+    let p = plugin(&host_a, "p");
+    p.kv_set("k", b"over TLS").await.unwrap();
+    assert_eq!(
+        p.kv_get("k").await.unwrap().as_deref(),
+        Some(&b"over TLS"[..])
+    );
+
+    // Without the client certificate the server refuses the connection.
+    let anonymous = KvSettings {
+        cert_file: None,
+        key_file: None,
+        ..tls.clone()
+    };
+    let err = plugin(&host(&anonymous, dir.path()).await, "p")
+        .kv_get("k")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("kv backend redis at localhost:") && err.contains("CertificateRequired"),
+        "{err}"
+    );
+    // Nor is a server trusted whose certificate does not chain to the CA
+    // (here: the system's roots).
+    let system_roots = KvSettings {
+        ca_file: None,
+        ..tls.clone()
+    };
+    let err = plugin(&host(&system_roots, dir.path()).await, "p")
+        .kv_get("k")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("kv backend redis at localhost:") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
+    // Plain redis:// to the TLS port does not get through either.
+    let plain = KvSettings {
+        ca_file: None,
+        cert_file: None,
+        key_file: None,
+        ..settings(format!("redis://127.0.0.1:{}/0", redis.port))
+    };
+    assert!(
+        plugin(&host(&plain, dir.path()).await, "p")
+            .kv_get("k")
+            .await
+            .is_err()
+    );
+    // TLS files with a plain URL are a configuration error.
+    let mixed = KvSettings {
+        ca_file: Some(dir.path().join("ca.pem")),
+        ..plain
+    };
+    let err = DefaultHost::open_with(dir.path(), &mixed)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("kv.ca_file needs a rediss:// URL"),
+        "{err}"
+    );
 }

@@ -1,6 +1,7 @@
 //! The `plugins.kv` section: where the default host keeps plugins' KV
 //! values (the embedded redb file, or a Redis shared by several hosts).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,17 @@ pub struct KvSettings {
     /// For `redis`: how long a KV call may take before it fails (default 2s).
     #[serde(with = "crate::duration::serde_str")]
     pub timeout: Duration,
+    /// For `rediss://`: the CA certificates (PEM) the server's certificate
+    /// must chain to, instead of the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// For `rediss://` with client certificates: the host's certificate
+    /// (PEM), with `key_file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `cert_file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for KvSettings {
@@ -52,6 +64,9 @@ impl Default for KvSettings {
             prefix: "flowbot:".into(),
             password_env: None,
             timeout: DEFAULT_KV_TIMEOUT,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
         }
     }
 }
@@ -64,6 +79,9 @@ impl std::fmt::Debug for KvSettings {
             .field("prefix", &self.prefix)
             .field("password_env", &self.password_env)
             .field("timeout", &self.timeout)
+            .field("ca_file", &self.ca_file)
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
             .finish()
     }
 }

@@ -121,7 +121,7 @@ impl RedisKv {
             .filter(|p| !p.is_empty())
             .map(str::to_owned);
         let client =
-            redis::Client::open(info).map_err(|e| KvOpenError::new(name.clone(), e.to_string()))?;
+            client(info, settings).map_err(|e| KvOpenError::new(name.clone(), e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
@@ -178,6 +178,53 @@ impl RedisKv {
             ))),
         }
     }
+}
+
+/// The client for `info`: over TLS (`rediss://`) with the configured CA
+/// and client certificate, if any.
+fn client(info: redis::ConnectionInfo, settings: &KvSettings) -> Result<redis::Client, String> {
+    if !matches!(info.addr(), ConnectionAddr::TcpTls { .. }) {
+        if let Some(field) = [
+            ("ca_file", &settings.ca_file),
+            ("cert_file", &settings.cert_file),
+            ("key_file", &settings.key_file),
+        ]
+        .iter()
+        .find_map(|(field, value)| value.is_some().then_some(field))
+        {
+            return Err(format!("kv.{field} needs a rediss:// URL (TLS)"));
+        }
+        return redis::Client::open(info).map_err(|e| e.to_string());
+    }
+    // redis-rs builds its TLS configuration with rustls' process default,
+    // which must be chosen when more than one provider is compiled in.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let read = |field: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| format!("kv.{field} {}: {e}", path.display()))
+    };
+    let root_cert = match &settings.ca_file {
+        Some(path) => Some(read("ca_file", path)?),
+        None => None,
+    };
+    let client_tls = match (&settings.cert_file, &settings.key_file) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: read("cert_file", cert)?,
+            client_key: read("key_file", key)?,
+        }),
+        (None, None) => None,
+        _ => return Err("kv.cert_file and kv.key_file go together".into()),
+    };
+    if root_cert.is_none() && client_tls.is_none() {
+        return redis::Client::open(info).map_err(|e| e.to_string());
+    }
+    redis::Client::build_with_tls(
+        info,
+        redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 #[async_trait]
