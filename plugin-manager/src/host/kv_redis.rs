@@ -96,9 +96,21 @@ impl RedisKv {
             ));
         };
         let shown = redact_url(url);
+        // The URL's password, as written and decoded, never reaches an error.
+        let in_url = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.password().map(str::to_owned))
+            .filter(|p| !p.is_empty());
+        let scrub = |message: String| {
+            let mut message = message.replace(url, &shown);
+            if let Some(password) = &in_url {
+                message = message.replace(password.as_str(), "***");
+            }
+            message
+        };
         let mut info = url
             .into_connection_info()
-            .map_err(|e| KvOpenError::new(format!("redis at {shown}"), e.to_string()))?;
+            .map_err(|e| KvOpenError::new(format!("redis at {shown}"), scrub(e.to_string())))?;
         let name = match info.addr() {
             ConnectionAddr::Tcp(host, port) => format!("redis at {host}:{port}"),
             ConnectionAddr::TcpTls { host, port, .. } => format!("redis at {host}:{port} (TLS)"),
@@ -120,15 +132,19 @@ impl RedisKv {
             .password()
             .filter(|p| !p.is_empty())
             .map(str::to_owned);
+        let scrub = |message: String| match &secret {
+            Some(secret) => scrub(message).replace(secret.as_str(), "***"),
+            None => scrub(message),
+        };
         let client =
-            client(info, settings).map_err(|e| KvOpenError::new(name.clone(), e.to_string()))?;
+            client(info, settings).map_err(|e| KvOpenError::new(name.clone(), scrub(e)))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| KvOpenError::new(name.clone(), e.to_string()))?;
+            .map_err(|e| KvOpenError::new(name.clone(), scrub(e.to_string())))?;
         Ok(Self {
             connection,
             name,
