@@ -88,6 +88,23 @@ mod tests {
     }
 
     #[test]
+    fn the_kv_backend_is_read_from_the_plugins_section() {
+        let config = parse(json!({"plugins": {"kv": {
+            "backend": "redis", "url": "redis://127.0.0.1:6379/0",
+            "prefix": "flowbot:", "password_env": "REDIS_PASSWORD"
+        }}}))
+        .unwrap();
+        assert_eq!(config.kv.backend, plugin_types::KvBackendKind::Redis);
+        assert_eq!(config.kv.password_env.as_deref(), Some("REDIS_PASSWORD"));
+        let (field, message) = parse(json!({"kv": {"backend": "etcd"}})).unwrap_err();
+        assert_eq!(field, "kv.backend");
+        assert!(
+            message.contains("redb") && message.contains("redis"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let (field, message) =
             parse(json!({"plugins": {"sources": [{"type": "local", "paht": "x"}]}})).unwrap_err();

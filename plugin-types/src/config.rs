@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kv::KvSettings;
 use crate::permissions::PermissionPolicy;
 use crate::size::ByteSize;
 
@@ -43,6 +44,9 @@ pub struct PluginConfig {
     /// How wasm plugins are run (`plugins.wasm`).
     #[serde(skip_serializing_if = "is_default")]
     pub wasm: WasmSettings,
+    /// Where the default host keeps plugins' KV values (`plugins.kv`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub kv: KvSettings,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -93,6 +97,7 @@ impl Default for PluginConfig {
             max_plugins: DEFAULT_MAX_PLUGINS,
             permissions: PermissionPolicy::default(),
             wasm: WasmSettings::default(),
+            kv: KvSettings::default(),
         }
     }
 }
@@ -159,6 +164,7 @@ mod tests {
                     max_memory: ByteSize::mib(256),
                 }),
             },
+            kv: KvSettings::default(),
         }
     }
 

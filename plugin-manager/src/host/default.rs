@@ -15,14 +15,17 @@ use serde_json::Value;
 use super::HostServices;
 use super::events::EventBus;
 use super::http::{HttpClient, HttpOptions};
-use super::kv::{KvLimits, KvOpenError, KvStore};
+use super::kv::{KvBackend, KvLimits, KvOpenError, KvStore};
+use plugin_types::{KvBackendKind, KvSettings};
 
 /// The default host services:
 /// - `get_config`: the plugin's own configuration, by dotted key;
 /// - `log`: `tracing`, tagged with the plugin's name;
-/// - `kv_*`: a durable [`KvStore`] in the data folder, one namespace per
-///   plugin name (so a value survives a reload or a restart of the host),
-///   each held to [`KvLimits`] (key and value sizes, a total per plugin);
+/// - `kv_*`: a [`KvBackend`], by default a durable [`KvStore`] in the data
+///   folder (or Redis, shared by several hosts: `kv: {backend: redis}`, the
+///   `redis` feature), one namespace per plugin name (so a value survives a
+///   reload or a restart of the host), each held to [`KvLimits`] (key and
+///   value sizes, a total per plugin);
 /// - `http_request`: an [`HttpClient`] bound to the plugin's granted
 ///   allowlist (`wasm.permissions.http`; a plugin without one makes no
 ///   requests) and to public addresses, plus the non-public networks the
@@ -30,7 +33,8 @@ use super::kv::{KvLimits, KvOpenError, KvStore};
 /// - `emit_event`: the [`EventBus`].
 #[derive(Debug, Clone)]
 pub struct DefaultHost {
-    kv: KvStore,
+    kv: Arc<dyn KvBackend>,
+    kv_limits: KvLimits,
     events: EventBus,
     http: HttpOptions,
 }
@@ -39,17 +43,40 @@ impl DefaultHost {
     /// Default services keeping their data in `data_dir` (created if
     /// missing).
     pub fn open(data_dir: &Path) -> Result<Self, KvOpenError> {
-        Ok(Self {
-            kv: KvStore::open(data_dir)?,
+        Ok(Self::with_kv(Arc::new(KvStore::open(data_dir)?)))
+    }
+
+    /// Default services with the KV backend `settings` choose (the
+    /// configuration's `kv:` section): redb in `data_dir`, or Redis.
+    pub async fn open_with(data_dir: &Path, settings: &KvSettings) -> Result<Self, KvOpenError> {
+        match settings.backend {
+            KvBackendKind::Redb => Self::open(data_dir),
+            #[cfg(feature = "redis")]
+            KvBackendKind::Redis => Ok(Self::with_kv(Arc::new(
+                super::RedisKv::connect(settings).await?,
+            ))),
+            #[cfg(not(feature = "redis"))]
+            KvBackendKind::Redis => Err(KvOpenError::new(
+                "redis",
+                "kv.backend: redis needs plugin-manager built with its `redis` feature",
+            )),
+        }
+    }
+
+    /// Default services keeping plugins' KV values in `kv`.
+    pub fn with_kv(kv: Arc<dyn KvBackend>) -> Self {
+        Self {
+            kv,
+            kv_limits: KvLimits::default(),
             events: EventBus::default(),
             http: HttpOptions::default(),
-        })
+        }
     }
 
     /// Holds every plugin's KV writes to `limits` (see [`KvLimits`] for the
     /// defaults).
     pub fn with_kv_limits(mut self, limits: KvLimits) -> Self {
-        self.kv = self.kv.with_limits(limits);
+        self.kv_limits = limits;
         self
     }
 
@@ -64,9 +91,14 @@ impl DefaultHost {
         &self.events
     }
 
-    /// The KV store.
-    pub fn kv(&self) -> &KvStore {
+    /// The KV backend.
+    pub fn kv(&self) -> &Arc<dyn KvBackend> {
         &self.kv
+    }
+
+    /// The limits every plugin's KV writes are held to.
+    pub fn kv_limits(&self) -> KvLimits {
+        self.kv_limits
     }
 }
 
@@ -88,6 +120,7 @@ impl HostServices for DefaultHost {
             plugin: manifest.name.clone(),
             config: config.clone(),
             kv: self.kv.clone(),
+            kv_limits: self.kv_limits,
             events: self.events.clone(),
             http,
         }))
@@ -99,7 +132,8 @@ impl HostServices for DefaultHost {
 struct PluginHost {
     plugin: String,
     config: Value,
-    kv: KvStore,
+    kv: Arc<dyn KvBackend>,
+    kv_limits: KvLimits,
     events: EventBus,
     http: HttpClient,
 }
@@ -119,7 +153,7 @@ impl HostApi for PluginHost {
     }
 
     async fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), HostError> {
-        self.kv.set(&self.plugin, key, value).await
+        self.kv.set(&self.plugin, key, value, self.kv_limits).await
     }
 
     async fn kv_delete(&self, key: &str) -> Result<(), HostError> {

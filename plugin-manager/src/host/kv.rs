@@ -1,9 +1,12 @@
-//! [`KvStore`]: the durable key-value store behind every plugin's `kv_*`
-//! calls, one embedded database (redb) shared by all plugins of a host.
+//! [`KvBackend`]: the store behind every plugin's `kv_*` calls, and
+//! [`KvStore`], the default one: an embedded database (redb) shared by all
+//! plugins of a host. With the `redis` feature, `RedisKv` keeps the same
+//! values in a Redis shared by several hosts.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use plugin_core::{ByteSize, HostError};
 use redb::{
     Database, ReadableDatabase as _, ReadableTable as _, TableDefinition, TableError,
@@ -72,12 +75,49 @@ impl std::fmt::Debug for KvStore {
     }
 }
 
-/// Why the KV store could not be opened.
+/// Where plugins' KV values live: one namespace per plugin name, each held
+/// to [`KvLimits`] (checked and counted in the same atomic step as the
+/// write, so the total is exact), a write acknowledged only once stored.
+///
+/// [`KvStore`] (redb, embedded) is the default; `RedisKv` (the `redis`
+/// feature) is shared by several hosts.
+#[async_trait]
+pub trait KvBackend: Send + Sync + std::fmt::Debug {
+    /// What errors name: `redb at PATH`, `redis at HOST:PORT`.
+    fn describe(&self) -> String;
+    /// The value of `key` in `plugin`'s namespace.
+    async fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, HostError>;
+    /// Sets `key` in `plugin`'s namespace within `limits`; a write past any
+    /// of them fails and changes nothing.
+    async fn set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &[u8],
+        limits: KvLimits,
+    ) -> Result<(), HostError>;
+    /// Removes `key` from `plugin`'s namespace (an absent key is fine).
+    async fn delete(&self, plugin: &str, key: &str) -> Result<(), HostError>;
+    /// Bytes (keys plus values) `plugin` stores.
+    async fn usage(&self, plugin: &str) -> Result<u64, HostError>;
+}
+
+/// Why a KV store could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("KV store {}: {message}", path.display())]
+#[error("KV store {backend}: {message}")]
 pub struct KvOpenError {
-    path: PathBuf,
+    backend: String,
     message: String,
+}
+
+impl KvOpenError {
+    /// An error opening `backend` (as [`KvBackend::describe`] names it).
+    pub fn new(backend: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            backend: backend.into(),
+            message: message.into(),
+        }
+    }
 }
 
 fn failed(error: impl std::fmt::Display) -> HostError {
@@ -88,10 +128,7 @@ impl KvStore {
     /// Opens (or creates) the store in `data_dir`, creating the folder.
     pub fn open(data_dir: &Path) -> Result<Self, KvOpenError> {
         let path = data_dir.join(KV_FILE_NAME);
-        let error = |message: String| KvOpenError {
-            path: path.clone(),
-            message,
-        };
+        let error = |message: String| KvOpenError::new(path.display().to_string(), message);
         std::fs::create_dir_all(data_dir).map_err(|e| error(e.to_string()))?;
         let db = Database::create(&path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => {
@@ -173,13 +210,18 @@ impl KvStore {
 
     /// Sets `key` in `plugin`'s namespace, durably, within the limits.
     pub async fn set(&self, plugin: &str, key: &str, value: &[u8]) -> Result<(), HostError> {
-        let limits = self.limits;
-        if key.len() > limits.max_key_bytes {
-            return Err(too_long("key", key.len(), limits.max_key_bytes));
-        }
-        if value.len() > limits.max_value_bytes {
-            return Err(too_long("value", value.len(), limits.max_value_bytes));
-        }
+        self.set_within(plugin, key, value, self.limits).await
+    }
+
+    /// Sets `key` in `plugin`'s namespace, durably, within `limits`.
+    async fn set_within(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &[u8],
+        limits: KvLimits,
+    ) -> Result<(), HostError> {
+        check_sizes(key, value, limits)?;
         let (plugin, key, value) = (plugin.to_owned(), key.to_owned(), value.to_vec());
         self.write(move |db| {
             let tx = db.begin_write().map_err(failed)?;
@@ -197,12 +239,7 @@ impl KvStore {
                     .map_or(0, |v| v.value());
                 let after = used.saturating_sub(old) + size(&key, &value);
                 if after > limits.max_plugin_bytes {
-                    return Err(HostError::PermissionDenied(format!(
-                        "KV quota of {} for plugin {plugin} reached: it stores {}, and this write would make it {}",
-                        ByteSize(limits.max_plugin_bytes),
-                        ByteSize(used),
-                        ByteSize(after)
-                    )));
+                    return Err(over_quota(&plugin, limits, used, after));
                 }
                 table.insert(entry, value.as_slice()).map_err(failed)?;
                 usage.insert(plugin.as_str(), after).map_err(failed)?;
@@ -240,9 +277,59 @@ impl KvStore {
     }
 }
 
+#[async_trait]
+impl KvBackend for KvStore {
+    fn describe(&self) -> String {
+        format!("redb at {}", self.path.display())
+    }
+
+    async fn get(&self, plugin: &str, key: &str) -> Result<Option<Vec<u8>>, HostError> {
+        KvStore::get(self, plugin, key).await
+    }
+
+    async fn set(
+        &self,
+        plugin: &str,
+        key: &str,
+        value: &[u8],
+        limits: KvLimits,
+    ) -> Result<(), HostError> {
+        self.set_within(plugin, key, value, limits).await
+    }
+
+    async fn delete(&self, plugin: &str, key: &str) -> Result<(), HostError> {
+        KvStore::delete(self, plugin, key).await
+    }
+
+    async fn usage(&self, plugin: &str) -> Result<u64, HostError> {
+        KvStore::usage(self, plugin).await
+    }
+}
+
 /// What one entry counts against its plugin's quota.
-fn size(key: &str, value: &[u8]) -> u64 {
+pub(crate) fn size(key: &str, value: &[u8]) -> u64 {
     (key.len() + value.len()) as u64
+}
+
+/// Refuses a key or value over its limit (every backend, before the write).
+pub(crate) fn check_sizes(key: &str, value: &[u8], limits: KvLimits) -> Result<(), HostError> {
+    if key.len() > limits.max_key_bytes {
+        return Err(too_long("key", key.len(), limits.max_key_bytes));
+    }
+    if value.len() > limits.max_value_bytes {
+        return Err(too_long("value", value.len(), limits.max_value_bytes));
+    }
+    Ok(())
+}
+
+/// The refusal of a write that would take `plugin` past its quota.
+pub(crate) fn over_quota(plugin: &str, limits: KvLimits, used: u64, after: u64) -> HostError {
+    HostError::PermissionDenied(format!(
+        "KV quota of {} for plugin {plugin} reached: it stores {}, and this write would make it {}",
+        ByteSize(limits.max_plugin_bytes),
+        ByteSize(used),
+        ByteSize(after)
+    ))
 }
 
 fn too_long(what: &str, len: usize, max: usize) -> HostError {

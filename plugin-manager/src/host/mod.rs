@@ -15,6 +15,8 @@ mod functions;
 mod http;
 #[cfg(feature = "default-host")]
 mod kv;
+#[cfg(feature = "redis")]
+mod kv_redis;
 
 use std::sync::Arc;
 
@@ -29,7 +31,9 @@ pub use functions::with_functions;
 #[cfg(feature = "default-host")]
 pub use http::{HttpClient, HttpOptions};
 #[cfg(feature = "default-host")]
-pub use kv::{KV_FILE_NAME, KvLimits, KvOpenError, KvStore};
+pub use kv::{KV_FILE_NAME, KvBackend, KvLimits, KvOpenError, KvStore};
+#[cfg(feature = "redis")]
+pub use kv_redis::RedisKv;
 
 /// Builds the [`HostApi`] each plugin gets.
 pub trait HostServices: Send + Sync {

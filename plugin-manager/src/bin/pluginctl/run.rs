@@ -79,7 +79,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: PluginConfig, listen: &Listen, data_dir: PathBuf) -> anyhow::Result<()> {
-    let host = DefaultHost::open(&data_dir)?;
+    // `plugins.kv` picks the KV backend: redb in the data folder, or Redis.
+    let host = DefaultHost::open_with(&data_dir, &config.kv).await?;
+    tracing::info!(backend = %host.kv().describe(), "plugins' KV store");
     let (token, token_file) = admin::load_or_create_token(&data_dir)
         .with_context(|| format!("the admin token in {}", data_dir.display()))?;
     tracing::info!(file = %token_file.display(), "admin API token (send it as Authorization: Bearer <token>)");
