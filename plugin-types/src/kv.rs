@@ -31,7 +31,12 @@ pub struct KvSettings {
     pub backend: KvBackendKind,
     /// For `redis`: `redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]`,
     /// `rediss://…` for TLS, or `redis+unix:///PATH`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Written out (serialized) with its password replaced by `***`, like
+    /// `Debug`: a configuration shown or saved never carries the secret.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_redacted"
+    )]
     pub url: Option<String>,
     /// For `redis`: put before every key, so deployments sharing one Redis
     /// stay apart (default `flowbot:`).
@@ -86,6 +91,17 @@ impl std::fmt::Debug for KvSettings {
     }
 }
 
+/// Serializes a URL with its password replaced by `***`.
+fn serialize_redacted<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_some(&redact_url(url)),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// `url` with the password of its user information (`user:PASSWORD@`, or a
 /// lone `PASSWORD@`) replaced by `***`, for logs and errors.
 pub fn redact_url(url: &str) -> String {
@@ -119,6 +135,12 @@ mod tests {
         assert_eq!(redact_url("rediss://s3cret@h/1"), "rediss://***@h/1");
         assert_eq!(redact_url("redis://h:6379/0"), "redis://h:6379/0");
         assert_eq!(redact_url("redis://h/a@b"), "redis://h/a@b");
+        let settings = KvSettings {
+            url: Some("redis://app:s3cret@10.0.0.1:6379/0".into()),
+            ..KvSettings::default()
+        };
+        let written = serde_json::to_string(&settings).unwrap();
+        assert!(!written.contains("s3cret"), "{written}");
         let settings = KvSettings {
             backend: KvBackendKind::Redis,
             url: Some("redis://:s3cret@127.0.0.1/0".into()),
