@@ -42,3 +42,14 @@ pub use confine::{ConfineError, preview as confinement_preview};
 pub use error::LaunchError;
 pub use runner::GrpcRunner;
 pub use runtime::GrpcRuntime;
+
+/// The parsers a plugin process feeds, for the fuzz targets (fuzz/); not a
+/// stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Splits a line a plugin printed into its level, message and fields.
+    pub fn parse_line(line: &str) -> (plugin_core::LogLevel, String, String) {
+        crate::logs::parse_line(line)
+    }
+}

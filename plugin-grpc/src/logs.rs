@@ -150,7 +150,7 @@ pub(crate) fn forward_line(plugin: &str, stream: Stream, line: &str) {
 
 /// Splits a line into its level, message and (for JSON lines) the remaining
 /// fields as `key=value` text.
-fn parse_line(line: &str) -> (LogLevel, String, String) {
+pub(crate) fn parse_line(line: &str) -> (LogLevel, String, String) {
     if line.starts_with('{')
         && let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(line)
     {

@@ -62,3 +62,17 @@ pub use engine::{EPOCH_TICK, EngineError, MAX_TABLE_ELEMENTS, PoolingRefusal, Wa
 pub use plugin_types::WasmPooling;
 pub use runner::WasmRunner;
 pub use runtime::WasmRuntime;
+
+/// The parsers a guest feeds, for the fuzz targets (fuzz/); not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decodes the result envelope a guest returns: the data's JSON text,
+    /// or the error the function reported; `Err` when it is malformed.
+    pub fn decode_envelope(bytes: &[u8]) -> Result<Result<String, String>, String> {
+        Ok(match crate::abi::decode_envelope(bytes)? {
+            crate::abi::Outcome::Data(data) => Ok(data.get().to_owned()),
+            crate::abi::Outcome::Error(error) => Err(error),
+        })
+    }
+}

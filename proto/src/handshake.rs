@@ -131,8 +131,16 @@ impl FromStr for HandshakeLine {
     /// multiplex). As go-plugin does, a sixth field of 50 characters or
     /// fewer is not taken for a certificate (older plugins put other data
     /// there).
+    ///
+    /// Whitespace around the line is ignored (go-plugin's host trims it
+    /// too); a control character inside it is refused as malformed, so
+    /// that a line parsed and printed again reads the same.
     fn from_str(line: &str) -> Result<Self, Self::Err> {
-        let mut fields = line.trim_end_matches(['\r', '\n']).split('|');
+        let line = line.trim();
+        if line.contains(char::is_control) {
+            return Err(HandshakeError::Malformed);
+        }
+        let mut fields = line.split('|');
         let mut next = || fields.next().ok_or(HandshakeError::Malformed);
         let core_version = next()?.parse().map_err(|_| HandshakeError::Malformed)?;
         let app_version = next()?.parse().map_err(|_| HandshakeError::Malformed)?;
@@ -220,6 +228,24 @@ mod tests {
         assert_eq!(
             "1|1|pipe|x|grpc".parse::<HandshakeLine>(),
             Err(HandshakeError::Network("pipe".into()))
+        );
+    }
+
+    #[test]
+    fn surrounding_whitespace_is_trimmed_and_control_characters_refused() {
+        // As go-plugin's host does (strings.TrimSpace).
+        let line: HandshakeLine = "  1|1|unix|/tmp/p.sock|grpc \r\n".parse().unwrap();
+        assert_eq!(line, HandshakeLine::grpc(Network::Unix, "/tmp/p.sock"));
+        // Found by the `handshake` fuzz target: a carriage return inside
+        // the line was kept in the protocol field, and the line printed
+        // back parsed to another value.
+        assert_eq!(
+            "3|2113|tcp|0.|3\r|p3unix".parse::<HandshakeLine>(),
+            Err(HandshakeError::Malformed)
+        );
+        assert_eq!(
+            "1|1|unix|/tmp/a\u{0}b|grpc".parse::<HandshakeLine>(),
+            Err(HandshakeError::Malformed)
         );
     }
 

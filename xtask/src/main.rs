@@ -22,7 +22,11 @@
 //! - `peer-grpc [--rounds R --calls N --par N --spawns K]`: our gRPC runner
 //!   against go-plugin's own Go host, calling the same Go plugin, round by
 //!   round (see `peer_grpc.rs`).
+//! - `fuzz [--seconds N] [TARGET...]`: runs the fuzz targets in `fuzz/`
+//!   (nightly cargo-fuzz) N seconds each, default 20; fails naming a target
+//!   that crashed and its artifact (see `fuzz.rs` and FUZZING.md).
 
+mod fuzz;
 mod peer_grpc;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,7 +35,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask codegen [--check] | cargo xtask examples | cargo xtask demo [ARGS...] | cargo xtask peer-grpc [--rounds R --calls N --par N --spawns K]";
+const USAGE: &str = "usage: cargo xtask codegen [--check] | cargo xtask examples | cargo xtask demo [ARGS...] | cargo xtask peer-grpc [--rounds R --calls N --par N --spawns K] | cargo xtask fuzz [--seconds N] [TARGET...]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,6 +51,9 @@ fn main() -> ExitCode {
         ["demo", rest @ ..] => demo(rest),
         ["peer-grpc", rest @ ..] => {
             peer_grpc::Options::parse(rest).and_then(|o| peer_grpc::run(&workspace_root(), &o))
+        }
+        ["fuzz", rest @ ..] => {
+            fuzz::Options::parse(rest).and_then(|o| fuzz::run(&workspace_root(), &o))
         }
         _ => {
             eprintln!("{USAGE}");
