@@ -251,14 +251,10 @@ impl Runner for FnRunner {
 
     async fn health(&self) -> Result<HealthStatus, RunnerError> {
         let lifecycle = self.lifecycle()?;
+        // A crashed plugin's `Failed` report stands: `health` only moves
+        // between ready and not ready.
         let ready =
             self.crashed.get().is_none() && lifecycle.phase() == crate::lifecycle::Phase::Started;
-        if self.crashed.get().is_some() {
-            return Ok(HealthStatus {
-                ready: false,
-                last_error: lifecycle.last_error(),
-            });
-        }
         Ok(lifecycle.health(ready))
     }
 
